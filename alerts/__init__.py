@@ -1,0 +1,1 @@
+"""Alerting: routing, grouping, silences, the durable outbox, and one module per receiver."""

@@ -1,0 +1,142 @@
+"""Shared alerting types: durations, alerts, notifications, the receiver protocol and its errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(value: object) -> float:
+    """Parse `30s`, `5m`, `1h30m`, `14d` (or plain seconds) into seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m or 14d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"{value!r} is not a duration like 30s, 5m or 14d")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    else:
+        raise ValueError("expected a duration like 30s, 5m or 14d")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Inverse of parse_duration for whole units (used in schema defaults and messages)."""
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds * 1000)}ms"
+
+
+# Seconds as a float inside the program; `30s`-style text in YAML and JSON.
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+
+AlertStatus = Literal["firing", "resolved"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What a person is told about: labels identify it, annotations explain it."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str = ""
+
+    @property
+    def status(self) -> AlertStatus:
+        """Firing until it has an end."""
+        return "resolved" if self.ends_at is not None else "firing"
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity from the labels alone, as Alertmanager computes it (FNV-1a 64 hex)."""
+        h = 0xCBF29CE484222325
+        for key in sorted(self.labels):
+            for part in (key, "\xff", self.labels[key], "\xff"):
+                for byte in part.encode():
+                    h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        return f"{h:016x}"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one receiver about one group of alerts."""
+
+    receiver: str
+    group_key: str
+    group_labels: Mapping[str, str]
+    alerts: tuple[Alert, ...]
+    external_url: str = ""
+    id: str = ""
+
+    @property
+    def status(self) -> AlertStatus:
+        """Firing if any alert in the group still fires."""
+        return "firing" if any(a.status == "firing" for a in self.alerts) else "resolved"
+
+
+class DeliveryError(Exception):
+    """A receiver could not deliver; `retryable` decides whether the outbox tries again."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def check_status(status: int, body: str = "", retry_after: str | None = None) -> None:
+    """Decide once, for every HTTP receiver, that 5xx and 429 retry and other 4xx are final."""
+    if status < 300:
+        return
+    reason = f"HTTP {status}: {body[:200]}".strip()
+    if status == 429 or status >= 500:
+        delay = None
+        if retry_after and retry_after.strip().isdigit():
+            delay = float(retry_after.strip())
+        raise DeliveryError(reason, retryable=True, retry_after=delay)
+    raise DeliveryError(reason, retryable=False)
+
+
+class ReceiverSpec(BaseModel):
+    """Base of each receiver kind's settings; `name`, `timeout`, `send_resolved` added by config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+
+
+@dataclass
+class ReceiverContext:
+    """Long-lived resources receivers share (an aiohttp session); owned by the caller."""
+
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceiverKind:
+    """A registry entry: the kind's name, its settings model and its send function."""
+
+    name: str
+    model: type[ReceiverSpec]
+    send: Callable[[Any, Notification, ReceiverContext], Awaitable[None]]

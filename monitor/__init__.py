@@ -1,0 +1,3 @@
+"""outwatch: probes national services, watches official channels, correlates, alerts."""
+
+__version__ = "0.1.0"

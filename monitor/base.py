@@ -1,0 +1,134 @@
+"""Shared monitor types: the clock, states, outages and announcements."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+CheckState = Literal["up", "down", "unknown"]
+ServiceStatus = Literal["up", "degraded", "down", "unknown"]
+AnnouncementKind = Literal["attack", "outage", "restored", "advisory", "other"]
+ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
+    "attack",
+    "outage",
+    "restored",
+    "advisory",
+    "other",
+)
+
+
+class Clock(Protocol):
+    """Where every decision takes its time from: UTC wall time for records, monotonic for spans."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass
+class FakeClock:
+    """A clock tests and replay move by hand."""
+
+    current: datetime = field(default_factory=lambda: datetime(2022, 2, 15, tzinfo=UTC))
+    mono: float = 0.0
+
+    def now(self) -> datetime:
+        return self.current
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def set(self, when: datetime) -> None:
+        """Move to `when` (never backwards)."""
+        if when > self.current:
+            self.mono += (when - self.current).total_seconds()
+            self.current = when
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A probe result placed in time and attributed to its service and check."""
+
+    service: str
+    check: str
+    kind: str
+    ts: datetime
+    ok: bool
+    error: str | None = None
+    duration: float = 0.0
+    detail: str = ""
+    status_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A stretch of time a service was not up, with what its failures looked like."""
+
+    service: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    worst: ServiceStatus = "down"
+    signature: Mapping[str, int] = field(default_factory=dict)  # error class -> count
+    failing_checks: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """Stable identity: service and start time."""
+        return f"{self.service}@{self.started_at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the classifier decided about a notice, and the words that decided it."""
+
+    kind: AnnouncementKind
+    services: tuple[str, ...] = ()
+    confidence: float = 0.0
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One raw message from a source, before classification."""
+
+    source: str  # configured source name, e.g. the Telegram channel username or feed name
+    id: str  # unique within the source (Telegram message id, feed entry id)
+    published_at: datetime
+    text: str
+    url: str | None = None
+    edited_at: datetime | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A classified message from a source, linked to the services it names."""
+
+    message: Message
+    classification: Classification
+
+    @property
+    def key(self) -> str:
+        """`<source>/<id>`, the announcement's identity everywhere."""
+        return f"{self.message.source}/{self.message.id}"
+
+    @property
+    def kind(self) -> AnnouncementKind:
+        return self.classification.kind
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return self.classification.services

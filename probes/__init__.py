@@ -1,0 +1,1 @@
+"""Probe kinds: one module per kind, one shared signature, one registry (probes.registry)."""

@@ -1,0 +1,135 @@
+"""Shared probe types: the result, the error classes, the check model base and the probe protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+# The one fixed list of error classes; metrics, alerts and correlation rely on these names.
+ErrorClass = Literal[
+    "timeout",  # no answer within the check's timeout
+    "dns",  # the name did not resolve (NXDOMAIN, SERVFAIL, no answer)
+    "refused",  # connection refused
+    "reset",  # connection reset or closed mid-exchange
+    "unreachable",  # no route / network unreachable
+    "tls",  # handshake failed, bad certificate, wrong host
+    "http_status",  # a status outside the expected ones (503, 429, ...)
+    "content",  # body did (not) match the expected pattern, wrong DNS answer
+    "redirect",  # too many redirects or a redirect loop
+    "protocol",  # the peer spoke something that is not the protocol
+    "error",  # anything else; always a bug worth reporting
+]
+ERROR_CLASSES: tuple[ErrorClass, ...] = ErrorClass.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One run of a check: ok or not, why, and how long each phase took (seconds)."""
+
+    ok: bool
+    error: ErrorClass | None = None
+    detail: str = ""
+    duration: float = 0.0
+    phases: Mapping[str, float] = field(default_factory=dict)
+    status_code: int | None = None
+    cert_expiry: float | None = None  # leaf certificate notAfter, unix seconds
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ProbeFailure(Exception):
+    """Raised by a probe for an expected, classified failure."""
+
+    def __init__(
+        self,
+        error: ErrorClass,
+        detail: str,
+        *,
+        phases: Mapping[str, float] | None = None,
+        status_code: int | None = None,
+        cert_expiry: float | None = None,
+    ) -> None:
+        super().__init__(f"{error}: {detail}")
+        self.error: ErrorClass = error
+        self.detail = detail
+        self.phases = dict(phases or {})
+        self.status_code = status_code
+        self.cert_expiry = cert_expiry
+
+    def result(self) -> ProbeResult:
+        """The failed ProbeResult this failure stands for."""
+        return ProbeResult(
+            ok=False,
+            error=self.error,
+            detail=self.detail,
+            phases=self.phases,
+            status_code=self.status_code,
+            cert_expiry=self.cert_expiry,
+        )
+
+
+def error_class(exc: BaseException) -> ErrorClass:
+    """Map an exception a probe let through to an error class (the caller's job, shared here)."""
+    if isinstance(exc, ProbeFailure):
+        return exc.error
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return "tls"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | asyncio.IncompleteReadError):
+        return "reset"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "unreachable"
+    if isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
+        return "refused"
+    if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
+        return "reset"
+    return "error"
+
+
+class CheckSpec(BaseModel):
+    """Base of every probe kind's settings model; the probe sees only its own fields.
+
+    Scheduling fields (id, interval, timeout, thresholds) are added by monitor.config.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+
+    def endpoint(self) -> str:
+        """What this check probes, as a person would write it (URL, host:port, name)."""
+        raise NotImplementedError
+
+
+@dataclass
+class ProbeContext:
+    """Shared, long-lived resources probes may reuse (SSL contexts, resolvers); owned by the caller."""
+
+    ssl_contexts: dict[Any, ssl.SSLContext] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+class ProbeFn(Protocol):
+    """The one probe signature: I/O only; the caller applies the timeout and measures time."""
+
+    def __call__(self, check: Any, ctx: ProbeContext, /) -> Awaitable[ProbeResult]: ...
+
+
+@dataclass(frozen=True)
+class ProbeKind:
+    """A registry entry: the kind's name, its settings model and its probe function."""
+
+    name: str
+    model: type[CheckSpec]
+    probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
