@@ -43,7 +43,7 @@ def _open(path: str) -> sqlite_utils.Database:
 
 
 def _create_core(db: sqlite_utils.Database) -> None:
-    db["results"].create(
+    db.table("results").create(
         {
             "ts": str,
             "service": str,
@@ -57,10 +57,10 @@ def _create_core(db: sqlite_utils.Database) -> None:
         },
         if_not_exists=True,
     )
-    db["results"].create_index(["ts"], if_not_exists=True)
-    db["results"].create_index(["service", "check_id", "ts"], if_not_exists=True)
-    db["state"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-    db["outages"].create(
+    db.table("results").create_index(["ts"], if_not_exists=True)
+    db.table("results").create_index(["service", "check_id", "ts"], if_not_exists=True)
+    db.table("state").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db.table("outages").create(
         {
             "id": str,
             "service": str,
@@ -73,7 +73,7 @@ def _create_core(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db["outages"].create_index(["service", "started_at"], if_not_exists=True)
+    db.table("outages").create_index(["service", "started_at"], if_not_exists=True)
 
 
 class Store:
@@ -146,7 +146,7 @@ def insert_results(db: sqlite_utils.Database, observations: Iterable[Observation
     """Append results; returns how many."""
     rows = result_rows(observations)
     if rows:
-        db["results"].insert_all(rows, batch_size=1000)
+        db.table("results").insert_all(rows, batch_size=1000)
     return len(rows)
 
 
@@ -161,7 +161,7 @@ def prune_results(db: sqlite_utils.Database, before: datetime, limit: int = 5000
 
 def put_state(db: sqlite_utils.Database, key: str, value: Any) -> None:
     """Save a JSON value under a key."""
-    db["state"].upsert({"key": key, "value": json.dumps(value)}, pk="key")
+    db.table("state").upsert({"key": key, "value": json.dumps(value)}, pk="key")
 
 
 def get_state(db: sqlite_utils.Database, key: str) -> Any:
@@ -185,7 +185,7 @@ def outage_row(o: Outage) -> dict[str, Any]:
 
 def upsert_outage(db: sqlite_utils.Database, o: Outage) -> None:
     """Insert or update an outage by its id (service and start)."""
-    db["outages"].upsert(outage_row(o), pk="id")
+    db.table("outages").upsert(outage_row(o), pk="id")
 
 
 def list_outages(
