@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 
-from monitor import __version__
+from monitor import __version__, commands
 from monitor.config import ConfigError
 
-# Each module has `register(subparsers)`, which adds its parser with `func` set to a callable
-# taking the parsed args and returning an exit code. A new command is a module plus one line here.
-COMMANDS = (
-    "run",
-    "check_config",
-    "schema",
-)
+
+def command_modules() -> list[str]:
+    """Every module in monitor.commands; each has `register(subparsers)` setting `func`."""
+    return sorted(
+        m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"outwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(f"monitor.commands.{name}").register(sub)
     return parser
 
