@@ -36,9 +36,10 @@ restored 1.2  знову|снова|вже|уже + працювати|дост�
 restored 1.2  працювати|доступний|функціонувати|работать|доступный|функционировать|accessible|available|working|operational|online + знову|снова|again
 restored 1.2  back + online|normal|up
 restored 1.2  штатний|звичайний|нормальний|звичний|штатный|обычный|нормальный|привычный + режим
-restored 1.2  стабільно|стабильно|normally|stably + працювати|работать|working|operating|operate|work
+restored 1.2  стабільно|стабильно|normally|stably|нормально + працювати|работать|функціонувати|функционировать|working|operating|operate|work|functioning
+restored 1.2  працювати|работать|функціонувати|функционировать|working|operating|functioning|processing + стабільно|стабильно|normally|stably|нормально
 restored 1.0  усунути|устранить|fixed|resolved + збій|сбой|проблема|неполадка|наслідок|последствие|issue|issues|problem|outage
-repelled 1.2  відбити|відбитий|отразить|отраженный|відбивати|отражать|repelled|repel|repels|mitigated|fended
+repelled 1.2  відбити|відбитий|отразить|отраженный|відбивати|отражать|repelled|mitigated|fended
 outage   1.2  недоступний|недоступный|недоступність|недоступность|unavailable|inaccessible|unreachable
 outage   1.0  збій|сбой|перебій|перебой|outage|outages|disruption|disruptions|disrupted|offline|degraded|interruption|interruptions|interrupted
 outage   1.0  неполадка|несправність|неисправность|відключення|отключение|аварія|авария|відсутній|отсутствовать|відсутність|отсутствие
@@ -192,6 +193,8 @@ def _negated(cue: _Cue, toks: list[Token], i: int, end: int) -> bool:
         return False
     if any(toks[j].irrealis for j in range(i, end + 1)):
         return True
+    if cue.label == "repelled" and toks[i].present:
+        return True  # "відбиває атаку": still under attack
     around = [*range(max(0, i - 2), i), *range(i + 1, end)]
     return any(toks[j].lemmas & _NEGATIONS for j in around)
 

@@ -42,6 +42,7 @@ class Token:
     lemmas: frozenset[str]
     imperative: bool
     irrealis: bool
+    present: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Analysis:
     lemmas: frozenset[str]
     imperative: bool  # "не встановлюйте": advice
     irrealis: bool  # only infinitive, future or imperative: "відновити" is not "відновлено"
+    present: bool = False  # only present tense: "відбиває" is still going on
 
 
 def clean(text: str) -> str:
@@ -79,7 +81,13 @@ def tokens(text: str) -> list[Token]:
         info = analyse(word.lower())
         out.append(
             Token(
-                m.start(), m.end(), word[0].isupper(), info.lemmas, info.imperative, info.irrealis
+                m.start(),
+                m.end(),
+                word[0].isupper(),
+                info.lemmas,
+                info.imperative,
+                info.irrealis,
+                info.present,
             )
         )
         if len(out) >= MAX_TOKENS:
@@ -123,6 +131,7 @@ def analyse(word: str) -> Analysis:
         frozenset(lemmas),
         any("impr" in p.tag for p in chosen),
         bool(chosen) and all(_IRREALIS & p.tag.grammemes for p in chosen),
+        bool(chosen) and all("pres" in p.tag for p in chosen),
     )
 
 
