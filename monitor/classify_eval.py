@@ -60,9 +60,10 @@ def _f1(p: float, r: float) -> float:
 
 def evaluate(classifier: Classifier, notices: Iterable[Notice]) -> Report:
     """Classify each notice and compare with its labels."""
-    tp = dict.fromkeys(ANNOUNCEMENT_KINDS, 0)
-    fp = dict.fromkeys(ANNOUNCEMENT_KINDS, 0)
-    fn = dict.fromkeys(ANNOUNCEMENT_KINDS, 0)
+    kinds: tuple[str, ...] = ANNOUNCEMENT_KINDS
+    tp = dict.fromkeys(kinds, 0)
+    fp = dict.fromkeys(kinds, 0)
+    fn = dict.fromkeys(kinds, 0)
     s_tp = s_fp = s_fn = 0
     mistakes = []
     for n in notices:
@@ -71,7 +72,7 @@ def evaluate(classifier: Classifier, notices: Iterable[Notice]) -> Report:
             tp[n.kind] += 1
         else:
             fp[got.kind] += 1
-            fn[n.kind] = fn.get(n.kind, 0) + 1
+            fn[n.kind] += 1
         wrong = got.kind != n.kind
         if n.kind in SCORED_KINDS:
             pred = set(got.services)
@@ -82,7 +83,7 @@ def evaluate(classifier: Classifier, notices: Iterable[Notice]) -> Report:
         if wrong:
             mistakes.append((n, got))
     per_kind = {}
-    for k in ANNOUNCEMENT_KINDS:
+    for k in kinds:
         if tp[k] + fp[k] + fn[k] == 0:
             continue  # a kind neither labelled nor predicted does not count
         p = tp[k] / (tp[k] + fp[k]) if tp[k] + fp[k] else 0.0
