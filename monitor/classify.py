@@ -79,6 +79,7 @@ def _parse_cues(table: str) -> list[_Cue]:
 
 
 CUES = _parse_cues(_CUES)
+_MEMO_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,9 @@ class Classifier:
 
     def __init__(self, aliases: Iterable[_Alias], domains: dict[str, str], names: Sequence[str]):
         self._by_first: dict[str, list[_Alias]] = defaultdict(list)
+        aliases = list(aliases)
+        self._alias_order = {a: i for i, a in enumerate(aliases)}
+        self._cue_order = {c: i for i, c in enumerate(CUES)}
         for alias in aliases:
             for lemma in alias.slots[0]:
                 self._by_first[lemma].append(alias)
@@ -110,6 +114,24 @@ class Classifier:
         for cue in CUES:
             for lemma in cue.slots[0]:
                 self._cues[lemma].append(cue)
+        # per distinct word (its lemma set): the cues and aliases it may begin; most notices
+        # reuse the same words, so this is where the time goes
+        self._starts: dict[frozenset[str], tuple[tuple[_Cue, ...], tuple[_Alias, ...]]] = {}
+
+    def _starting(self, lemmas: frozenset[str]) -> tuple[tuple[_Cue, ...], tuple[_Alias, ...]]:
+        found = self._starts.get(lemmas)
+        if found is None:
+            # in table order, whatever the order of the set: the same text, the same evidence
+            cues = {c for lemma in lemmas for c in self._cues.get(lemma, ())}
+            aliases = {a for lemma in lemmas for a in self._by_first.get(lemma, ())}
+            found = (
+                tuple(sorted(cues, key=self._cue_order.__getitem__)),
+                tuple(sorted(aliases, key=self._alias_order.__getitem__)),
+            )
+            if len(self._starts) >= _MEMO_LIMIT:
+                self._starts.clear()  # bounded memory under hostile, ever-new words
+            self._starts[lemmas] = found
+        return found
 
     @classmethod
     def from_services(cls, services: Iterable[Any]) -> Classifier:
@@ -145,13 +167,12 @@ class Classifier:
     def _link(self, clean: str, toks: list[Token]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         found: dict[str, str] = {}
         for i, tok in enumerate(toks):
-            for lemma in tok.lemmas:
-                for alias in self._by_first.get(lemma, ()):
-                    if alias.service in found or (alias.needs_capital and not tok.capital):
-                        continue
-                    end = _match_alias(alias.slots, toks, i)
-                    if end is not None:
-                        found[alias.service] = clean[tok.start : toks[end].end]
+            for alias in self._starting(tok.lemmas)[1]:
+                if alias.service in found or (alias.needs_capital and not tok.capital):
+                    continue
+                end = _match_alias(alias.slots, toks, i)
+                if end is not None:
+                    found[alias.service] = clean[tok.start : toks[end].end]
         if self._domains:
             for _, _, host in morph.hosts(clean):
                 svc = self._domain_service(host)
@@ -174,16 +195,11 @@ class Classifier:
         for i, tok in enumerate(toks):
             if tok.imperative:
                 hits.append(_Hit("imperative", 0.6, tok.start, tok.end))
-            seen: set[int] = set()
-            for lemma in tok.lemmas:
-                for cue in self._cues.get(lemma, ()):
-                    if id(cue) in seen:
-                        continue
-                    seen.add(id(cue))
-                    end = _match_cue(cue.slots, toks, i)
-                    if end is None or _negated(cue, toks, i, end):
-                        continue
-                    hits.append(_Hit(cue.label, cue.weight, tok.start, toks[end].end))
+            for cue in self._starting(tok.lemmas)[0]:
+                end = _match_cue(cue.slots, toks, i)
+                if end is None or _negated(cue, toks, i, end):
+                    continue
+                hits.append(_Hit(cue.label, cue.weight, tok.start, toks[end].end))
         return hits
 
 

@@ -7,7 +7,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # Telegram caps a message at 4096 characters; anything far longer is hostile or a paste, and
 # the opening is what says what happened, so only that much is read.
@@ -24,7 +24,7 @@ _HOST = re.compile(
     r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])", re.I
 )
 _TAG = re.compile(r"<[^<>]{0,500}>")
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "ʹ": "'", "′": "'", "‘": "'"})
+_APOSTROPHES = re.compile("[’ʼ`ʹ′‘]")  # Ukrainian writes зв'язок with any of them
 _CYRILLIC = re.compile(r"[а-яіїєґёъыэ]")
 _UK_ONLY = re.compile(r"[іїєґ]")
 _RU_ONLY = re.compile(r"[ёъыэ]")
@@ -32,8 +32,7 @@ _LATIN = re.compile(r"^[a-z0-9']+$")
 _IRREALIS = frozenset({"infn", "futr", "impr"})
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One word of a notice: where it is, how it was written, and what it may be a form of."""
 
     start: int
@@ -66,7 +65,7 @@ def clean(text: str) -> str:
     # invisible marks (RTL, zero-width, soft hyphen) vanish so "Приват\u200bБанк" stays a word;
     # control characters separate words
     text = _CONTROL.sub(" ", _INVISIBLE.sub("", text))
-    return text.translate(_APOSTROPHES)
+    return _APOSTROPHES.sub("'", text)
 
 
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -76,14 +75,20 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")
 def tokens(text: str) -> list[Token]:
     """The words of cleaned text, each with its possible lemmas."""
     out: list[Token] = []
+    seen = _SEEN
     for m in _WORD.finditer(text):
         word = m.group()
-        info = analyse(word.lower())
+        known = seen.get(word)
+        if known is None:
+            if len(seen) >= 200_000:
+                seen.clear()  # bounded under hostile, ever-new words
+            known = seen[word] = (word[0].isupper(), analyse(word.lower()))
+        capital, info = known
         out.append(
             Token(
                 m.start(),
                 m.end(),
-                word[0].isupper(),
+                capital,
                 info.lemmas,
                 info.imperative,
                 info.irrealis,
@@ -93,6 +98,10 @@ def tokens(text: str) -> list[Token]:
         if len(out) >= MAX_TOKENS:
             break
     return out
+
+
+# words as written -> (capitalised, analysis): skips lower-casing and the lru_cache's hashing
+_SEEN: dict[str, tuple[bool, Analysis]] = {}
 
 
 def hosts(text: str) -> list[tuple[int, int, str]]:
