@@ -197,29 +197,39 @@ class Classifier:
                 hits.append(_Hit("imperative", 0.6, tok.start, tok.end))
             for cue in self._starting(tok.lemmas)[0]:
                 end = _match_cue(cue.slots, toks, i)
-                if end is None or _negated(cue, toks, i, end):
+                if end is None:
                     continue
-                hits.append(_Hit(cue.label, cue.weight, tok.start, toks[end].end))
+                unsaid = _negated(cue, toks, i, end)
+                if unsaid == "negated" and cue.label == "restored":
+                    # "ще не відновлено": still down
+                    hits.append(_Hit("outage", 1.0, toks[max(0, i - 1)].start, toks[end].end))
+                elif not unsaid:
+                    hits.append(_Hit(cue.label, cue.weight, tok.start, toks[end].end))
         return hits
 
 
-def _negated(cue: _Cue, toks: list[Token], i: int, end: int) -> bool:
-    """A good-news cue that is negated or only hoped for ("ще не відновлено", "to restore")."""
+def _negated(cue: _Cue, toks: list[Token], i: int, end: int) -> str:
+    """Why a good-news cue does not count: "negated" ("ще не відновлено"), "unreal" ("to restore")."""
     if cue.label not in ("restored", "repelled"):
-        return False
+        return ""
     if any(toks[j].irrealis for j in range(i, end + 1)):
-        return True
+        return "unreal"
     if cue.label == "repelled" and toks[i].present:
-        return True  # "відбиває атаку": still under attack
+        return "unreal"  # "відбиває атаку": still under attack
     around = [*range(max(0, i - 2), i), *range(i + 1, end)]
-    return any(toks[j].lemmas & _NEGATIONS for j in around)
+    if any(toks[j].lemmas & _NEGATIONS and toks[j].clause == toks[i].clause for j in around):
+        return "negated"
+    return ""
 
 
 def _match_cue(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -> int | None:
     """Index of the last token when slots[1:] follow token i within GAP words each."""
     pos = i
+    clause = toks[i].clause
     for slot in slots[1:]:
         for j in range(pos + 1, min(pos + 2 + GAP, len(toks))):
+            if toks[j].clause != clause:
+                return None
             if toks[j].lemmas & slot:
                 pos = j
                 break
@@ -232,8 +242,9 @@ def _match_alias(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -
     """Index of the last token when every later alias word is the next word of the text."""
     if i + len(slots) > len(toks):
         return None
+    clause = toks[i].clause
     for k, slot in enumerate(slots[1:], start=1):
-        if not toks[i + k].lemmas & slot:
+        if not toks[i + k].lemmas & slot or toks[i + k].clause != clause:
             return None
     return i + len(slots) - 1
 

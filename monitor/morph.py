@@ -23,6 +23,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _HOST = re.compile(
     r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])", re.I
 )
+_BREAK = re.compile(r"[.,;:!?()\[\]{}«»\"|\n]|\s[-–—]\s")
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _APOSTROPHES = re.compile("[’ʼ`ʹ′‘]")  # Ukrainian writes зв'язок with any of them
 _CYRILLIC = re.compile(r"[а-яіїєґёъыэ]")
@@ -42,6 +43,7 @@ class Token(NamedTuple):
     imperative: bool
     irrealis: bool
     present: bool
+    clause: int  # cues and aliases do not reach across "." "," ";" and the like
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,13 @@ def tokens(text: str) -> list[Token]:
     """The words of cleaned text, each with its possible lemmas."""
     out: list[Token] = []
     seen = _SEEN
+    clause = 0
+    last = 0
     for m in _WORD.finditer(text):
+        between = text[last : m.start()]
+        last = m.end()
+        if between and _BREAK.search(between):
+            clause += 1
         word = m.group()
         known = seen.get(word)
         if known is None:
@@ -93,6 +101,7 @@ def tokens(text: str) -> list[Token]:
                 info.imperative,
                 info.irrealis,
                 info.present,
+                clause,
             )
         )
         if len(out) >= MAX_TOKENS:
