@@ -37,16 +37,17 @@ restored 1.2  працювати|доступний|функціонувати|�
 restored 1.2  back + online|normal|up
 restored 1.2  штатний|звичайний|нормальний|звичний|штатный|обычный|нормальный|привычный + режим
 restored 1.2  стабільно|стабильно|normally|stably|нормально + працювати|работать|функціонувати|функционировать|working|operating|operate|work|functioning
-restored 1.2  працювати|работать|функціонувати|функционировать|working|operating|functioning|processing + стабільно|стабильно|normally|stably|нормально
+restored 1.2  працювати|работать|функціонувати|функционировать|working|operating|functioning|processing + стабільно|стабильно|normally|stably|нормально|штатно
 restored 1.0  усунути|устранить|fixed|resolved + збій|сбой|проблема|неполадка|наслідок|последствие|issue|issues|problem|outage
+restored 1.0  збій|сбой|проблема|неполадка|несправність|неисправность|issue|issues|problem|outage + усунути|усунутий|устранить|устраненный|fixed|resolved
 repelled 1.2  відбити|відбитий|отразить|отраженный|відбивати|отражать|repelled|mitigated|fended
 outage   1.2  недоступний|недоступный|недоступність|недоступность|unavailable|inaccessible|unreachable
 outage   1.0  збій|сбой|перебій|перебой|outage|outages|disruption|disruptions|disrupted|offline|degraded|interruption|interruptions|interrupted
 outage   1.0  неполадка|несправність|неисправность|відключення|отключение|аварія|авария|відсутній|отсутствовать|відсутність|отсутствие
-outage   1.0  технічний|технический|регламентний|регламентный + робота|работа
+outage   1.0  технічний|технический|регламентний|регламентный|technical + робота|работа|проблема|неполадка|збій|сбой|помилка|ошибка|problem|problems|issue|issues|difficulties|glitch|glitches|failure|fault
 outage   1.0  maintenance|downtime
 outage   0.8  down
-outage   0.6  проблема|problem|problems|issues|затримка|задержка|delay|delays|помилка|ошибка|error|errors|failure|failures|slowdown
+outage   0.6  проблема|problem|problems|issues|затримка|задержка|delay|delays|помилка|ошибка|error|errors|failure|failures|slowdown|glitch|glitches|fail|fails
 outage   0.4  тимчасово|временно|тимчасовий|временный|temporarily|temporary
 outage   1.2  не|not|ні|нет + працювати|відкриватися|завантажуватися|могти|вдатися|вдаватися|бачити|проходити|функціонувати|доступний|відповідати|работать|открываться|загружаться|мочь|удаться|удаваться|видеть|проходить|функционировать|доступный|отвечать|working|available|accessible|load|loading|respond|responding|work
 outage   1.2  немає|нема|нет|no + зв'язок|доступ|зв'язку|связь|доступа|connection|access|signal|service

@@ -19,8 +19,9 @@ DATA = Path(__file__).parent / "data"
     [
         (SHARED / "corpus" / "notices.jsonl", SHARED / "corpus" / "services.yaml"),
         (DATA / "classify_heldout.jsonl", DATA / "classify_services.yaml"),
+        (DATA / "classify_heldout2.jsonl", DATA / "classify_services.yaml"),
     ],
-    ids=["shared-corpus", "held-out"],
+    ids=["shared-corpus", "held-out", "held-out-2"],
 )
 def test_f1(notices: Path, services: Path) -> None:
     if not notices.exists():
