@@ -23,6 +23,13 @@ SETS = [
         "classify_heldout.jsonl",
         "classify_services.yaml",
     ),
+    # written after the first round of fixes, to measure once more on unseen sentences
+    (
+        "held-out 2",
+        ROOT / "tests" / "monitor" / "data",
+        "classify_heldout2.jsonl",
+        "classify_services.yaml",
+    ),
 ]
 
 
