@@ -97,6 +97,8 @@ def check_from_target(text: str, timeout: float) -> Any:
         fields = {"kind": "tls", "target": _host_port(text[4:].lstrip("/"), 443)}
     elif scheme == "dns":
         fields = {"kind": "dns", "name": text[4:].lstrip("/").rstrip("/")}
+    elif "://" in text and scheme != "tcp":
+        raise ValueError(f"{text!r}: unsupported scheme {scheme}:// (http, https, tls, dns, tcp)")
     elif scheme == "tcp":
         fields = {"kind": "tcp", "target": text[4:].lstrip("/")}
     elif ":" in text:
@@ -109,8 +111,8 @@ def check_from_target(text: str, timeout: float) -> Any:
     try:
         return CHECK_MODELS[fields["kind"]].model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ValueError(f"{text!r}: {first['msg']}") from None
+        msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(msg if repr(text) in msg else f"{text!r}: {msg}") from None
 
 
 def _host_port(text: str, default_port: int) -> str:
