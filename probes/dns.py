@@ -100,7 +100,7 @@ async def probe(check: DnsCheck, ctx: ProbeContext) -> ProbeResult:
     timings = timer.end()
     rcode = dns.rcode.to_text(response.rcode())
     qtype = dns.rdatatype.from_text(check.type)
-    answers = [r.to_text() for rrset in response.answer for r in rrset]
+    answers = sorted(r.to_text() for rrset in response.answer for r in rrset)  # stable details
     typed = any(rrset.rdtype == qtype for rrset in response.answer)
     what = f"{check.name} {check.type}"
     expect = check.expect

@@ -30,9 +30,9 @@ from probes.base import ProbeContext, ProbeResult
 async def run_probe(
     kind: str,
     *,
-    timeout: float = 0.5,
+    timeout: float = 0.5,  # noqa: ASYNC109 - the check's timeout, applied by the runner
     ctx: ProbeContext | None = None,
-    **fields: object,  # noqa: ASYNC109
+    **fields: object,
 ) -> tuple[ProbeResult, float]:
     """Run one check of `kind` through the real runner; returns the result and wall time."""
     check = CHECK_MODELS[kind].model_validate(
