@@ -181,13 +181,14 @@ def _badge(status: str) -> str:
     )
 
 
-def _link(url: Any, label: str) -> str:
+def _link(url: Any) -> str:
+    """A link showing where it goes (without the scheme), or nothing if the URL is not https."""
     href = safe_url(url)
     if href is None:
         return ""
     return (
         f'<a href="{escape(href, quote=True)}" rel="noopener noreferrer nofollow" '
-        f'target="_blank">{label}</a>'
+        f'target="_blank">{_text(href[len("https://") :], 60)}</a>'
     )
 
 
@@ -292,7 +293,7 @@ def _notice(ann: Mapping[str, Any], now: datetime, with_services: bool = False) 
     if with_services:
         names = [_text(s, 40) for s in _list(ann.get("services"))[:10]]
         services = f" · {', '.join(names)}" if names else ""
-    link = _link(ann.get("url"), "open")
+    link = _link(ann.get("url"))
     return (
         f'<li class="notice"><div class="muted"><span class="kind k-{kind}">{kind}</span> '
         f"{_text(key, 60)} · {_time(ann.get('published_at'), now)}{services}"
@@ -351,13 +352,13 @@ def _incidents(incidents: Sequence[Any], titles: Mapping[str, str], now: datetim
     )
 
 
-def _campaigns(campaigns: Sequence[Any], now: datetime) -> str:
+def _campaigns(campaigns: Sequence[Any], titles: Mapping[str, str], now: datetime) -> str:
     out = []
     for c in (_map(c) for c in campaigns):
         if c.get("status") != "open":
             continue
         members = _list(c.get("services"))
-        services = ", ".join(_text(s, 40) for s in members[:20])
+        services = ", ".join(_text(titles.get(str(s)) or s, 40) for s in members[:20])
         groups = ", ".join(_text(g, 40) for g in _list(c.get("groups"))[:10])
         out.append(
             f'<div class="banner campaign" role="alert"><strong>Campaign {_text(c.get("id"), 40)}</strong>: '
@@ -407,7 +408,7 @@ def render_status_page(view: StatusView) -> str:
         f'<header><h1>outwatch <span class="muted">from {_text(view.vantage, 60)}</span></h1>'
         f'<p class="muted">{summary} · updated {_time(now, now)} · refreshes every {refresh} s</p>'
         f"</header><main>{_offline(view.vantage) if view.vantage_offline else ''}"
-        f"{_campaigns(view.campaigns, now)}{_incidents(view.incidents, titles, now)}"
+        f"{_campaigns(view.campaigns, titles, now)}{_incidents(view.incidents, titles, now)}"
         f"{_services(services, now)}{_announcements(view.announcements, now)}"
         "</main></body></html>\n"
     )
