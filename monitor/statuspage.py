@@ -400,6 +400,7 @@ def render_status_page(view: StatusView) -> str:
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
         f'<meta http-equiv="refresh" content="{refresh}">'
         f'<meta http-equiv="Content-Security-Policy" content="{_META_CSP}">'
         '<meta name="referrer" content="no-referrer">'
@@ -416,9 +417,9 @@ def render_status_page(view: StatusView) -> str:
 
 CSS = """
 :root{--bg:#f6f7f9;--fg:#16181d;--card:#fff;--muted:#5d6470;--line:#d9dde3;
---up:#1a7f37;--deg:#9a6700;--down:#c62828;--unk:#57606a;--warn-bg:#fff4d6;--bad-bg:#fde7e7}
+--up:#1a7f37;--deg:#9a6700;--down:#c62828;--unk:#57606a;--warn-bg:#fff4d6;--bad-bg:#fde7e7;--on-badge:#fff}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1216;--fg:#e6e8eb;--card:#181c22;--muted:#9aa3ad;
---line:#2a3038;--up:#3fb950;--deg:#d29922;--down:#f85149;--unk:#8b949e;--warn-bg:#3a2e0c;--bad-bg:#3b1416}}
+--line:#2a3038;--up:#3fb950;--deg:#d29922;--down:#f85149;--unk:#8b949e;--warn-bg:#3a2e0c;--bad-bg:#3b1416;--on-badge:#0f1216}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;overflow-wrap:anywhere}
 header,main{max-width:1100px;margin:0 auto;padding:12px 14px}
@@ -432,7 +433,7 @@ ul{list-style:none;margin:0;padding:0}
 .svc.s-up{border-left-color:var(--up)}.svc.s-degraded{border-left-color:var(--deg)}.svc.s-down{border-left-color:var(--down)}
 .svc-head{display:flex;justify-content:space-between;align-items:center;gap:8px}
 .svc-title{font-weight:600}
-.badge{display:inline-block;white-space:nowrap;border-radius:999px;padding:1px 8px;font-size:.8rem;font-weight:600;color:#fff;background:var(--unk)}
+.badge{display:inline-block;white-space:nowrap;border-radius:999px;padding:1px 8px;font-size:.8rem;font-weight:600;color:var(--on-badge);background:var(--unk)}
 .badge.s-up{background:var(--up)}.badge.s-degraded{background:var(--deg)}.badge.s-down{background:var(--down)}
 .outage{margin-top:4px;font-size:.88em}
 details{margin-top:4px;font-size:.88em}summary{cursor:pointer;color:var(--muted)}
