@@ -12,7 +12,7 @@ from typing import Any
 from tests.deploy.conftest import DASHBOARD
 
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
-_LABEL_VALUES = re.compile(r"^\s*label_values\((?P<selector>.*),\s*(?P<label>\w+)\s*\)\s*$", re.S)
+LABEL_VALUES = re.compile(r"^\s*label_values\((?P<selector>.*),\s*(?P<label>\w+)\s*\)\s*$", re.S)
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,23 @@ def expressions(dash: dict[str, Any]) -> list[Expr]:
     for var in dash["templating"]["list"]:
         if var["type"] == "query":
             query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
-            match = _LABEL_VALUES.match(query)
+            match = LABEL_VALUES.match(query)
             assert match, f"variable {var['name']}: expected label_values(selector, label)"
             out.append(Expr(f"variable {var['name']}", match["selector"], True))
     for ann in dash["annotations"]["list"]:
         out.append(Expr(f"annotation {ann['name']!r}", ann["expr"]))
     return out
+
+
+# What Grafana would put in place of its variables when everything is selected.
+SUBSTITUTIONS = {
+    "vantage": ".*",
+    "group": ".*",
+    "service": ".*",
+    "__range": "1h",
+    "__rate_interval": "1m",
+    "__interval": "1m",
+}
 
 
 def substitute(expr: str, values: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ import yaml
 
 from tests.conftest import require_binary
 from tests.deploy import dashboard
-from tests.deploy.dashboard import DATASOURCE_REF
+from tests.deploy.dashboard import DATASOURCE_REF, SUBSTITUTIONS
 
 
 @pytest.fixture(scope="module")
@@ -131,17 +131,6 @@ def test_expressions_are_extracted(dash: dict[str, Any]) -> None:
             },
         )
         assert "$" not in leftover, e.where
-
-
-# What Grafana would put in place of its variables; the live test uses the same values.
-SUBSTITUTIONS = {
-    "vantage": ".*",
-    "group": ".*",
-    "service": ".*",
-    "__range": "1h",
-    "__rate_interval": "1m",
-    "__interval": "1m",
-}
 
 
 def test_every_expression_parses(dash: dict[str, Any], tmp_path: Path) -> None:
