@@ -7,10 +7,7 @@ must parse, the core panels must return series, and `promtool check metrics` mus
 
 from __future__ import annotations
 
-import json
 import subprocess
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +21,7 @@ from tests.conftest import free_port, require_binary
 from tests.deploy import dashboard
 from tests.deploy.conftest import PROMETHEUS
 from tests.deploy.dashboard import SUBSTITUTIONS
+from tests.deploy.prom import Prometheus
 from tests.integration.helpers import DaemonProcess, Target, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -36,28 +34,11 @@ class Stack:
     """The running daemon and the Prometheus scraping it."""
 
     daemon: DaemonProcess
-    prometheus: str  # base URL
+    prometheus: Prometheus
 
     def query(self, expr: str) -> dict[str, Any]:
         """An instant query; the decoded JSON answer, errors included."""
-        url = f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-        return _get_json(url)
-
-    def label_values(self, label: str, selector: str) -> list[str]:
-        """What Grafana's label_values(selector, label) would list."""
-        params = urllib.parse.urlencode({"match[]": selector})
-        body = _get_json(f"{self.prometheus}/api/v1/label/{label}/values?{params}")
-        assert body["status"] == "success", body
-        return list(body["data"])
-
-
-def _get_json(url: str) -> dict[str, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            data: dict[str, Any] = json.load(r)
-    except urllib.error.HTTPError as exc:  # 400 on a parse error: the body says why
-        data = json.load(exc)
-    return data
+        return self.prometheus.query(expr)
 
 
 def _config(tmp: Path, port: int, ok: Target, broken: Target) -> Path:
@@ -81,61 +62,26 @@ services:
     return path
 
 
-def _prometheus_config(tmp: Path, outwatch_port: int) -> Path:
-    # the deploy rules, every group evaluated each second instead of on its own interval
-    rules = yaml.safe_load((PROMETHEUS / "rules.yml").read_text(encoding="utf-8"))
-    for group in rules["groups"]:
-        group.pop("interval", None)
-    (tmp / "rules.yml").write_text(yaml.safe_dump(rules))
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": ["rules.yml"],
-                "scrape_configs": [
-                    {
-                        "job_name": "outwatch",
-                        "static_configs": [{"targets": [f"127.0.0.1:{outwatch_port}"]}],
-                    }
-                ],
-            }
-        )
-    )
-    return config
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    binary = require_binary("prometheus")
+    require_binary("prometheus")
     tmp = tmp_path_factory.mktemp("live")
     ok, broken = Target(free_port()), Target(free_port())
     broken.mode = "503"
     await ok.start()
     await broken.start()
-    port, prom_port = free_port(), free_port()
+    port = free_port()
     daemon = DaemonProcess(_config(tmp, port, ok, broken), port, tmp / "outwatch.log")
-    log = (tmp / "prometheus.log").open("wb")
-    prom = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={_prometheus_config(tmp, port)}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    prometheus = Prometheus(tmp, [f"127.0.0.1:{port}"])
+    prometheus.start()
     daemon.start()
-    stack = Stack(daemon, f"http://127.0.0.1:{prom_port}")
+    stack = Stack(daemon, prometheus)
     try:
         await daemon.wait_ready()
         await wait_for(lambda: _has_data(stack), 30, _logs(tmp))
         yield stack
     finally:
-        prom.terminate()
-        prom.wait(15)
-        log.close()
+        prometheus.stop()
         daemon.kill()
         await ok.stop()
         await broken.stop()
@@ -143,12 +89,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 async def _has_data(stack: Stack) -> bool:
     # enough for rates: the broken site down, and a few scrapes of probe counters
-    try:
-        down = stack.query('outwatch_service_status{service="mod"} == 2')
-        rates = stack.query("rate(outwatch_probes_total[1m]) > 0")
-    except OSError:
-        return False
-    return bool(down.get("data", {}).get("result")) and bool(rates.get("data", {}).get("result"))
+    down = stack.prometheus.series('outwatch_service_status{service="mod"} == 2')
+    return bool(down) and bool(stack.prometheus.series("rate(outwatch_probes_total[1m]) > 0"))
 
 
 def _logs(tmp: Path) -> str:
@@ -236,7 +178,7 @@ async def test_variables_list_the_vantage_groups_and_services(stack: Stack) -> N
         match = dashboard.LABEL_VALUES.match(var["definition"])
         assert match
         selector = dashboard.substitute(match["selector"], _live_substitutions())
-        found[var["name"]] = stack.label_values(match["label"], selector)
+        found[var["name"]] = stack.prometheus.label_values(match["label"], selector)
     assert found == {
         "vantage": [VANTAGE],
         "group": ["bank", "government"],
