@@ -237,12 +237,16 @@ class ConfigError(Exception):
 
 def _inject_defaults(data: dict[str, Any]) -> None:
     """Fill each check's missing schedule fields from `defaults:` before validation."""
-    try:
-        defaults = Defaults.model_validate(data.get("defaults") or {})
-    except ValidationError:
+    raw = data.get("defaults") or {}
+    services = data.get("services") or []
+    if not isinstance(raw, dict) or not isinstance(services, list):
         return  # reported with its path by the full validation
-    values = {k: data.get("defaults", {}).get(k, getattr(defaults, k)) for k in INHERITED}
-    groups = [s.get("checks") for s in data.get("services") or [] if isinstance(s, dict)]
+    try:
+        defaults = Defaults.model_validate(raw)
+    except ValidationError:
+        return
+    values = {k: raw.get(k, getattr(defaults, k)) for k in INHERITED}
+    groups = [s.get("checks") for s in services if isinstance(s, dict)]
     vantage = data.get("vantage")
     if isinstance(vantage, dict):
         groups.append(vantage.get("canaries"))
