@@ -293,7 +293,7 @@ def test_vantage_offline_opens_no_incidents(events: list[Event]) -> None:
 
 
 def test_vantage_offline_keeps_earlier_incidents() -> None:
-    corr, changes = run([("open", "mod", 0), ("vantage", True, 10), ("vantage", False, 15)])
+    _, changes = run([("open", "mod", 0), ("vantage", True, 10), ("vantage", False, 15)])
     assert list(final(changes)) == [iid("mod", 0)]
 
 
