@@ -311,17 +311,20 @@ def _semantic(cfg: Config) -> list[tuple[Loc, str]]:
 
 def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config:
     """Validate config text; raise ConfigError with one `file:line: path: message` per problem."""
+    lines: dict[Loc, int] = {}
     try:
         data, lines = parse_yaml(text)
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise SourceError(
-                (), "the config must be a mapping of keys (vantage, services, ...)", 1
+                (),
+                "the config must be a mapping of keys (vantage, services, ...)",
+                lines.get((), 1),
             )
         data = substitute(data, base=base)
     except SourceError as exc:
-        where = f"{name}:{exc.line}" if exc.line else _where(name, {}, exc.loc)
+        where = f"{name}:{exc.line}" if exc.line else _where(name, lines, exc.loc)
         prefix = f"{format_loc(exc.loc)}: " if exc.loc else ""
         raise ConfigError([f"{where}: {prefix}{exc.message}"]) from None
     _inject_defaults(data)
