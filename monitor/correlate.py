@@ -75,6 +75,8 @@ class Correlator:
         self._gaps: list[Gap] = []
         self._suppressed: set[str] = set()  # outage ids opened while offline
         self._boosts: dict[str, datetime] = {}
+        self._ticked: datetime | None = None
+        self._dirty = True
 
     def reconfigure(self, services: Mapping[str, str]) -> None:
         """New service -> group map; incidents of removed services stay until they expire."""
@@ -84,7 +86,7 @@ class Correlator:
 
     def outage_opened(self, outage: Outage, at: datetime) -> list[Change]:
         """The state machine opened an outage."""
-        out = self.tick(at)
+        out = self._begin(at)
         svc = outage.service
         if svc not in self._groups:
             return out
@@ -109,7 +111,7 @@ class Correlator:
 
     def outage_updated(self, outage: Outage, at: datetime) -> list[Change]:
         """An open outage's signature or failing checks moved; evidence follows."""
-        out = self.tick(at)
+        out = self.tick(at)  # evidence changes no deadline
         track = self._current.get(outage.service)
         if track is None or track.open_outage is None or track.open_outage.id != outage.id:
             return out
@@ -122,7 +124,7 @@ class Correlator:
 
     def outage_closed(self, outage: Outage, at: datetime) -> list[Change]:
         """The state machine closed an outage; the incident resolves after the quiet period."""
-        out = self.tick(at)
+        out = self._begin(at)
         if outage.id in self._suppressed:
             self._suppressed.discard(outage.id)
             return out
@@ -139,13 +141,13 @@ class Correlator:
 
     def status(self, service: str, status: ServiceStatus, at: datetime) -> list[Change]:
         """The service's current status (for the restored/announced contradictions)."""
-        out = self.tick(at)
+        out = self._begin(at)
         self._status[service] = status
         return out
 
     def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
         """A classified announcement: link it, open an announced incident, or remember it."""
-        out = self.tick(at)
+        out = self._begin(at)
         if ann.kind not in _LINKED or ann.message.deleted:
             return out
         heard_at = ann.message.published_at
@@ -158,7 +160,7 @@ class Correlator:
 
     def vantage(self, offline: bool, at: datetime, since: datetime | None = None) -> list[Change]:
         """The vantage went offline (since: when its canaries began failing) or came back."""
-        out = self.tick(at)
+        out = self._begin(at)
         if offline == self._offline:
             return out
         self._offline = offline
@@ -173,8 +175,16 @@ class Correlator:
         self._gap = None
         return [*out, Change("vantage_online", at, gap=gap)]
 
+    def _begin(self, at: datetime) -> list[Change]:
+        out = self.tick(at)
+        self._dirty = True  # the caller is about to change something deadlines depend on
+        return out
+
     def tick(self, now: datetime) -> list[Change]:
         """Apply the time-based decisions due by `now`."""
+        if now == self._ticked and not self._dirty:
+            return []  # replay feeds many results per instant: decide once per instant
+        self._ticked, self._dirty = now, False
         out: list[Change] = []
         for svc in sorted(self._current):
             track = self._current[svc]
@@ -462,6 +472,7 @@ class Correlator:
 
     def restore(self, snap: Mapping[str, Any]) -> None:
         """Resume from snapshot(); replaces the current memory."""
+        self._dirty = True
         self._current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
         self._heard = {
             s: [_Heard(datetime.fromisoformat(p), k, kind) for p, k, kind in hs]
