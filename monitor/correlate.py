@@ -73,7 +73,10 @@ class Correlator:
         self._offline = False
         self._gap: Gap | None = None
         self._gaps: list[Gap] = []
-        self._suppressed: set[str] = set()  # outage ids opened while offline
+        # outages opened while offline; any still open a quiet period after the vantage came
+        # back were real, and open their incidents then
+        self._suppressed: dict[str, Outage] = {}
+        self._online_at: datetime | None = None
         self._boosts: dict[str, datetime] = {}
         self._ticked: datetime | None = None
         self._dirty = True
@@ -91,10 +94,15 @@ class Correlator:
         if svc not in self._groups:
             return out
         if self._offline:
-            self._suppressed.add(outage.id)
+            self._suppressed[outage.id] = outage
             if self._gap is not None:
                 self._gap = replace(self._gap, outages=(*self._gap.outages, outage.id))
             return out
+        return out + self._observed(outage, at)
+
+    def _observed(self, outage: Outage, at: datetime) -> list[Change]:
+        out: list[Change] = []
+        svc = outage.service
         track = self._current.get(svc)
         if track is not None and outage.id in track.inc.outages:
             return out  # already seen (a restart replays it)
@@ -125,8 +133,7 @@ class Correlator:
     def outage_closed(self, outage: Outage, at: datetime) -> list[Change]:
         """The state machine closed an outage; the incident resolves after the quiet period."""
         out = self._begin(at)
-        if outage.id in self._suppressed:
-            self._suppressed.discard(outage.id)
+        if self._suppressed.pop(outage.id, None) is not None:
             return out
         track = self._current.get(outage.service)
         if track is None or outage.id not in track.inc.outages or track.open_outage is None:
@@ -164,6 +171,7 @@ class Correlator:
         if offline == self._offline:
             return out
         self._offline = offline
+        self._online_at = None if offline else at
         if offline:
             start = since or at
             withdrawn = self._withdraw_since(start, at)
@@ -185,13 +193,25 @@ class Correlator:
         if now == self._ticked and not self._dirty:
             return []  # replay feeds many results per instant: decide once per instant
         self._ticked, self._dirty = now, False
-        out: list[Change] = []
+        out = self._settled(now)
         for svc in sorted(self._current):
             track = self._current[svc]
             if track.inc.status == "open":
                 out.extend(self._due(track, now))
             elif track.inc.ended_at is not None and track.inc.ended_at + self._after < now:
                 del self._current[svc]  # no later notice can link to it
+        return out
+
+    def _settled(self, now: datetime) -> list[Change]:
+        """Outages from the offline gap still open a quiet period after it are real."""
+        if self._online_at is None or self._online_at + self._quiet > now:
+            return []
+        self._online_at = None
+        out: list[Change] = []
+        pending, self._suppressed = self._suppressed, {}
+        for _, outage in sorted(pending.items()):
+            if outage.service in self._groups:
+                out += self._observed(outage, now)
         return out
 
     # -- views ---------------------------------------------------------------------------------
@@ -439,7 +459,7 @@ class Correlator:
             if track.observed_since < since:
                 continue
             if track.open_outage is not None:
-                self._suppressed.add(track.open_outage.id)
+                self._suppressed[track.open_outage.id] = track.open_outage
             del self._current[svc]
             out.append(Change("incident_withdrawn", at, incident=inc))
             cc = self._book.withdrawn(inc.id)
@@ -466,7 +486,8 @@ class Correlator:
             "campaigns": self._book.snapshot(),
             "offline": self._offline,
             "gap": _gap_dict(self._gap),
-            "suppressed": sorted(self._suppressed),
+            "suppressed": [outage_dict(o) for _, o in sorted(self._suppressed.items())],
+            "online_at": _iso(self._online_at),
             "boosts": {s: u.isoformat() for s, u in sorted(self._boosts.items())},
         }
 
@@ -482,7 +503,9 @@ class Correlator:
         self._book.restore(snap.get("campaigns") or {})
         self._offline = bool(snap.get("offline"))
         self._gap = _gap_from(snap.get("gap"))
-        self._suppressed = set(snap.get("suppressed") or ())
+        suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
+        self._suppressed = {o.id: o for o in suppressed if o is not None}
+        self._online_at = _dt(snap.get("online_at"))
         self._boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
 
 

@@ -292,6 +292,17 @@ def test_vantage_offline_opens_no_incidents(events: list[Event]) -> None:
     assert gap.ended_at == t(20) and len(gap.outages) == len(SERVICES)
 
 
+def test_outage_still_open_after_the_gap_is_real() -> None:
+    events: list[Event] = [("vantage", True, 0), ("open", "mod", 1), ("open", "zsu", 2)]
+    events += [("vantage", False, 20), ("close", "zsu", 2, 22), ("tick", 34)]
+    corr, changes = run(events)
+    assert final(changes) == {}
+    corr, changes = run([("tick", 35)], corr)
+    assert list(final(changes)) == [iid("mod", 1)]
+    (gap,) = corr.gaps()
+    assert gap.outages == (f"mod@{t(1).isoformat()}", f"zsu@{t(2).isoformat()}")
+
+
 def test_vantage_offline_keeps_earlier_incidents() -> None:
     _, changes = run([("open", "mod", 0), ("vantage", True, 10), ("vantage", False, 15)])
     assert list(final(changes)) == [iid("mod", 0)]
