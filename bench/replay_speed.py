@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor import config
 from monitor.base import Classification
+from monitor.classify import Classifier
 from monitor.replay import load_messages, load_results, replay
 
 SERVICES = 50
@@ -71,21 +72,9 @@ def write_messages(path: Path, n: int, span_minutes: int, rng: random.Random) ->
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def classifier(cfg: config.Config) -> tuple[Callable[[str], Classification], str]:
-    """The real classifier if this build has it, else a trivial stand-in (said so in the output)."""
-    try:
-        from monitor.classify import Classifier  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        names = {f"сервіс{i}": f"svc{i}" for i in range(SERVICES)}
-
-        def stand_in(text: str) -> Classification:
-            low = text.lower()
-            found = tuple(v for k, v in names.items() if k in low.split())
-            kind = "attack" if "ddos" in low else "restored" if "відновлено" in low else "other"
-            return Classification(kind, found)  # type: ignore[arg-type]
-
-        return stand_in, "stand-in classifier (monitor.classify missing)"
-    return Classifier.from_services(cfg.services).classify, "monitor.classify"
+def classifier(cfg: config.Config) -> Callable[[str], Classification]:
+    """The real classifier for the configured services."""
+    return Classifier.from_services(cfg.services).classify
 
 
 def main() -> None:
@@ -96,7 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(20220215)
     cfg = make_config()
-    classify, which = classifier(cfg)
+    classify = classifier(cfg)
     with tempfile.TemporaryDirectory() as d:
         rpath, mpath = Path(d) / "results.jsonl", Path(d) / "messages.jsonl"
         write_results(rpath, args.results, rng)
@@ -113,7 +102,6 @@ def main() -> None:
         t = time.perf_counter()
         both = replay(cfg, load_results(rpath, cfg), load_messages(mpath), classify)
         total = time.perf_counter() - t
-    print(f"classifier: {which}")
     print(
         f"results:  {args.results} in {r_s:.2f} s = {args.results / r_s:,.0f} results/s "
         f"({len(only_results.incidents)} incidents)"

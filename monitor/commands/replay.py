@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
-from typing import Any
 
 from monitor import config
+from monitor.classify import Classifier
 from monitor.replay import (
     Classify,
     ReplayError,
@@ -37,11 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def classifier(cfg: config.Config) -> Classify:
     """The real classifier for the configured services."""
-    try:
-        mod: Any = importlib.import_module("monitor.classify")
-    except ImportError:
-        raise ReplayError("replay: the classifier (monitor.classify) is not available") from None
-    return mod.Classifier.from_services(cfg.services).classify
+    return Classifier.from_services(cfg.services).classify
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,14 +45,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = load_results(Path(args.results), cfg)
         messages = load_messages(Path(args.messages)) if args.messages else []
-        classify = classifier(cfg) if messages else _nothing
-        report = replay(cfg, results, messages, classify)
+        report = replay(cfg, results, messages, classifier(cfg))
     except ReplayError as exc:
         print(f"outwatch: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(report_json(report) if args.format == "json" else report_table(report))
     return 0
-
-
-def _nothing(text: str) -> Any:  # never called: no messages
-    raise AssertionError(text)

@@ -10,111 +10,94 @@ from typing import Any
 import pytest
 
 from monitor import config
-from monitor.base import Classification
+from monitor.classify import Classifier
 from monitor.cli import main
-from monitor.replay import Classify, ReplayError, load_messages, load_results, replay, report_dict
+from monitor.replay import ReplayError, load_messages, load_results, replay, report_dict
 
 DATA = Path(__file__).parent / "data"
 FOUNDING = DATA / "founding"
-
-
-def keyword_classifier(cfg: config.Config) -> Classify:
-    """A stand-in classifier: alias stems and a few words (the real one is monitor.classify)."""
-    stems = {
-        s.name: [[w[: max(3, len(w) - 2)] for w in a.lower().split()] for a in s.aliases]
-        for s in cfg.services
-    }
-
-    def classify(text: str) -> Classification:
-        words = re.findall(r"[\w.]+", text.lower())
-        found = tuple(
-            name
-            for name, aliases in stems.items()
-            if any(all(any(w.startswith(p) for w in words) for p in a) for a in aliases)
-        )
-        low = text.lower()
-        if "відновлено" in low or "штатному режимі" in low:
-            return Classification("restored", found)
-        if "ddos" in low or "кібератак" in low:
-            return Classification("attack", found)
-        return Classification("other", found)
-
-    return classify
 
 
 def founding() -> dict[str, Any]:
     cfg = config.load(FOUNDING / "config.yaml")
     results = load_results(FOUNDING / "results.jsonl", cfg)
     messages = load_messages(FOUNDING / "messages.jsonl")
-    return report_dict(replay(cfg, results, messages, keyword_classifier(cfg)))
+    return report_dict(
+        replay(cfg, results, messages, Classifier.from_services(cfg.services).classify)
+    )
+
+
+FOUNDING_EXPECTED: dict[str, Any] = {
+    "incidents": [
+        {
+            "service": "privatbank",
+            "observed": True,
+            "announced": True,
+            "status": "resolved",
+            "started_at": "2022-02-15T12:00:00Z",
+            "ended_at": "2022-02-15T14:31:00Z",
+            "announcements": ["dsszzi/101", "dsszzi/104"],
+            "flags": [],
+        },
+        {
+            "service": "oschadbank",
+            "observed": True,
+            "announced": True,
+            "status": "resolved",
+            "started_at": "2022-02-15T12:07:00Z",
+            "ended_at": "2022-02-15T16:01:00Z",
+            "announcements": ["dsszzi/101", "dsszzi/104"],
+            "flags": ["restored_claim_while_down"],
+        },
+        {
+            "service": "mod",
+            "observed": True,
+            "announced": True,
+            "status": "resolved",
+            "started_at": "2022-02-15T12:15:00Z",
+            "ended_at": "2022-02-15T15:01:00Z",
+            "announcements": ["dsszzi/102"],
+            "flags": [],
+        },
+        {
+            "service": "zsu",
+            "observed": True,
+            "announced": True,
+            "status": "resolved",
+            "started_at": "2022-02-15T12:25:00Z",
+            "ended_at": "2022-02-15T15:11:00Z",
+            "announcements": ["dsszzi/102"],
+            "flags": [],
+        },
+    ],
+    "campaigns": [
+        {
+            "services": ["privatbank", "oschadbank", "mod", "zsu"],
+            "started_at": "2022-02-15T12:00:00Z",
+        }
+    ],
+}
 
 
 def test_founding_case() -> None:
-    report = founding()
-    assert report == {
-        "incidents": [
-            {
-                "service": "privatbank",
-                "observed": True,
-                "announced": True,
-                "status": "resolved",
-                "started_at": "2022-02-15T12:00:00Z",
-                "ended_at": "2022-02-15T14:31:00Z",
-                "announcements": ["dsszzi/101", "dsszzi/104"],
-                "flags": [],
-            },
-            {
-                "service": "oschadbank",
-                "observed": True,
-                "announced": True,
-                "status": "resolved",
-                "started_at": "2022-02-15T12:07:00Z",
-                "ended_at": "2022-02-15T16:01:00Z",
-                "announcements": ["dsszzi/101", "dsszzi/104"],
-                "flags": ["restored_claim_while_down"],
-            },
-            {
-                "service": "mod",
-                "observed": True,
-                "announced": True,
-                "status": "resolved",
-                "started_at": "2022-02-15T12:15:00Z",
-                "ended_at": "2022-02-15T15:01:00Z",
-                "announcements": ["dsszzi/102"],
-                "flags": [],
-            },
-            {
-                "service": "zsu",
-                "observed": True,
-                "announced": True,
-                "status": "resolved",
-                "started_at": "2022-02-15T12:25:00Z",
-                "ended_at": "2022-02-15T15:11:00Z",
-                "announcements": ["dsszzi/102"],
-                "flags": [],
-            },
-        ],
-        "campaigns": [
-            {
-                "services": ["privatbank", "oschadbank", "mod", "zsu"],
-                "started_at": "2022-02-15T12:00:00Z",
-            }
-        ],
-    }
+    assert founding() == FOUNDING_EXPECTED
 
 
 def test_replay_command_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["replay", "-c", str(FOUNDING / "config.yaml"), "--results"]
-    args += [str(FOUNDING / "results.jsonl"), "--format", "json"]
+    args += [str(FOUNDING / "results.jsonl"), "--messages", str(FOUNDING / "messages.jsonl")]
     outs = []
     for _ in range(2):
-        assert main(args) == 0
+        assert main([*args, "--format", "json"]) == 0
         outs.append(capsys.readouterr().out)
     assert outs[0] == outs[1]
-    assert len(json.loads(outs[0])["incidents"]) == 4  # no messages: observed only
-    assert main([*args[:-1], "table"]) == 0
+    assert json.loads(outs[0]) == FOUNDING_EXPECTED
+    assert main([*args, "--format", "table"]) == 0
     table = capsys.readouterr().out
-    assert "privatbank" in table and "campaign 2022-02-15T12:00:00Z" in table
+    assert "restored_claim_while_down" in table and "campaign 2022-02-15T12:00:00Z" in table
+    assert main([*args[:5], "--format", "json"]) == 0  # without messages: observed only
+    only = json.loads(capsys.readouterr().out)["incidents"]
+    assert [(i["observed"], i["announced"]) for i in only] == [(True, False)] * 4
 
 
 def test_vantage_offline_replay(tmp_path: Path) -> None:
@@ -131,7 +114,9 @@ def test_vantage_offline_replay(tmp_path: Path) -> None:
             lines.append(json.dumps({**row, "error": "unreachable" if dark else None}))
     path = tmp_path / "results.jsonl"
     path.write_text("\n".join(lines))
-    report = replay(cfg, load_results(path, cfg), [], keyword_classifier(cfg))
+    report = replay(
+        cfg, load_results(path, cfg), [], Classifier.from_services(cfg.services).classify
+    )
     assert report.incidents == [] and report.campaigns == []
     (gap,) = report.gaps
     assert len(gap.outages) == len(cfg.services)
