@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -181,3 +182,33 @@ def test_missing_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: 
     args = ["replay", "-c", str(FOUNDING / "config.yaml"), "--results", str(tmp_path / "no")]
     assert main(args) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_telegram_export_is_detected_by_content(tmp_path: Path) -> None:
+    export = {
+        "name": "dsszzi",
+        "type": "public_channel",
+        "id": 1001,
+        "messages": [
+            {
+                "id": 101,
+                "type": "message",
+                "date": "2022-02-15T14:20:00",
+                "date_unixtime": "1644927600",
+                "text": "DDoS-атака на ПриватБанк",
+            }
+        ],
+    }
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
+    try:
+        importlib.import_module("monitor.sources.export")
+        present = True
+    except ImportError:
+        present = False
+    if not present:
+        with pytest.raises(ReplayError, match="Telegram Desktop exports is not available"):
+            load_messages(path)
+    else:
+        (msg,) = load_messages(path)
+        assert msg.id == "101" and "ПриватБанк" in msg.text
