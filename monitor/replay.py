@@ -14,19 +14,11 @@ from typing import Any
 from monitor.base import Announcement, Classification, FakeClock, Message, Observation
 from monitor.config import Config
 from monitor.correlate import Correlator
-from monitor.incidents import Campaign, Change, Gap, Incident, vantage_offline
-from monitor.state import (
-    CheckRule,
-    OutageClosed,
-    OutageOpened,
-    ServiceChanged,
-    ServiceRule,
-    StateMachine,
-    rules_from_config,
-)
+from monitor.engine import CANARY_SERVICE, VantageGuard, correlate_events
+from monitor.incidents import Campaign, Change, Gap, Incident
+from monitor.state import StateMachine, rules_from_config
 from probes.base import ERROR_CLASSES
 
-CANARY_SERVICE = "_vantage"  # results of vantage canaries carry this service name
 Classify = Callable[[str], Classification]
 
 
@@ -230,39 +222,12 @@ class _Collector:
                     self.campaigns[ch.campaign.id] = ch.campaign
 
 
-class _Vantage:
-    """Canary states and when each began failing, for the vantage guard."""
-
-    def __init__(self, cfg: Config) -> None:
-        rule = ServiceRule(
-            CANARY_SERVICE,
-            tuple(
-                CheckRule(c.id, True, c.failures_before_down, c.successes_before_up)
-                for c in cfg.vantage.canaries
-            ),
-        )
-        self.machine = StateMachine([rule])
-        self.ids = [c.id for c in cfg.vantage.canaries]
-        self.ratio = cfg.vantage.offline_ratio
-        self.failing_since: dict[str, datetime] = {}
-
-    def observe(self, obs: Observation) -> tuple[bool, datetime | None]:
-        self.machine.observe(obs)
-        if obs.ok:
-            self.failing_since.pop(obs.check, None)
-        else:
-            self.failing_since.setdefault(obs.check, obs.ts)
-        states = {c: self.machine.check_state(CANARY_SERVICE, c) for c in self.ids}
-        since = min(self.failing_since.values(), default=None)
-        return vantage_offline(states, self.ratio), since
-
-
 def replay(
     cfg: Config, results: list[Observation], messages: list[Message], classify: Classify
 ) -> ReplayReport:
     """Run state, classification and correlation over time-ordered results and messages."""
     machine = StateMachine(rules_from_config(cfg.services))
-    vantage = _Vantage(cfg)
+    guard = VantageGuard(cfg)
     corr = Correlator(cfg.correlation, {s.name: s.group for s in cfg.services}, cfg.vantage.name)
     clock = FakeClock()
     seen = _Collector()
@@ -281,10 +246,10 @@ def replay(
             ann = Announcement(item, classify(item.text))
             seen.add(corr.announcement(ann, now))
         elif item.service == CANARY_SERVICE:
-            offline, since = vantage.observe(item)
+            offline, since = guard.observe(item)
             seen.add(corr.vantage(offline, now, since))
         else:
-            seen.add(_observe(machine, corr, item, now))
+            seen.add(correlate_events(corr, machine, item, machine.observe(item), now))
     seen.add(corr.tick(clock.now()))
     return ReplayReport(
         incidents=sorted(seen.incidents.values(), key=lambda i: (i.started_at, i.service)),
@@ -293,22 +258,6 @@ def replay(
         results=len(results),
         messages=len(messages),
     )
-
-
-def _observe(
-    machine: StateMachine, corr: Correlator, obs: Observation, now: datetime
-) -> list[Change]:
-    out: list[Change] = []
-    for ev in machine.observe(obs):
-        if isinstance(ev, ServiceChanged):
-            out += corr.status(ev.service, ev.new, now)
-        elif isinstance(ev, OutageOpened):
-            out += corr.outage_opened(ev.outage, now)
-        elif isinstance(ev, OutageClosed):
-            out += corr.outage_closed(ev.outage, now)
-    if not obs.ok and (outage := machine.open_outage(obs.service)) is not None:
-        out += corr.outage_updated(outage, now)
-    return out or corr.tick(now)
 
 
 # -- output ------------------------------------------------------------------------------------
