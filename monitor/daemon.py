@@ -21,7 +21,7 @@ from monitor import config as config_mod
 from monitor import logs, store
 from monitor.base import Clock, SystemClock
 from monitor.config import Config, ConfigError
-from monitor.metrics import counter, gauge, registry_for
+from monitor.metrics import counter, gauge, histogram, registry_for
 from monitor.pipeline import Pipeline
 from monitor.runner import run_check
 from monitor.scheduler import ProbeScheduler, Scheduled, in_shard
@@ -308,9 +308,15 @@ class Daemon:
         )
         yield counter(
             "outwatch_probe_runs_skipped",
-            "Runs skipped because the previous run was still going",
+            "Scheduled runs not made: the previous run still going, or the loop too far behind",
             ["vantage"],
             [(v, float(self.scheduler.skipped))],
+        )
+        yield histogram(
+            "outwatch_probe_start_lateness_seconds",
+            "How long after its scheduled slot each probe started",
+            ["vantage"],
+            [(v, self.scheduler.lateness)],
         )
 
 
