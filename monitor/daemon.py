@@ -21,7 +21,7 @@ from monitor import config as config_mod
 from monitor import logs, store
 from monitor.base import Clock, SystemClock
 from monitor.config import Config, ConfigError
-from monitor.metrics import counter, gauge, histogram, registry_for
+from monitor.metrics import counter, gauge, histogram, registry_for, render
 from monitor.pipeline import Pipeline
 from monitor.runner import run_check
 from monitor.scheduler import ProbeScheduler, Scheduled, in_shard
@@ -281,6 +281,10 @@ class Daemon:
     async def api_outages(self, service: str | None, limit: int) -> list[dict[str, Any]]:
         """Stored outages, newest first."""
         return await self.store.run(lambda db: store.list_outages(db, service, limit))
+
+    def metrics_text(self) -> bytes:
+        """/metrics body: what generate_latest(self.registry) gives, rendered directly (faster)."""
+        return render(self)
 
     def extra_families(self) -> Iterator[Metric]:
         """Families beyond probes and state: the daemon's own health."""

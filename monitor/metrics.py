@@ -14,6 +14,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from monitor import __version__
 from monitor.pipeline import Pipeline
@@ -123,18 +124,10 @@ def _probe_families(p: Pipeline, v: str) -> Iterator[Metric]:
     yield from (total, errors)
 
 
-def _state_families(p: Pipeline, v: str) -> Iterator[Metric]:
+def _state_families(p: Pipeline, v: str, skip_checks: bool = False) -> Iterator[Metric]:
     m = p.machine
-    up = GaugeMetricFamily(
-        "outwatch_check_up",
-        "1 when the check is up, 0 when down (absent while unknown)",
-        labels=["service", "check", "kind", "vantage"],
-    )
-    for (service, check), last in p.last.items():
-        state = m.check_state(service, check)
-        if state != "unknown":
-            up.add_metric([service, check, last.kind, v], 1.0 if state == "up" else 0.0)
-    yield up
+    if not skip_checks:
+        yield _check_up(p, v)
     sl = ["service", "group", "vantage"]
     status = GaugeMetricFamily(
         "outwatch_service_status", "Service status: 0 up, 1 degraded, 2 down, -1 unknown", labels=sl
@@ -158,6 +151,19 @@ def _state_families(p: Pipeline, v: str) -> Iterator[Metric]:
         open_.add_metric(lv, 1.0 if m.open_outage(service) else 0.0)
         total.add_metric(lv, p.outages_total.get(service, 0))
     yield from (status, per, sup, open_, total)
+
+
+def _check_up(p: Pipeline, v: str) -> Metric:
+    up = GaugeMetricFamily(
+        "outwatch_check_up",
+        "1 when the check is up, 0 when down (absent while unknown)",
+        labels=["service", "check", "kind", "vantage"],
+    )
+    for (service, check), last in p.last.items():
+        state = p.machine.check_state(service, check)
+        if state != "unknown":
+            up.add_metric([service, check, last.kind, v], 1.0 if state == "up" else 0.0)
+    return up
 
 
 def gauge(
@@ -195,3 +201,111 @@ def registry_for(view: Any) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(OutwatchCollector(view))
     return reg
+
+
+# -- direct text rendering -------------------------------------------------------------------
+# generate_latest over the families above costs ~80 us per check (a Sample and a label dict per
+# series, then sorting and escaping each one): 10,000 checks took ~0.9 s with the event loop
+# blocked. render() writes the same exposition (a test holds it byte-identical) from the
+# pipeline directly, with one label string per check; families that are small go through Metric.
+
+
+def _esc(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
+
+
+def _go(value: float) -> str:
+    if value == 0.0:
+        return "0.0"
+    if value == 1.0:
+        return "1.0"
+    return floatToGoString(value)
+
+
+def _head(out: list[str], name: str, doc: str, kind: str) -> None:
+    doc = doc.replace("\\", r"\\").replace("\n", r"\n")
+    out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
+
+
+def _format_family(out: list[str], metric: Metric) -> None:
+    """Any family, as generate_latest writes it (used for the small ones)."""
+    name = metric.name + "_total" if metric.type == "counter" else metric.name
+    _head(out, name, metric.documentation, "untyped" if metric.type == "unknown" else metric.type)
+    for s in metric.samples:
+        labels = ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(s.labels.items()))
+        out.append(
+            f"{s.name}{{{labels}}} {_go(s.value)}\n" if labels else f"{s.name} {_go(s.value)}\n"
+        )
+
+
+def render(view: StateView) -> bytes:
+    """The text exposition of registry_for(view), without building a Metric per check."""
+    v, p = _esc(view.vantage), view.pipeline
+    m = p.machine
+    out: list[str] = []
+    # label keys sorted by name, as the text format writes them: check, kind, service, vantage
+    lbl = {
+        key: (
+            f'check="{_esc(key[1])}",kind="{_esc(last.kind)}",',
+            f'service="{_esc(key[0])}",vantage="{v}"',
+        )
+        for key, last in p.last.items()
+    }
+    lasts = [(lbl[key], last) for key, last in p.last.items()]
+    _head(out, "probe_success", "Whether the last probe succeeded", "gauge")
+    out.extend(
+        f"probe_success{{{a}{b}}} {'1.0' if last.result.ok else '0.0'}\n" for (a, b), last in lasts
+    )
+    _head(out, "probe_duration_seconds", "Duration of the last probe", "gauge")
+    out.extend(
+        f"probe_duration_seconds{{{a}{b}}} {_go(last.result.duration)}\n" for (a, b), last in lasts
+    )
+    http = [(ab, last) for ab, last in lasts if last.kind == "http"]
+    _head(out, "probe_http_status_code", "HTTP status of the last probe", "gauge")
+    out.extend(
+        f"probe_http_status_code{{{a}{b}}} {_go(float(last.result.status_code or 0))}\n"
+        for (a, b), last in http
+    )
+    name = "probe_http_duration_seconds"
+    _head(out, name, "Duration of each HTTP phase of the last probe", "gauge")
+    for (a, b), last in http:
+        ph = last.result.phases
+        out.extend(
+            f'{name}{{{a}phase="{phase}",{b}}} {_go(float(ph.get(phase, 0.0)))}\n'
+            for phase in PHASES
+        )
+    name = "probe_ssl_earliest_cert_expiry"
+    _head(out, name, "Leaf certificate expiry, unix seconds", "gauge")
+    out.extend(
+        f"{name}{{{a}{b}}} {_go(last.result.cert_expiry)}\n"
+        for (a, b), last in lasts
+        if last.result.cert_expiry is not None
+    )
+    _head(out, "outwatch_probes_total", "Probes run", "counter")
+    out.extend(
+        f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
+        for (s, c, k), n in p.probes.items()
+    )
+    _head(out, "outwatch_probe_errors_total", "Failed probes by error class", "counter")
+    out.extend(
+        f'outwatch_probe_errors_total{{check="{_esc(c)}",error="{_esc(e)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
+        for (s, c, k, e), n in p.errors.items()
+    )
+    name = "outwatch_check_up"
+    _head(out, name, "1 when the check is up, 0 when down (absent while unknown)", "gauge")
+    for key, (a, b) in lbl.items():
+        state = m.check_state(key[0], key[1])
+        if state != "unknown":
+            out.append(f"{name}{{{a}{b}}} {'1.0' if state == 'up' else '0.0'}\n")
+    for family in _state_families(p, view.vantage, skip_checks=True):
+        _format_family(out, family)
+    build = GaugeMetricFamily(
+        "outwatch_build_info", "outwatch version", labels=["version", "vantage"]
+    )
+    build.add_metric([__version__, view.vantage], 1)
+    _format_family(out, build)
+    for family in view.extra_families():
+        _format_family(out, family)
+    return "".join(out).encode()

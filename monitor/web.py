@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import bcrypt
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import CollectorRegistry
 
 from monitor.config import Web
@@ -26,6 +26,8 @@ class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
 
     registry: CollectorRegistry
+
+    def metrics_text(self) -> bytes: ...
 
     def ready(self) -> tuple[bool, str]: ...
 
@@ -94,7 +96,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition."""
-    body = generate_latest(request.app[VIEW].registry)
+    body = request.app[VIEW].metrics_text()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
