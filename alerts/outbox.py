@@ -98,9 +98,15 @@ def due(
     return out[:limit]
 
 
-def next_due(db: sqlite_utils.Database) -> float | None:
-    """Epoch seconds of the earliest pending attempt, or None when nothing is pending."""
-    row = next(db.query(f"SELECT MIN(next_attempt_at) AS t FROM {TABLE} WHERE state = 'pending'"))
+def next_due(db: sqlite_utils.Database, skip: Collection[str] = ()) -> float | None:
+    """Epoch seconds of the earliest pending attempt not in `skip`, or None."""
+    where = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    row = next(
+        db.query(
+            f"SELECT MIN(next_attempt_at) AS t FROM {TABLE} WHERE state = 'pending'{where}",
+            list(skip),
+        )
+    )
     return float(row["t"]) if row["t"] is not None else None
 
 
