@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -101,7 +100,3 @@ def silence_routes(dispatcher: Dispatcher) -> list[web.RouteDef]:
         web.get("/api/v1/alerts", alerts),
     ]
 
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 time (used by tests and tools)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
