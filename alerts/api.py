@@ -99,4 +99,3 @@ def silence_routes(dispatcher: Dispatcher) -> list[web.RouteDef]:
         web.delete("/api/v1/silences/{id}", delete),
         web.get("/api/v1/alerts", alerts),
     ]
-

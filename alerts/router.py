@@ -42,14 +42,14 @@ class Route:
         return found or [self]
 
 
-def build(cfg: RouteConfig, parent: Route | None = None) -> Route:
+def build(cfg: RouteConfig, parent: Route | None = None, suffix: str = "") -> Route:
     """Build the tree from config; children inherit what they leave unset."""
     matchers = from_maps(cfg.match, cfg.match_re)
     if cfg.group_by is None:
         group_by = parent.group_by if parent else DEFAULT_GROUP_BY
     else:
         group_by = None if ALL_LABELS in cfg.group_by else tuple(sorted(set(cfg.group_by)))
-    own = "{" + ",".join(str(m) for m in matchers) + "}"
+    own = "{" + ",".join(str(m) for m in matchers) + "}" + suffix
     node = Route(
         key=f"{parent.key}/{own}" if parent else own,
         receiver=cfg.receiver or (parent.receiver if parent else ""),
@@ -62,8 +62,16 @@ def build(cfg: RouteConfig, parent: Route | None = None) -> Route:
             cfg.repeat_interval, parent, "repeat_interval", DEFAULT_REPEAT_INTERVAL
         ),
     )
-    children = tuple(build(c, node) for c in cfg.routes)
+    keys = [_matchers_key(c) for c in cfg.routes]
+    # siblings with the same matchers (say, two receivers via `continue`) need distinct keys
+    children = tuple(
+        build(c, node, f"#{i}" if keys.count(keys[i]) > 1 else "") for i, c in enumerate(cfg.routes)
+    )
     return replace(node, routes=children)
+
+
+def _matchers_key(cfg: RouteConfig) -> str:
+    return ",".join(str(m) for m in from_maps(cfg.match, cfg.match_re))
 
 
 def _pick(own: float | None, parent: Route | None, name: str, default: float) -> float:
