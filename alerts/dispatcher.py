@@ -110,6 +110,7 @@ class Dispatcher:
                 create(db)
             silences.prune(db, self._clock.now() - KEEP_FINISHED)
             outbox.prune(db, self._clock.now() - KEEP_FINISHED)
+            nflog.prune_entries(db, self._clock.now() - KEEP_FINISHED)
             return (
                 silences.load(db),
                 nflog.load_entries(db),
