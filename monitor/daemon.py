@@ -51,7 +51,7 @@ class Daemon:
         self.path = path
         self.clock: Clock = clock or SystemClock()
         self.vantage = cfg.vantage.name
-        self.store = store.Store(cfg.storage.path)
+        self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
         self.pipeline = Pipeline.from_config(cfg.services)
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
