@@ -46,7 +46,8 @@ def test_full_account_takes_channels_only() -> None:
         ("id1000000001", "7"),
         ("id1314564987", "3"),
     ]
-    assert messages[2].text == "Роботу ПриватБанку відновлено."
+    assert messages[2].text == "Веб-ресурси Міноборони та ЗСУ відновили роботу."
+    assert messages[2].edited_at == datetime(2022, 2, 15, 17, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("selector", ["Міноборони", "міноборони", "id1000000001", "1000000001"])

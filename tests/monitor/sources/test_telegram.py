@@ -61,13 +61,13 @@ class Rig:
 async def until(cond: Callable[[], bool]) -> None:
     """Wait for a condition the source reaches on its own task (polled: it has no event to set)."""
     async with asyncio.timeout(5):
-        while not cond():  # noqa: ASYNC110
+        while not cond():
             await asyncio.sleep(0.005)
 
 
 async def until_cursor(ann: AnnouncementStore, source: str, last_id: int) -> None:
     async with asyncio.timeout(5):
-        while await ann.last_seen_id(source) != last_id:  # noqa: ASYNC110
+        while await ann.last_seen_id(source) != last_id:
             await asyncio.sleep(0.005)
 
 
