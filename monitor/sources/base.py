@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from monitor.base import Classification, Message
+from monitor.base import Classification, Clock, Message
 
 if TYPE_CHECKING:
     from monitor.announcements import AnnouncementStore, Change
+    from monitor.config import Sources
 
 log = logging.getLogger("outwatch.sources")
 
@@ -80,3 +81,16 @@ def clean_text(text: str) -> str:
 
 # C0 controls and DEL except tab, newline and carriage return; NUL included
 _CONTROLS = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
+
+
+def sources_from_config(
+    cfg: Sources, sink: Sink, store: AnnouncementStore, clock: Clock | None = None
+) -> list[Source]:
+    """The long-running sources the config asks for (ingest is routes: see ingest_routes)."""
+    from monitor.sources.feed import FeedSource
+    from monitor.sources.telegram import TelegramSource
+
+    out: list[Source] = [FeedSource(f, sink, store, clock) for f in cfg.feeds]
+    if cfg.telegram is not None:
+        out.insert(0, TelegramSource(cfg.telegram, sink, store, clock=clock))
+    return out
