@@ -97,6 +97,7 @@ class Storage(_Frozen):
     path: str = "./outwatch.db"
     retention: Duration = 30 * 86400.0
     history_retention: Duration | None = None  # outages, incidents, announcements: forever
+    busy_timeout: Duration = 5.0  # how long a write waits for another process's lock
 
 
 class WebAuth(_Frozen):
@@ -117,7 +118,10 @@ class WebTls(_Frozen):
 class Web(_Frozen):
     """The HTTP server: metrics, health, API, status page."""
 
-    listen: str = "127.0.0.1:9464"
+    listen: str = Field(
+        default="127.0.0.1:9464", pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):\d{1,5}$"
+    )
+    """host:port to listen on; 127.0.0.1 unless you mean to expose it."""
     external_url: str | None = None
     auth: WebAuth = WebAuth()
     tls: WebTls | None = None
@@ -233,12 +237,16 @@ class ConfigError(Exception):
 
 def _inject_defaults(data: dict[str, Any]) -> None:
     """Fill each check's missing schedule fields from `defaults:` before validation."""
-    try:
-        defaults = Defaults.model_validate(data.get("defaults") or {})
-    except ValidationError:
+    raw = data.get("defaults") or {}
+    services = data.get("services") or []
+    if not isinstance(raw, dict) or not isinstance(services, list):
         return  # reported with its path by the full validation
-    values = {k: data.get("defaults", {}).get(k, getattr(defaults, k)) for k in INHERITED}
-    groups = [s.get("checks") for s in data.get("services") or [] if isinstance(s, dict)]
+    try:
+        defaults = Defaults.model_validate(raw)
+    except ValidationError:
+        return
+    values = {k: raw.get(k, getattr(defaults, k)) for k in INHERITED}
+    groups = [s.get("checks") for s in services if isinstance(s, dict)]
     vantage = data.get("vantage")
     if isinstance(vantage, dict):
         groups.append(vantage.get("canaries"))
@@ -274,6 +282,19 @@ _MESSAGES = {
     "extra_forbidden": "unknown key",
     "missing": "required key is missing",
 }
+# What a pattern mismatch means, by the field's name, in words an operator can act on.
+_PATTERN_HINTS = {
+    "name": "use lower-case letters, digits, '-' and '_' (it becomes a metric label)",
+    "group": "use lower-case letters, digits, '-' and '_' (it becomes a metric label)",
+    "listen": "expected host:port, for example 127.0.0.1:9464",
+    "id": "a check id cannot contain spaces, quotes or backslashes",
+}
+
+
+def _message(err: Any, loc: Loc) -> str:
+    if err["type"] == "string_pattern_mismatch" and loc and str(loc[-1]) in _PATTERN_HINTS:
+        return f"{err.get('input')!r}: {_PATTERN_HINTS[str(loc[-1])]}"
+    return str(_MESSAGES.get(err["type"], err["msg"])).removeprefix("Value error, ")
 
 
 def _where(name: str, lines: dict[Loc, int], loc: Loc) -> str:
@@ -311,17 +332,20 @@ def _semantic(cfg: Config) -> list[tuple[Loc, str]]:
 
 def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config:
     """Validate config text; raise ConfigError with one `file:line: path: message` per problem."""
+    lines: dict[Loc, int] = {}
     try:
         data, lines = parse_yaml(text)
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise SourceError(
-                (), "the config must be a mapping of keys (vantage, services, ...)", 1
+                (),
+                "the config must be a mapping of keys (vantage, services, ...)",
+                lines.get((), 1),
             )
         data = substitute(data, base=base)
     except SourceError as exc:
-        where = f"{name}:{exc.line}" if exc.line else _where(name, {}, exc.loc)
+        where = f"{name}:{exc.line}" if exc.line else _where(name, lines, exc.loc)
         prefix = f"{format_loc(exc.loc)}: " if exc.loc else ""
         raise ConfigError([f"{where}: {prefix}{exc.message}"]) from None
     _inject_defaults(data)
@@ -331,7 +355,7 @@ def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config
         problems = []
         for err in exc.errors():
             loc = _clean_loc(err["loc"], data)
-            msg = _MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
+            msg = _message(err, loc)
             if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 loc = (*loc, "kind")
                 tags = err.get("ctx", {}).get("expected_tags", "")

@@ -26,19 +26,20 @@ class StoreError(Exception):
     """The database could not be used (locked, full, read-only); the message says which."""
 
 
-def _open(path: str) -> sqlite_utils.Database:
+def _open(path: str, busy_timeout: float) -> sqlite_utils.Database:
     if path != ":memory:":
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         if not p.exists():
             # created 0600: it holds announcements and state an operator may consider private
             os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o600))
-    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
     db = sqlite_utils.Database(conn)
     if path != ":memory:":
         db.enable_wal()
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
     return db
 
 
@@ -79,14 +80,15 @@ def _create_core(db: sqlite_utils.Database) -> None:
 class Store:
     """Owns the database; every read and write runs on its one thread, in a transaction."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outwatch-store")
         self._db: sqlite_utils.Database | None = None
 
     def _db_or_open(self) -> sqlite_utils.Database:
         if self._db is None:
-            self._db = _open(self.path)
+            self._db = _open(self.path, self.busy_timeout)
             _create_core(self._db)
         return self._db
 

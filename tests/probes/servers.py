@@ -30,7 +30,7 @@ from probes.base import ProbeContext, ProbeResult
 async def run_probe(
     kind: str,
     *,
-    timeout: float = 0.5,  # noqa: ASYNC109 - the check's timeout, applied by the runner
+    timeout: float = 0.5,
     ctx: ProbeContext | None = None,
     **fields: object,
 ) -> tuple[ProbeResult, float]:

@@ -1,0 +1,394 @@
+"""The daemon: owns the store, scheduler, web server and background tasks; wires the stages together."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client.core import Metric
+
+from monitor import config as config_mod
+from monitor import logs, store
+from monitor.base import Clock, SystemClock
+from monitor.config import Config, ConfigError
+from monitor.metrics import counter, gauge, registry_for
+from monitor.pipeline import Pipeline
+from monitor.runner import run_check
+from monitor.scheduler import ProbeScheduler, Scheduled, in_shard
+from monitor.state import Event, OutageClosed, OutageOpened, ServiceChanged
+from monitor.web import make_app, split_listen, ssl_context
+from probes.base import ProbeContext
+
+log = logging.getLogger("outwatch.daemon")
+FLUSH_EVERY = 1.0
+SNAPSHOT_EVERY = 10.0
+PRUNE_EVERY = 300.0
+
+
+def scheduled_checks(cfg: Config) -> list[Scheduled]:
+    """The checks this instance probes (its shard of them, when sharded)."""
+    items = [Scheduled(s.name, c) for s in cfg.services for c in s.checks]
+    if cfg.shard is not None:
+        items = [i for i in items if in_shard(i.key, cfg.shard.index, cfg.shard.total)]
+    return items
+
+
+class Daemon:
+    """Starts everything in order, stops it in reverse, and reloads config whole."""
+
+    def __init__(self, cfg: Config, path: str | None = None, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.path = path
+        self.clock: Clock = clock or SystemClock()
+        self.vantage = cfg.vantage.name
+        self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
+        self.pipeline = Pipeline.from_config(cfg.services)
+        self.ctx = ProbeContext()
+        self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
+        self.registry = registry_for(self)
+        self.reload_ok = True
+        self.reload_at = self.clock.now()
+        self.store_up = True
+        self.store_errors = 0
+        self.started = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self.listen_port: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore state, start probing, serve HTTP, start background tasks."""
+        await self._restore()
+        self.scheduler.apply(scheduled_checks(self.cfg))
+        self.scheduler.start()
+        await self._start_web()
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="store-flush"))
+        self.started = True
+        log.info(
+            "started: vantage %s, %d services, %d checks scheduled, listening on %s",
+            self.vantage,
+            len(self.cfg.services),
+            len(self.scheduler.keys()),
+            self.cfg.web.listen,
+        )
+
+    async def _start_web(self) -> None:
+        app = make_app(self.cfg.web, self)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        host, port = split_listen(self.cfg.web.listen)
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context(self.cfg.web))
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        self.listen_port = sockets[0].getsockname()[1] if sockets else port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop scheduling, let in-flight probes finish within `grace`, flush, close."""
+        self.started = False
+        await self.scheduler.stop(grace)
+        for task in reversed(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._flush(final=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.to_thread(self.store.close)
+        log.info("stopped")
+
+    # -- probing ---------------------------------------------------------------------------
+
+    async def _probe(self, item: Scheduled, scheduled: datetime) -> None:
+        result = await run_check(item.check, self.ctx)
+        events = self.pipeline.record(
+            item.service, item.check.id, item.check.kind, result, self.clock.now()
+        )
+        self._log_events(events)
+
+    def _log_events(self, events: Iterable[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, ServiceChanged):
+                log.info("service %s -> %s", ev.old, ev.new, extra={"service": ev.service})
+            elif isinstance(ev, OutageOpened):
+                o = ev.outage
+                log.warning(
+                    "outage opened (started %s, failing: %s)",
+                    o.started_at.isoformat(),
+                    ", ".join(o.failing_checks) or "-",
+                    extra={"service": o.service},
+                )
+            elif isinstance(ev, OutageClosed):
+                log.info("outage closed", extra={"service": ev.outage.service})
+
+    # -- storage ---------------------------------------------------------------------------
+
+    async def _restore(self) -> None:
+        try:
+            snap = await self.store.run(lambda db: store.get_state(db, "machine"))
+        except store.StoreError as exc:
+            self._store_failed(exc)
+            return
+        if snap:
+            self.pipeline.machine.restore(snap)
+            log.info("restored state of %d services", len(snap))
+
+    async def _flush_loop(self) -> None:
+        last_snapshot = last_prune = self.clock.monotonic()
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            now = self.clock.monotonic()
+            snapshot = now - last_snapshot >= SNAPSHOT_EVERY
+            if await self._flush(snapshot=snapshot) and snapshot:
+                last_snapshot = now
+            if now - last_prune >= PRUNE_EVERY:
+                last_prune = now
+                await self._prune()
+
+    async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
+        results, outages = self.pipeline.take_pending()
+        # the machine snapshot goes with any outage change so a restart never loses an open outage
+        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+
+        def write(db: Any) -> None:
+            store.insert_results(db, results)
+            for o in outages:
+                store.upsert_outage(db, o)
+            if snap is not None:
+                store.put_state(db, "machine", snap)
+
+        try:
+            await self.store.run(write)
+        except store.StoreError as exc:
+            self.pipeline.give_back(results, outages)
+            self._store_failed(exc)
+            return False
+        if not self.store_up:
+            log.info("store is writable again")
+        self.store_up = True
+        return True
+
+    async def _prune(self) -> None:
+        before = self.clock.now() - timedelta(seconds=self.cfg.storage.retention)
+        try:
+            # small batches, so the flusher's writes interleave with the deletes
+            deleted = -1
+            while deleted != 0:
+                deleted = await self.store.run(lambda db: store.prune_results(db, before))
+        except store.StoreError as exc:
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: Exception) -> None:
+        self.store_errors += 1
+        if self.store_up:
+            log.error("store unavailable, keeping state in memory: %s", exc)
+        self.store_up = False
+
+    # -- reload ----------------------------------------------------------------------------
+
+    async def reload(self) -> tuple[bool, str]:
+        """Load the config file again; apply it whole or keep the old one."""
+        if self.path is None:
+            return False, "no config file to reload"
+        try:
+            new = await asyncio.to_thread(config_mod.load, self.path)
+        except ConfigError as exc:
+            self.reload_ok = False
+            for line in exc.problems:
+                log.error("reload rejected: %s", line)
+            return False, "; ".join(exc.problems)
+        self.apply(new)
+        return True, "reloaded"
+
+    def apply(self, new: Config) -> None:
+        """Swap in a validated config; unchanged checks keep state and schedule."""
+        for key in ("storage", "web"):
+            if getattr(new, key) != getattr(self.cfg, key):
+                log.warning("%s changed: takes effect after a restart", key)
+        self.pipeline.reconfigure(new.services)
+        added, removed, changed = self.scheduler.apply(scheduled_checks(new))
+        self.cfg = new
+        self.reload_ok = True
+        self.reload_at = self.clock.now()
+        log.info(
+            "config reloaded: %d checks added, %d removed, %d changed", added, removed, changed
+        )
+
+    # -- views for web and metrics --------------------------------------------------------
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready when started (the store may be down: probing goes on from memory)."""
+        if not self.started:
+            return False, "starting"
+        return True, "ok" if self.store_up else "store unavailable; running from memory"
+
+    async def api_services(self) -> list[dict[str, Any]]:
+        """Current status of each service and its checks."""
+        m = self.pipeline.machine
+        out = []
+        for svc in self.cfg.services:
+            outage = m.open_outage(svc.name)
+            checks = []
+            for c in svc.checks:
+                last = self.pipeline.last.get((svc.name, c.id))
+                checks.append(
+                    {
+                        "id": c.id,
+                        "kind": c.kind,
+                        "target": c.endpoint(),
+                        "critical": c.critical,
+                        "state": m.check_state(svc.name, c.id),
+                        "interval": self.scheduler.interval(f"{svc.name}/{c.id}") or c.interval,
+                        "last": None
+                        if last is None
+                        else {
+                            "at": last.at.isoformat(),
+                            "ok": last.result.ok,
+                            "error": last.result.error,
+                            "detail": last.result.detail,
+                            "duration": round(last.result.duration, 4),
+                            "status_code": last.result.status_code,
+                        },
+                    }
+                )
+            out.append(
+                {
+                    "name": svc.name,
+                    "title": svc.display,
+                    "group": svc.group,
+                    "status": m.status(svc.name),
+                    "outage": None
+                    if outage is None
+                    else {
+                        "started_at": outage.started_at.isoformat(),
+                        "signature": dict(outage.signature),
+                    },
+                    "checks": checks,
+                }
+            )
+        return out
+
+    async def api_outages(self, service: str | None, limit: int) -> list[dict[str, Any]]:
+        """Stored outages, newest first."""
+        return await self.store.run(lambda db: store.list_outages(db, service, limit))
+
+    def extra_families(self) -> Iterator[Metric]:
+        """Families beyond probes and state: the daemon's own health."""
+        v = [self.vantage]
+        yield gauge(
+            "outwatch_config_last_reload_successful",
+            "Whether the last config reload succeeded",
+            ["vantage"],
+            [(v, 1.0 if self.reload_ok else 0.0)],
+        )
+        yield gauge(
+            "outwatch_config_last_reload_success_timestamp_seconds",
+            "Time of the last successful reload",
+            ["vantage"],
+            [(v, self.reload_at.timestamp())],
+        )
+        yield gauge(
+            "outwatch_store_up",
+            "Whether the database is writable",
+            ["vantage"],
+            [(v, float(self.store_up))],
+        )
+        yield counter(
+            "outwatch_store_errors", "Database errors", ["vantage"], [(v, float(self.store_errors))]
+        )
+        yield counter(
+            "outwatch_probe_runs_skipped",
+            "Runs skipped because the previous run was still going",
+            ["vantage"],
+            [(v, float(self.scheduler.skipped))],
+        )
+
+
+# -- process -----------------------------------------------------------------------------------
+
+
+async def serve(daemon: Daemon, watch_config: bool = False) -> int:
+    """Run until SIGTERM/SIGINT (graceful; a second one exits at once); SIGHUP reloads."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_stop() -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(130)
+        log.info("signal received: shutting down")
+        stop.set()
+
+    reloads: set[asyncio.Task[tuple[bool, str]]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(daemon.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_stop)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    await daemon.start()
+    watcher = asyncio.create_task(_watch(daemon)) if watch_config and daemon.path else None
+    try:
+        await stop.wait()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await daemon.stop()
+    return 0
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+async def _watch(daemon: Daemon) -> None:
+    assert daemon.path is not None
+    path = Path(daemon.path)
+    last = _mtime(path)
+    while True:
+        await asyncio.sleep(2.0)
+        mtime = _mtime(path)
+        if mtime is not None and mtime != last:
+            last = mtime
+            await daemon.reload()
+
+
+def main(args: argparse.Namespace) -> int:
+    """`outwatch run`."""
+    logs.setup(args.log_level, args.log_format)
+    try:
+        cfg = config_mod.load(args.config)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux
+        runner = asyncio.run
+    daemon = Daemon(cfg, args.config)
+    try:
+        return int(runner(serve(daemon, args.watch_config)))
+    except OSError as exc:
+        print(f"outwatch: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,160 @@
+"""Tokens and lemmas for Ukrainian, Russian and English notices (pymorphy3 for the Cyrillic)."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+# Telegram caps a message at 4096 characters; anything far longer is hostile or a paste, and
+# the opening is what says what happened, so only that much is read.
+MAX_CHARS = 16_000
+MAX_TOKENS = 4_000
+# pymorphy3 on a 5,000-letter "word" is wasted work; such a token stands for itself.
+MAX_WORD = 40
+
+# A word: letters and digits (not "_", so Markdown emphasis falls away), with apostrophes inside
+# (зв'язок, couldn't); hyphens, slashes and dots separate words.
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Host names for linking by domain: privatbank.ua, www.mil.gov.ua, https://diia.gov.ua/path.
+_HOST = re.compile(
+    r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])", re.I
+)
+_BREAK = re.compile(r"[.,;:!?()\[\]{}«»\"|\n]|\s[-–—]\s")
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_APOSTROPHES = re.compile("[’ʼ`ʹ′‘]")  # Ukrainian writes зв'язок with any of them
+_CYRILLIC = re.compile(r"[а-яіїєґёъыэ]")
+_UK_ONLY = re.compile(r"[іїєґ]")
+_RU_ONLY = re.compile(r"[ёъыэ]")
+_LATIN = re.compile(r"^[a-z0-9']+$")
+_IRREALIS = frozenset({"infn", "futr", "impr"})
+
+
+class Token(NamedTuple):
+    """One word of a notice: where it is, how it was written, and what it may be a form of."""
+
+    start: int
+    end: int
+    capital: bool  # first letter upper-case as written
+    lemmas: frozenset[str]
+    imperative: bool
+    irrealis: bool
+    present: bool
+    clause: int  # cues and aliases do not reach across "." "," ";" and the like
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What morphology says about one lower-case word."""
+
+    lemmas: frozenset[str]
+    imperative: bool  # "не встановлюйте": advice
+    irrealis: bool  # only infinitive, future or imperative: "відновити" is not "відновлено"
+    present: bool = False  # only present tense: "відбиває" is still going on
+
+
+def clean(text: str) -> str:
+    """Bound, normalise and de-markup a notice; the result is what tokens point into."""
+    text = text[: MAX_CHARS * 2]
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFC", text[:MAX_CHARS])
+    # invisible marks (RTL, zero-width, soft hyphen) vanish so "Приват\u200bБанк" stays a word;
+    # control characters separate words
+    text = _CONTROL.sub(" ", _INVISIBLE.sub("", text))
+    return _APOSTROPHES.sub("'", text)
+
+
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")
+
+
+def tokens(text: str) -> list[Token]:
+    """The words of cleaned text, each with its possible lemmas."""
+    out: list[Token] = []
+    seen = _SEEN
+    clause = 0
+    last = 0
+    for m in _WORD.finditer(text):
+        between = text[last : m.start()]
+        last = m.end()
+        if between and _BREAK.search(between):
+            clause += 1
+        word = m.group()
+        known = seen.get(word)
+        if known is None:
+            if len(seen) >= 200_000:
+                seen.clear()  # bounded under hostile, ever-new words
+            known = seen[word] = (word[0].isupper(), analyse(word.lower()))
+        capital, info = known
+        out.append(
+            Token(
+                m.start(),
+                m.end(),
+                capital,
+                info.lemmas,
+                info.imperative,
+                info.irrealis,
+                info.present,
+                clause,
+            )
+        )
+        if len(out) >= MAX_TOKENS:
+            break
+    return out
+
+
+# words as written -> (capitalised, analysis): skips lower-casing and the lru_cache's hashing
+_SEEN: dict[str, tuple[bool, Analysis]] = {}
+
+
+def hosts(text: str) -> list[tuple[int, int, str]]:
+    """Host names in cleaned text, lower-case, without a leading `www.`."""
+    return [
+        (m.start(), m.end(), m.group().lower().removeprefix("www.")) for m in _HOST.finditer(text)
+    ]
+
+
+def lemmas_of(phrase: str) -> list[Analysis]:
+    """Analyses of each word of a phrase written by a person (an alias or a cue)."""
+    return [analyse(w.lower()) for w in _WORD.findall(clean(phrase))]
+
+
+@functools.lru_cache(maxsize=200_000)
+def analyse(word: str) -> Analysis:
+    """Lemmas of a lower-case word from the Ukrainian and Russian dictionaries, or itself."""
+    if len(word) > MAX_WORD or not _CYRILLIC.search(word):
+        lemmas = {word}
+        if _LATIN.match(word) and word.endswith("'s"):
+            lemmas.add(word[:-2])  # Ukrposhta's
+        return Analysis(frozenset(lemmas), False, False)
+    parses: list[Any] = []
+    guesses: list[Any] = []
+    for lang, foreign in (("uk", _RU_ONLY), ("ru", _UK_ONLY)):
+        if foreign.search(word):
+            continue  # "ы" is not Ukrainian, "ї" is not Russian
+        morph = _analyzer(lang)
+        found = morph.parse(word)
+        # a word one dictionary knows is read in that language only, so the other's
+        # guesses ("міноборони" -> Russian verb "міноборонить") do not leak in
+        (parses if morph.word_is_known(word) else guesses).extend(found)
+    chosen = parses or guesses
+    lemmas = {word.replace("ё", "е")} | {p.normal_form.replace("ё", "е") for p in chosen}
+    return Analysis(
+        frozenset(lemmas),
+        any("impr" in p.tag for p in chosen),
+        bool(chosen) and all(_IRREALIS & p.tag.grammemes for p in chosen),
+        bool(chosen) and all("pres" in p.tag for p in chosen),
+    )
+
+
+@functools.cache
+def _analyzer(lang: str) -> Any:
+    import pymorphy3  # imported lazily: loading the dictionaries takes a moment
+
+    return pymorphy3.MorphAnalyzer(lang=lang)

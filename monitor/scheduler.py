@@ -1,0 +1,158 @@
+"""Runs each check at its interval with APScheduler: spread first runs, no overlap, capped concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger("outwatch.scheduler")
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """One check to run: which service it belongs to, and the validated check itself."""
+
+    service: str
+    check: Any  # a monitor.config check model
+
+    @property
+    def key(self) -> str:
+        """Stable identity used as the job id and for spreading."""
+        return f"{self.service}/{self.check.id}"
+
+
+RunFn = Callable[[Scheduled, datetime], Awaitable[None]]
+
+
+def spread(key: str, interval: float) -> float:
+    """A stable offset in [0, interval) so first runs are spread, not all at start-up."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") / 2**64) * interval
+
+
+def in_shard(key: str, index: int, total: int) -> bool:
+    """Whether a check belongs to shard `index` of `total` (stable across restarts and hosts)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % total == index
+
+
+class ProbeScheduler:
+    """Owns the APScheduler and one job per check; the run function does the probing."""
+
+    def __init__(self, run: RunFn, max_concurrency: int) -> None:
+        self._run = run
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._sched = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True})
+        self._items: dict[str, Scheduled] = {}
+        self._intervals: dict[str, float] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.skipped = 0  # runs dropped because the previous run of the same check was still going
+        self._sched.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES)
+        # APScheduler warns on every skipped overlapping run; we count them in a metric instead
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+    def _on_skip(self, event: JobEvent) -> None:
+        self.skipped += 1
+
+    def start(self) -> None:
+        """Start the scheduler (jobs may be added before or after)."""
+        self._sched.start()
+
+    def apply(self, items: Iterable[Scheduled]) -> tuple[int, int, int]:
+        """Make the job set equal to `items`; unchanged checks keep their schedule. (added, removed, changed)."""
+        wanted = {i.key: i for i in items}
+        removed = [k for k in self._items if k not in wanted]
+        for key in removed:
+            self._remove(key)
+        added = changed = 0
+        for key, item in wanted.items():
+            old = self._items.get(key)
+            if old is None:
+                self._add(item, item.check.interval)
+                added += 1
+            elif old.check != item.check:
+                self._items[key] = item
+                if old.check.interval != item.check.interval:
+                    self.set_interval(key, item.check.interval)
+                changed += 1
+        return added, len(removed), changed
+
+    def _add(self, item: Scheduled, interval: float) -> None:
+        start = datetime.now(UTC) + timedelta(seconds=spread(item.key, interval))
+        self._items[item.key] = item
+        self._intervals[item.key] = interval
+        self._sched.add_job(
+            self._fire,
+            IntervalTrigger(seconds=interval, start_date=start, timezone=UTC),
+            args=[item.key],
+            id=item.key,
+            max_instances=1,
+            misfire_grace_time=max(1, int(interval)),
+            replace_existing=True,
+        )
+
+    def _remove(self, key: str) -> None:
+        self._items.pop(key, None)
+        self._intervals.pop(key, None)
+        job: Job | None = self._sched.get_job(key)
+        if job is not None:
+            job.remove()
+
+    def set_interval(self, key: str, interval: float) -> None:
+        """Run a check at another interval from now on (boost or config change)."""
+        if key not in self._items or self._intervals.get(key) == interval:
+            return
+        self._intervals[key] = interval
+        start = datetime.now(UTC) + timedelta(seconds=min(interval, spread(key, interval)))
+        self._sched.reschedule_job(
+            key, trigger=IntervalTrigger(seconds=interval, start_date=start, timezone=UTC)
+        )
+
+    def interval(self, key: str) -> float | None:
+        """The interval a check currently runs at."""
+        return self._intervals.get(key)
+
+    def keys(self) -> list[str]:
+        """Keys of all scheduled checks."""
+        return list(self._items)
+
+    async def _fire(self, key: str) -> None:
+        item = self._items.get(key)
+        if item is None:
+            return
+        scheduled = datetime.now(UTC)
+        async with self._sem:
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await self._run(item, scheduled)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in one run must never stop the schedule
+                log.exception("probe run failed", extra={"check": key})
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+    async def stop(self, grace: float) -> None:
+        """Stop scheduling, let in-flight probes finish within `grace`, then cancel the rest."""
+        if self._sched.running:
+            self._sched.shutdown(wait=False)
+        pending = set(self._inflight)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.gather(*still, return_exceptions=True)

@@ -1,0 +1,457 @@
+"""The status page: one self-contained HTML document for people without Grafana."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+# Everything below comes from probes, config and the internet (announcement text, URLs),
+# so every string goes through _text()/_attr() and every class name through a whitelist.
+
+MAX_TEXT = 500
+MAX_SHORT = 120
+MAX_INCIDENTS = 30
+MAX_ANNOUNCEMENTS = 20
+MAX_NOTICES_PER_INCIDENT = 5
+
+# The page needs nothing but its inline style. A <meta> repeats it as a second line of
+# defence; frame-ancestors only works as a header, which the web layer should send.
+_META_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CONTENT_SECURITY_POLICY = _META_CSP + "; frame-ancestors 'none'"
+
+STATUSES = ("down", "degraded", "up", "unknown")
+STATUS_LABEL = {"up": "Up", "degraded": "Degraded", "down": "Down", "unknown": "Unknown"}
+STATUS_MARK = {"up": "✓", "degraded": "!", "down": "✕", "unknown": "?"}
+KINDS = ("attack", "outage", "restored", "advisory", "other")
+
+# Disagreements between what was seen and what was said: shown first and loudly.
+LOUD_FLAGS = {
+    "restored_claim_while_down": "Announced as restored while probes still see it down",
+    "announced_not_observed": "Announced, but not observed from this vantage",
+    "observed_not_announced": "Observed down, but no official notice",
+}
+
+# C0/C1 controls (except tab and newline) are not valid in HTML text; lone surrogates
+# cannot be encoded. Bidi overrides are kept but isolated with <bdi>.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Plain data the page is rendered from; the daemon fills it, the renderer only reads it."""
+
+    vantage: str
+    generated_at: datetime
+    vantage_offline: bool = False
+    services: Sequence[Mapping[str, Any]] = ()
+    incidents: Sequence[Mapping[str, Any]] = ()
+    campaigns: Sequence[Mapping[str, Any]] = ()
+    announcements: Sequence[Mapping[str, Any]] = ()
+    refresh_seconds: int = 15
+
+
+def _clean(value: Any, limit: int) -> str:
+    """A display string: controls removed, cut to `limit` characters before escaping."""
+    s = "" if value is None else str(value)
+    s = s[: limit * 2]  # bound the work on huge inputs before the regex runs
+    s = _CONTROL.sub("", s)
+    if len(s) > limit:
+        s = s[: limit - 1].rstrip() + "…"
+    return s
+
+
+def _text(value: Any, limit: int = MAX_SHORT) -> str:
+    """Escaped text from outside, isolated so bidi marks cannot reorder the page around it."""
+    s = _clean(value, limit)
+    return f"<bdi>{escape(s)}</bdi>" if s else ""
+
+
+def _attr(value: Any, limit: int = MAX_SHORT) -> str:
+    """An escaped attribute value."""
+    return escape(_clean(value, limit), quote=True)
+
+
+def safe_url(url: Any) -> str | None:
+    """The URL if it is a plain https:// link, else None (no javascript:, data:, spaces)."""
+    if not isinstance(url, str) or len(url) > 2048:
+        return None
+    if not url.lower().startswith("https://") or len(url) <= len("https://"):
+        return None
+    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in url):
+        return None
+    return url
+
+
+def _status(value: Any) -> str:
+    return value if value in STATUSES else "unknown"
+
+
+def _kind(value: Any) -> str:
+    return value if value in KINDS else "other"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An aware UTC datetime, or None when unparsable or out of range."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value[:64])
+        except ValueError:
+            return None
+    else:
+        return None
+    try:
+        return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 0:
+        return "in the future"
+    if seconds < 90:
+        return f"{int(seconds)} s ago"
+    if seconds < 90 * 60:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{int(seconds // 86400)} d ago"
+
+
+def _time(value: Any, now: datetime) -> str:
+    """A <time> element in UTC with how long ago; unparsable input is shown escaped."""
+    dt = _parse_time(value)
+    if dt is None:
+        return _text(value, 40) if value else "—"
+    shown = dt.isoformat(sep=" ", timespec="seconds")[:19] + " UTC"
+    ago = _ago((now - dt).total_seconds())
+    return f'<time datetime="{dt.isoformat()}" title="{ago}">{shown}</time>'
+
+
+def _duration(start: Any, end: Any, now: datetime) -> str:
+    a, b = _parse_time(start), _parse_time(end) or now
+    if a is None:
+        return ""
+    s = max(0.0, (b - a).total_seconds())
+    if s < 90:
+        return f"{int(s)} s"
+    if s < 90 * 60:
+        return f"{int(s // 60)} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for anything else (bools, strings, NaN, huge ints)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        v = float(value)
+    except OverflowError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _percent(value: Any) -> str:
+    v = _number(value)
+    if v is None:
+        return "—"
+    v = min(1.0, max(0.0, v))
+    return f"{v * 100:.2f}%" if v < 1 else "100%"
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _badge(status: str) -> str:
+    return (
+        f'<span class="badge s-{status}"><span aria-hidden="true">{STATUS_MARK[status]}</span> '
+        f"{STATUS_LABEL[status]}</span>"
+    )
+
+
+def _link(url: Any) -> str:
+    """A link showing where it goes (without the scheme), or nothing if the URL is not https."""
+    href = safe_url(url)
+    if href is None:
+        return ""
+    return (
+        f'<a href="{escape(href, quote=True)}" rel="noopener noreferrer nofollow" '
+        f'target="_blank">{_text(href[len("https://") :], 60)}</a>'
+    )
+
+
+def _signature(sig: Any) -> str:
+    counts = {str(k): n for k, v in _map(sig).items() if (n := _number(v)) is not None and n > 0}
+    total = sum(counts.values())
+    if not math.isfinite(total) or total <= 0:
+        return ""
+    parts = sorted(counts.items(), key=lambda kv: -kv[1])[:6]
+    return ", ".join(f"{_text(k, 30)} {round(100 * v / total)}%" for k, v in parts)
+
+
+def _check_row(check: Mapping[str, Any]) -> str:
+    state = _status(check.get("state"))
+    last = _map(check.get("last"))
+    result = ""
+    if last:
+        ok = "ok" if last.get("ok") else _text(last.get("error") or "failed", 30)
+        code = last.get("status_code")
+        result = ok + (f" ({_text(code, 5)})" if code not in (None, "") else "")
+        if last.get("detail"):
+            result += f' <span class="muted">{_text(last.get("detail"), MAX_SHORT)}</span>'
+    crit = "" if check.get("critical", True) else ' <span class="muted">(not critical)</span>'
+    return (
+        f"<li>{_badge(state)} {_text(check.get('kind'), 20)} "
+        f"<code>{_text(check.get('target'), MAX_SHORT)}</code>{crit}"
+        f'<div class="muted">{result}</div></li>'
+    )
+
+
+def _service(svc: Mapping[str, Any], now: datetime) -> str:
+    status = _status(svc.get("status"))
+    avail = _map(svc.get("availability"))
+    name = svc.get("name")
+    title = svc.get("title") or name
+    outage = _map(svc.get("outage"))
+    since = ""
+    if outage:
+        sig = _signature(outage.get("signature"))
+        since = (
+            f'<div class="outage">Not up since {_time(outage.get("started_at"), now)}'
+            f" ({_duration(outage.get('started_at'), None, now)})"
+            + (f"<br>Failures: {sig}" if sig else "")
+            + "</div>"
+        )
+    checks = [_map(c) for c in _list(svc.get("checks"))]
+    details = ""
+    if checks:
+        rows = "".join(_check_row(c) for c in checks)
+        details = f'<details><summary>{len(checks)} checks</summary><ul class="checks">{rows}</ul></details>'
+    return (
+        f'<li class="svc s-{status}" id="svc-{_attr(name, 60)}">'
+        f'<div class="svc-head"><span class="svc-title">{_text(title)}</span>{_badge(status)}</div>'
+        f'<div class="muted">{_text(name)} · 24h {_percent(avail.get("24h"))}'
+        f" · 7d {_percent(avail.get('7d'))}</div>"
+        f"{since}{details}</li>"
+    )
+
+
+def _services(services: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for svc in services:
+        groups.setdefault(str(svc.get("group") or "other"), []).append(svc)
+    if not groups:
+        return '<section><h2>Services</h2><p class="muted">No services configured.</p></section>'
+    parts = ['<section aria-labelledby="h-services"><h2 id="h-services">Services</h2>']
+    for group, members in groups.items():
+        items = "".join(_service(s, now) for s in members)
+        parts.append(f'<h3>{_text(group)}</h3><ul class="services">{items}</ul>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _summary(services: Sequence[Mapping[str, Any]]) -> str:
+    counts = {s: 0 for s in STATUSES}
+    for svc in services:
+        counts[_status(svc.get("status"))] += 1
+    shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in STATUSES if counts[s]]
+    return ", ".join(shown) or "no services"
+
+
+def _flags(flags: list[Any]) -> str:
+    out = []
+    for flag in flags:
+        key = str(flag)
+        if key in LOUD_FLAGS:
+            out.append(
+                f'<li class="flag loud"><span aria-hidden="true">⚠</span> <strong>{escape(key)}</strong>: '
+                f"{LOUD_FLAGS[key]}</li>"
+            )
+        else:
+            out.append(f'<li class="flag">{_text(key, 60)}</li>')
+    # Loud ones first: they are what a SOC must not miss.
+    out.sort(key=lambda li: "loud" not in li)
+    return f'<ul class="flags">{"".join(out)}</ul>' if out else ""
+
+
+def _notice(ann: Mapping[str, Any], now: datetime, with_services: bool = False) -> str:
+    kind = _kind(ann.get("kind"))
+    key = ann.get("key") or ann.get("source")
+    services = ""
+    if with_services:
+        names = [_text(s, 40) for s in _list(ann.get("services"))[:10]]
+        services = f" · {', '.join(names)}" if names else ""
+    link = _link(ann.get("url"))
+    return (
+        f'<li class="notice"><div class="muted"><span class="kind k-{kind}">{kind}</span> '
+        f"{_text(key, 60)} · {_time(ann.get('published_at'), now)}{services}"
+        f"{' · ' + link if link else ''}</div>"
+        f'<p class="text" dir="auto">{_text(ann.get("text"), MAX_TEXT)}</p></li>'
+    )
+
+
+def _incident(inc: Mapping[str, Any], titles: Mapping[str, str], now: datetime) -> str:
+    open_ = inc.get("status") == "open"
+    service = str(inc.get("service") or "")
+    how = [w for w in ("confirmed", "observed", "announced") if inc.get(w)]
+    if "confirmed" in how:
+        how = ["confirmed"]  # observed and announced
+    hints = "".join(f"<li>{_text(h, MAX_SHORT)}</li>" for h in _list(inc.get("hints"))[:10])
+    notices = _list(inc.get("announcements"))[:MAX_NOTICES_PER_INCIDENT]
+    campaign = inc.get("campaign")
+    ended = "" if open_ else f" → {_time(inc.get('ended_at'), now)}"
+    return (
+        f'<li class="incident {"open" if open_ else "resolved"}">'
+        f'<div class="svc-head"><span class="svc-title">{_text(titles.get(service) or service)}</span>'
+        f'<span class="badge {"s-down" if open_ else "s-up"}">{"Open" if open_ else "Resolved"}</span></div>'
+        f'<div class="muted">{" + ".join(how) or "—"} · {_time(inc.get("started_at"), now)}{ended}'
+        f" ({_duration(inc.get('started_at'), inc.get('ended_at'), now)})"
+        + (f" · campaign {_text(campaign, 40)}" if campaign else "")
+        + f" · #{_text(inc.get('id'), 40)}</div>"
+        f"{_flags(_list(inc.get('flags')))}"
+        + (f'<ul class="hints">{hints}</ul>' if hints else "")
+        + (
+            f'<ul class="notices">{"".join(_notice(_map(a), now) for a in notices)}</ul>'
+            if notices
+            else ""
+        )
+        + "</li>"
+    )
+
+
+def _sort_newest(items: Sequence[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return sorted(items, key=lambda i: _parse_time(i.get(key)) or epoch, reverse=True)
+
+
+def _incidents(incidents: Sequence[Any], titles: Mapping[str, str], now: datetime) -> str:
+    incs = [_map(i) for i in incidents]
+    opened = _sort_newest([i for i in incs if i.get("status") == "open"], "started_at")
+    rest = _sort_newest([i for i in incs if i.get("status") != "open"], "started_at")
+    shown = (opened + rest)[:MAX_INCIDENTS]
+    body = (
+        f'<ul class="incidents">{"".join(_incident(i, titles, now) for i in shown)}</ul>'
+        if shown
+        else '<p class="muted">No open or recent incidents.</p>'
+    )
+    return (
+        f'<section aria-labelledby="h-incidents"><h2 id="h-incidents">Incidents'
+        f' <span class="muted">({len(opened)} open)</span></h2>{body}</section>'
+    )
+
+
+def _campaigns(campaigns: Sequence[Any], titles: Mapping[str, str], now: datetime) -> str:
+    out = []
+    for c in (_map(c) for c in campaigns):
+        if c.get("status") != "open":
+            continue
+        members = _list(c.get("services"))
+        services = ", ".join(_text(titles.get(str(s)) or s, 40) for s in members[:20])
+        groups = ", ".join(_text(g, 40) for g in _list(c.get("groups"))[:10])
+        out.append(
+            f'<div class="banner campaign" role="alert"><strong>Campaign {_text(c.get("id"), 40)}</strong>: '
+            f"{len(members)} services across {groups or '—'} since "
+            f"{_time(c.get('started_at'), now)}<br>{services}</div>"
+        )
+    return "".join(out)
+
+
+def _announcements(announcements: Sequence[Any], now: datetime) -> str:
+    anns = _sort_newest([_map(a) for a in announcements], "published_at")[:MAX_ANNOUNCEMENTS]
+    body = (
+        f'<ul class="notices">{"".join(_notice(a, now, True) for a in anns)}</ul>'
+        if anns
+        else '<p class="muted">No announcements yet.</p>'
+    )
+    return (
+        f'<section aria-labelledby="h-ann"><h2 id="h-ann">Latest announcements</h2>{body}</section>'
+    )
+
+
+def _offline(vantage: str) -> str:
+    return (
+        f'<div class="banner offline" role="alert"><strong>Vantage offline</strong>: '
+        f"{_text(vantage, 60)} cannot reach its own reference targets, so failures below "
+        "may be this network, not the services.</div>"
+    )
+
+
+def render_status_page(view: StatusView) -> str:
+    """The whole page as one HTML string: no scripts, no external assets, escaped throughout."""
+    gen = view.generated_at
+    now = gen if gen.tzinfo else gen.replace(tzinfo=UTC)
+    services = [_map(s) for s in view.services]
+    titles = {str(s.get("name")): str(s.get("title") or s.get("name")) for s in services}
+    summary = _summary(services)
+    refresh = max(5, int(view.refresh_seconds))
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        f'<meta http-equiv="refresh" content="{refresh}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_META_CSP}">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>outwatch · {escape(_clean(view.vantage, 60))} · {summary}</title>"
+        f"<style>{CSS}</style></head><body>"
+        f'<header><h1>outwatch <span class="muted">from {_text(view.vantage, 60)}</span></h1>'
+        f'<p class="muted">{summary} · updated {_time(now, now)} · refreshes every {refresh} s</p>'
+        f"</header><main>{_offline(view.vantage) if view.vantage_offline else ''}"
+        f"{_campaigns(view.campaigns, titles, now)}{_incidents(view.incidents, titles, now)}"
+        f"{_services(services, now)}{_announcements(view.announcements, now)}"
+        "</main></body></html>\n"
+    )
+
+
+CSS = """
+:root{--bg:#f6f7f9;--fg:#16181d;--card:#fff;--muted:#5d6470;--line:#d9dde3;
+--up:#1a7f37;--deg:#9a6700;--down:#c62828;--unk:#57606a;--warn-bg:#fff4d6;--bad-bg:#fde7e7;--on-badge:#fff}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1216;--fg:#e6e8eb;--card:#181c22;--muted:#9aa3ad;
+--line:#2a3038;--up:#3fb950;--deg:#d29922;--down:#f85149;--unk:#8b949e;--warn-bg:#3a2e0c;--bad-bg:#3b1416;--on-badge:#0f1216}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;overflow-wrap:anywhere}
+header,main{max-width:1100px;margin:0 auto;padding:12px 14px}
+h1{font-size:1.3rem;margin:0}h2{font-size:1.1rem;margin:18px 0 8px}h3{font-size:.95rem;margin:12px 0 6px;text-transform:capitalize;color:var(--muted)}
+header p{margin:4px 0 0}
+.muted{color:var(--muted);font-size:.88em}
+ul{list-style:none;margin:0;padding:0}
+.services{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:8px}
+.svc,.incident,.notice{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px 10px}
+.svc{border-left:6px solid var(--unk)}
+.svc.s-up{border-left-color:var(--up)}.svc.s-degraded{border-left-color:var(--deg)}.svc.s-down{border-left-color:var(--down)}
+.svc-head{display:flex;justify-content:space-between;align-items:center;gap:8px}
+.svc-title{font-weight:600}
+.badge{display:inline-block;white-space:nowrap;border-radius:999px;padding:1px 8px;font-size:.8rem;font-weight:600;color:var(--on-badge);background:var(--unk)}
+.badge.s-up{background:var(--up)}.badge.s-degraded{background:var(--deg)}.badge.s-down{background:var(--down)}
+.outage{margin-top:4px;font-size:.88em}
+details{margin-top:4px;font-size:.88em}summary{cursor:pointer;color:var(--muted)}
+.checks li{margin:6px 0}.checks .badge{font-size:.7rem}
+code{font-size:.85em}
+.incidents,.notices{display:grid;gap:8px}
+.incident{border-left:6px solid var(--up)}.incident.open{border-left-color:var(--down)}
+.incident .notices{margin-top:6px}.incident .notice{background:var(--bg)}
+.flags{margin:6px 0;display:grid;gap:4px}
+.flag{display:inline-block;font-size:.85em;padding:2px 8px;border-radius:6px;background:var(--bg);border:1px solid var(--line)}
+.flag.loud{background:var(--warn-bg);border-color:var(--deg);font-size:.92em}
+.hints{font-size:.85em;color:var(--muted);margin:4px 0 0 2px}
+.hints li::before{content:"· "}
+.kind{font-weight:600;text-transform:uppercase;font-size:.75rem;padding:0 6px;border-radius:4px;border:1px solid var(--line)}
+.k-attack{color:var(--down)}.k-outage{color:var(--deg)}.k-restored{color:var(--up)}
+.text{margin:4px 0 0;white-space:pre-line}
+.banner{border-radius:8px;padding:10px 12px;margin:8px 0;border:2px solid var(--down);background:var(--bad-bg)}
+.banner.offline{border-color:var(--deg);background:var(--warn-bg)}
+a{color:inherit}
+@media (max-width:520px){body{font-size:14px}.services{grid-template-columns:1fr}}
+"""

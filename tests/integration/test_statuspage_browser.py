@@ -1,0 +1,153 @@
+"""The status page in a real headless Chromium: content renders, hostile notices stay text."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from monitor.statuspage import CONTENT_SECURITY_POLICY, render_status_page
+from tests.conftest import free_port, require_binary
+from tests.monitor.test_statuspage import founding_view
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# If this ever runs, the page title changes and /pwned is requested: both are checked.
+HOSTILE = (
+    "<script>document.title='pwned'</script>"
+    "<img src=/pwned onerror=\"document.title='pwned'\"> \u202egnp.exe\u202c done"
+)
+CHROMIUM_TIMEOUT = 20.0
+FLAGS = (
+    "--headless",
+    "--no-sandbox",  # CI containers run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+)
+
+
+class _Dom(HTMLParser):
+    """Element names, the title and visible text of a dumped DOM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self._in_title = tag == "title"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        self.text.append(data)
+
+
+@pytest.fixture
+async def page_url() -> AsyncIterator[tuple[str, list[str]]]:
+    """The founding-case page, with a hostile notice, served on loopback; yields (url, paths seen)."""
+    seen: list[str] = []
+    view = founding_view(hostile=HOSTILE, url="javascript:document.title='pwned'")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(
+            text=render_status_page(view),
+            content_type="text/html",
+            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
+        )
+
+    @web.middleware
+    async def record(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+        seen.append(request.path)
+        return await handler(request)
+
+    app = web.Application(middlewares=[record])
+    app.add_routes([web.get("/", status), web.get("/status", status)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/", seen
+    finally:
+        await runner.cleanup()
+
+
+async def _chromium(binary: str, profile: Path, *args: str) -> str:
+    """Run headless Chromium to completion and return its stdout; kill its process group on timeout."""
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), CHROMIUM_TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+    assert proc.returncode == 0, f"chromium exited with {proc.returncode}"
+    return out.decode("utf-8", "replace")
+
+
+async def test_page_renders_in_chromium(page_url: tuple[str, list[str]], tmp_path: Path) -> None:
+    chromium = require_binary("chromium")
+    url, seen = page_url
+
+    dom = _Dom()
+    dom.feed(await _chromium(chromium, tmp_path / "p1", "--dump-dom", url))
+    text = "".join(dom.text)
+
+    assert dom.title.startswith("outwatch · kyiv-1 · 3 down"), dom.title
+    for title in (
+        "PrivatBank",
+        "Oschadbank",
+        "Monobank",
+        "Ministry of Defence",
+        "Armed Forces",
+        "Diia",
+    ):
+        assert title in text
+    assert "restored_claim_while_down" in text
+    assert "Масована DDoS-атака" in text
+    # The hostile notice is on the page as characters, and never became elements.
+    assert "<script>document.title='pwned'</script>" in text
+    assert "script" not in dom.tags and "img" not in dom.tags
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, size in (("phone", "412,915"), ("desktop", "1280,1800")):
+        shot = ARTIFACTS / f"statuspage-{name}.png"
+        shot.unlink(missing_ok=True)
+        await _chromium(
+            chromium, tmp_path / name, f"--screenshot={shot}", f"--window-size={size}", url
+        )
+        assert shot.stat().st_size > 10_000
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Nothing but the page itself was fetched: no external assets, no injected <img>.
+    assert set(seen) <= {"/", "/favicon.ico"}, seen

@@ -1,0 +1,121 @@
+"""Config: the example is valid; each kind of mistake is one line naming its place."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor import config
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data" / "config"
+INVALID = sorted(DATA.glob("invalid-*.yaml"))
+
+
+def test_example_config_is_valid() -> None:
+    cfg = config.load(ROOT / "config.example.yaml")
+    names = [s.name for s in cfg.services]
+    for name in (
+        "privatbank",
+        "oschadbank",
+        "monobank",
+        "mod",
+        "zsu",
+        "diia",
+        "kmu",
+        "mfa",
+        "kyivstar",
+    ):
+        assert name in names
+    assert {s.group for s in cfg.services} == {"bank", "government", "telecom"}
+    privat = cfg.service("privatbank")
+    assert privat is not None
+    assert privat.checks[0].id == "http:https://privatbank.ua/"
+    assert privat.checks[0].interval == 30.0
+    assert privat.checks[3].cert_expiry_warning == 14 * 86400
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_config_names_the_place(path: Path) -> None:
+    expected = path.read_text(encoding="utf-8").splitlines()[0].removeprefix("# expect: ")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert any(expected in line for line in err.value.problems), err.value.problems
+    for line in err.value.problems:
+        assert "\n" not in line and "Traceback" not in line
+        assert line.startswith(str(path))
+
+
+def test_defaults_apply_and_checks_override() -> None:
+    cfg = config.parse(
+        """
+defaults: {interval: 1m, timeout: 5s, failures_before_down: 4}
+services:
+  - name: a
+    checks:
+      - {kind: dns, name: a.example}
+      - {kind: tcp, target: "a.example:25", interval: 2m, id: smtp}
+"""
+    )
+    first, second = cfg.services[0].checks
+    assert (first.interval, first.timeout, first.failures_before_down) == (60.0, 5.0, 4)
+    assert (second.interval, second.id) == (120.0, "smtp")
+
+
+def test_env_and_file_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "hash").write_text("s3cret-hash\n")
+    monkeypatch.setenv("OUTWATCH_TEST_API_ID", "12345")
+    (tmp_path / "c.yaml").write_text(
+        "sources:\n  telegram:\n    api_id: ${OUTWATCH_TEST_API_ID}\n    api_hash_file: hash\n    channels: [dsszzi]\n"
+    )
+    cfg = config.load(tmp_path / "c.yaml")
+    assert cfg.sources.telegram is not None
+    assert cfg.sources.telegram.api_id == 12345
+    assert cfg.sources.telegram.api_hash.get_secret_value() == "s3cret-hash"
+    assert "s3cret" not in repr(cfg)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("14d", 1209600), ("1h30m", 5400), ("250ms", 0.25), (10, 10)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    cfg = config.parse(f"storage: {{retention: {text}}}")
+    assert cfg.storage.retention == seconds
+
+
+def test_config_is_frozen() -> None:
+    cfg = config.parse("vantage: x")
+    with pytest.raises(Exception):
+        cfg.vantage.name = "y"  # type: ignore[misc]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_check_config_command_exit_codes() -> None:
+    ok = run_cli("check-config", "config.example.yaml")
+    assert ok.returncode == 0, ok.stderr
+    bad = run_cli("check-config", str(DATA / "invalid-unknown-kind.yaml"))
+    assert bad.returncode == 2
+    assert "services[0].checks[0].kind" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_cli("check-config", "no-such-file.yaml")
+    assert missing.returncode == 2 and "cannot read config" in missing.stderr
+
+
+def test_schema_command_prints_json_schema() -> None:
+    out = run_cli("schema")
+    assert out.returncode == 0
+    schema = json.loads(out.stdout)
+    assert "services" in schema["properties"]
