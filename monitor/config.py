@@ -399,7 +399,10 @@ def _add_file_siblings(node: Any) -> None:
         if isinstance(props, dict):
             for name, prop in list(props.items()):
                 if isinstance(prop, dict) and _is_secret(prop):
-                    props[f"{name}_file"] = {"type": "string", "description": f"file holding {name}"}
+                    props[f"{name}_file"] = {
+                        "type": "string",
+                        "description": f"file holding {name}",
+                    }
                     if name in node.get("required", []):
                         node["required"].remove(name)
                         node.setdefault("oneOf", []).append({"required": [name]})
