@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts import webhook
+from alerts import console, webhook
 from alerts.base import ReceiverKind
 
-KINDS: dict[str, ReceiverKind] = {k.name: k for k in (webhook.KIND,)}
+KINDS: dict[str, ReceiverKind] = {k.name: k for k in (webhook.KIND, console.KIND)}
