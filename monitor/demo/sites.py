@@ -29,7 +29,13 @@ class SiteInfo:
 
 
 SERVICES: tuple[SiteInfo, ...] = (
-    SiteInfo("privatbank", "PrivatBank", "bank", "privatbank.ua", ("ПриватБанк", "PrivatBank", "Приват24")),
+    SiteInfo(
+        "privatbank",
+        "PrivatBank",
+        "bank",
+        "privatbank.ua",
+        ("ПриватБанк", "PrivatBank", "Приват24"),
+    ),
     SiteInfo("oschadbank", "Oschadbank", "bank", "oschadbank.ua", ("Ощадбанк", "Oschadbank")),
     SiteInfo("monobank", "monobank", "bank", "monobank.ua", ("monobank", "монобанк")),
     SiteInfo(

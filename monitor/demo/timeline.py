@@ -68,7 +68,9 @@ def length(speed: float = 1.0) -> float:
     return story_seconds(DAY_END, speed)
 
 
-def mode_at(site: str, elapsed: float, speed: float = 1.0, phases: tuple[Phase, ...] = PHASES) -> Mode:
+def mode_at(
+    site: str, elapsed: float, speed: float = 1.0, phases: tuple[Phase, ...] = PHASES
+) -> Mode:
     """How `site` answers `elapsed` seconds into the replay."""
     now = day_time(elapsed, speed)
     for p in phases:
