@@ -1,34 +1,127 @@
-"""Runs one check: looks up its kind, applies the timeout, measures time, classifies failures."""
+"""The caller of probes: deadline, duration, and every failure turned into a ProbeResult."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-from probes.base import ProbeContext, ProbeFailure, ProbeResult, error_class
+from pydantic import ValidationError
+
+from monitor.config import CHECK_MODELS
+from probes import tlsinfo
+from probes.base import ProbeContext, ProbeFailure, ProbeKind, ProbeResult, error_class, phase_scope
 from probes.registry import KINDS
 
 log = logging.getLogger("outwatch.runner")
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+_DETAIL_MAX = 200
+_DESCRIBE = {
+    "refused": "connection refused",
+    "reset": "connection reset by peer",
+    "unreachable": "network unreachable",
+    "dns": "name did not resolve",
+}
 
-async def run_check(check: Any, ctx: ProbeContext) -> ProbeResult:
-    """Probe once; never raises except CancelledError."""
+
+async def run_check(check: Any, ctx: ProbeContext, kind: ProbeKind | None = None) -> ProbeResult:
+    """Run one check within its timeout; only CancelledError ever escapes."""
+    kind = kind or KINDS[check.kind]
     start = time.perf_counter()
+    with phase_scope() as timer:
+        try:
+            async with asyncio.timeout(check.timeout):
+                result = await kind.probe(check, ctx)
+        except ProbeFailure as failure:
+            result = failure.result()
+            if not result.phases:
+                result = dataclasses.replace(result, phases=timer.end())
+        except TimeoutError as exc:
+            result = _timed_out(check, exc, timer.current, timer.end())
+        except Exception as exc:  # a probe must never take the caller down
+            result = _failed(check, exc, timer.end())
+    detail = _clean(result.detail)
+    return dataclasses.replace(result, duration=time.perf_counter() - start, detail=detail)
+
+
+def _timed_out(
+    check: Any, exc: TimeoutError, phase: str | None, phases: dict[str, float]
+) -> ProbeResult:
+    if exc.args and exc.errno is not None:  # the OS gave up (ETIMEDOUT), not our deadline
+        return ProbeResult(ok=False, error="timeout", detail=str(exc.strerror), phases=phases)
+    where = f" (during {phase})" if phase else ""
+    detail = f"no answer within {check.timeout:g}s{where}"
+    return ProbeResult(ok=False, error="timeout", detail=detail, phases=phases)
+
+
+def _failed(check: Any, exc: Exception, phases: dict[str, float]) -> ProbeResult:
+    error = error_class(exc)
+    if error == "error":
+        log.debug("probe %s failed unexpectedly", getattr(check, "id", check), exc_info=True)
+    return ProbeResult(ok=False, error=error, detail=_describe(error, exc), phases=phases)
+
+
+def _describe(error: str, exc: Exception) -> str:
+    if error == "tls":
+        return tlsinfo.describe_ssl_error(exc)
+    if error in _DESCRIBE:
+        return _DESCRIBE[error]
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _clean(detail: str) -> str:
+    """Details may quote a hostile peer: one short printable line."""
+    detail = _UNPRINTABLE.sub(" ", detail)
+    return detail if len(detail) <= _DETAIL_MAX else detail[: _DETAIL_MAX - 1] + "…"
+
+
+def check_from_target(text: str, timeout: float) -> Any:
+    """An ad-hoc check from what a person types; ValueError with one line if it makes no sense.
+
+    https://host/path and http://… → http; tls://host[:port] → tls; dns:name or dns://name → dns;
+    tcp://host:port or host:port → tcp; a bare host name → https://host/.
+    """
+    text = text.strip()
+    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
+    fields: dict[str, Any]
+    if scheme in ("http", "https"):
+        fields = {"kind": "http", "url": text}
+    elif scheme == "tls":
+        fields = {"kind": "tls", "target": _host_port(text[4:].lstrip("/"), 443)}
+    elif scheme == "dns":
+        fields = {"kind": "dns", "name": text[4:].lstrip("/").rstrip("/")}
+    elif "://" in text and scheme != "tcp":
+        raise ValueError(f"{text!r}: unsupported scheme {scheme}:// (http, https, tls, dns, tcp)")
+    elif scheme == "tcp":
+        fields = {"kind": "tcp", "target": text[4:].lstrip("/")}
+    elif ":" in text:
+        fields = {"kind": "tcp", "target": text}
+    elif text and "/" not in text:
+        fields = {"kind": "http", "url": f"https://{text}/"}
+    else:
+        raise ValueError(f"{text!r}: expected a URL, host:port, tls://host, or dns:name")
+    fields.update(timeout=timeout, interval=max(timeout * 2, 30.0))
     try:
-        async with asyncio.timeout(check.timeout):
-            result = await KINDS[check.kind].probe(check, ctx)
-    except ProbeFailure as exc:
-        result = exc.result()
-    except TimeoutError:
-        result = ProbeResult(
-            ok=False, error="timeout", detail=f"no answer within {check.timeout:g}s"
-        )
-    except Exception as exc:
-        cls = error_class(exc)
-        if cls == "error":
-            log.debug("unexpected probe error", exc_info=True, extra={"check": check.id})
-        result = ProbeResult(ok=False, error=cls, detail=str(exc) or type(exc).__name__)
-    return dataclasses.replace(result, duration=time.perf_counter() - start)
+        return CHECK_MODELS[fields["kind"]].model_validate(fields)
+    except ValidationError as exc:
+        msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(msg if repr(text) in msg else f"{text!r}: {msg}") from None
+
+
+def _host_port(text: str, default_port: int) -> str:
+    parts = urlsplit("//" + text)
+    if not parts.hostname:
+        raise ValueError(f"{text!r}: no host name")
+    try:
+        port = parts.port or default_port
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}"

@@ -6,7 +6,10 @@ import asyncio
 import errno
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -133,3 +136,48 @@ class ProbeKind:
     name: str
     model: type[CheckSpec]
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
+
+
+class Phases:
+    """Times a probe's phases in order; the caller reads how far a probe got if it timed out."""
+
+    __slots__ = ("_since", "current", "done")
+
+    def __init__(self) -> None:
+        self.done: dict[str, float] = {}
+        self.current: str | None = None
+        self._since = 0.0
+
+    def begin(self, name: str) -> None:
+        """End the running phase (if any) and start `name`; repeated names add up (redirects)."""
+        now = time.perf_counter()
+        if self.current is not None:
+            self.done[self.current] = self.done.get(self.current, 0.0) + now - self._since
+        self.current, self._since = name, now
+
+    def end(self) -> dict[str, float]:
+        """End the running phase and return all finished phases."""
+        if self.current is not None:
+            self.begin(self.current)  # adds the elapsed time
+            self.current = None
+        return self.done
+
+
+# Set by the caller around one probe run, so a timeout can still report the phases reached.
+_PHASES: ContextVar[Phases | None] = ContextVar("outwatch_probe_phases", default=None)
+
+
+def phases() -> Phases:
+    """The phase timer of the probe run in progress (a fresh one outside the caller's scope)."""
+    return _PHASES.get() or Phases()
+
+
+@contextmanager
+def phase_scope() -> Iterator[Phases]:
+    """Make a fresh phase timer current for one probe run (used by the caller)."""
+    timer = Phases()
+    token = _PHASES.set(timer)
+    try:
+        yield timer
+    finally:
+        _PHASES.reset(token)

@@ -1,0 +1,203 @@
+"""A minimal HTTP/1.1 client for probes: one request per connection, bounded reads, httptools parsing.
+
+Why not aiohttp's client: a probe needs one request on a fresh connection, per-phase timings
+and hard caps on what a hostile server can make us read, at a fraction of the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+from urllib.parse import SplitResult, quote
+
+import httptools
+
+from probes import net, tlsinfo
+from probes.base import Phases, ProbeFailure
+
+MAX_HEADER_BYTES = 64 * 1024  # generous for real sites; a flood of headers is a protocol error
+_SLICE = 8 * 1024  # before the headers end, feed in slices so the header count stays exact
+_PATH_SAFE = "/%:@!$&'()*+,;=~-._?"
+USER_AGENT = "outwatch-probe/0.1"
+
+
+@dataclass(slots=True)
+class Response:
+    """What one exchange produced."""
+
+    status: int = 0
+    reason: str = ""
+    location: str | None = None
+    body: bytearray | None = None
+    body_bytes: int = 0
+    truncated: bool = False
+    cert_expiry: float | None = None
+    tls_version: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def build_request(
+    url: SplitResult, method: str, headers: dict[str, str], body: bytes | None
+) -> bytes:
+    """The request bytes; configured headers replace the defaults of the same name."""
+    host = url.hostname or ""
+    host_header = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
+    if url.port is not None:
+        host_header += f":{url.port}"
+    target = quote(url.path or "/", safe=_PATH_SAFE)
+    if url.query:
+        target += "?" + quote(url.query, safe=_PATH_SAFE)
+    fields = {
+        "host": ("Host", host_header),
+        "user-agent": ("User-Agent", USER_AGENT),
+        "accept": ("Accept", "*/*"),
+    }
+    for name, value in headers.items():
+        fields[name.lower()] = (name, value)
+    fields["connection"] = ("Connection", "close")  # one request per connection, always
+    if body is not None:
+        fields["content-length"] = ("Content-Length", str(len(body)))
+    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields.values())
+    return head.encode("latin-1", "replace") + b"\r\n" + (body or b"")
+
+
+class _Exchange(asyncio.Protocol):
+    """Reads one response into a Response, with caps on headers and body."""
+
+    def __init__(self, timer: Phases, max_body: int, keep_body: bool, head: bool) -> None:
+        self.timer = timer
+        self.max_body = max_body
+        self.head = head
+        self.resp = Response(body=bytearray() if keep_body else None)
+        self.parser = httptools.HttpResponseParser(self)
+        self.done: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self.started = False
+        self.headers_done = False
+        self.header_bytes = 0
+        self.framed = False  # Content-Length or chunked: EOF before the end is a cut response
+
+    # -- httptools callbacks
+    def on_status(self, status: bytes) -> None:
+        self.resp.reason = status[:100].decode("latin-1")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname == b"location":
+            self.resp.location = value.decode("latin-1")
+        elif lname == b"content-length" or (
+            lname == b"transfer-encoding" and b"chunked" in value.lower()
+        ):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            return  # an interim answer; the real one follows
+        self.headers_done = True
+        self.resp.status = status
+        if self.head:  # the parser cannot know a HEAD answer has no body
+            self._finish()
+
+    def on_body(self, chunk: bytes) -> None:
+        resp = self.resp
+        room = self.max_body - resp.body_bytes
+        if resp.body is not None:
+            resp.body += chunk[:room]
+        resp.body_bytes += min(len(chunk), room)
+        if len(chunk) > room:
+            resp.truncated = True
+            self._finish()
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            self._finish()
+
+    # -- transport callbacks
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        if not self.started:
+            self.started = True
+            self.timer.begin("transfer")
+        try:
+            while not self.headers_done and data:
+                piece, data = data[:_SLICE], data[_SLICE:]
+                self.header_bytes += len(piece)
+                if self.header_bytes > MAX_HEADER_BYTES:
+                    raise ProbeFailure("protocol", "response headers larger than 64 KiB")
+                self.parser.feed_data(piece)
+            if data and not self.done.done():
+                self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ProbeFailure("protocol", f"not an HTTP response: {_parser_reason(exc)}"))
+        except ProbeFailure as exc:
+            self._fail(exc)
+
+    def eof_received(self) -> bool | None:
+        if self.headers_done and not self.framed:
+            self._finish()  # a body delimited by the connection closing
+        else:
+            self._fail(_cut(self.headers_done))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.headers_done and not self.framed and exc is None:
+            self._finish()
+        elif isinstance(exc, ConnectionError):
+            self._fail(exc)
+        else:
+            self._fail(_cut(self.headers_done))
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(self.resp)
+
+    def _fail(self, exc: Exception) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+
+
+def _cut(headers_done: bool) -> ProbeFailure:
+    where = "in the middle of the body" if headers_done else "before a complete response"
+    return ProbeFailure("reset", f"connection closed {where}")
+
+
+def _parser_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:80]
+
+
+async def exchange(
+    url: SplitResult,
+    request: bytes,
+    *,
+    timer: Phases,
+    ssl_context: ssl.SSLContext | None,
+    ip_version: net.IpVersion,
+    max_body: int,
+    keep_body: bool,
+    head: bool,
+) -> Response:
+    """Resolve, connect, (TLS), send `request` and read one response; always closes the socket."""
+    host = url.hostname or ""
+    port = url.port or (443 if ssl_context else 80)
+    addresses = await net.resolve(host, port, ip_version, timer)
+    proto = _Exchange(timer, max_body, keep_body, head)
+    transport = await net.connect(proto, addresses, port, timer)
+    try:
+        if ssl_context is not None:
+            timer.begin("tls")
+            transport = await tlsinfo.handshake(transport, proto, ssl_context, host)
+            proto.resp.cert_expiry = tlsinfo.leaf_expiry(transport)
+            obj = transport.get_extra_info("ssl_object")
+            proto.resp.tls_version = obj.version() if obj is not None else None
+        timer.begin("processing")
+        transport.write(request)
+        return await proto.done
+    finally:
+        transport.abort()
+        if proto.done.done() and not proto.done.cancelled():
+            proto.done.exception()  # mark it retrieved: no "never retrieved" noise
+        else:
+            proto.done.cancel()

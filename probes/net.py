@@ -1,0 +1,89 @@
+"""Shared network steps for probes: parse host:port, resolve, connect (each a timed phase)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Literal
+
+from probes.base import Phases, ProbeFailure
+
+IpVersion = Literal["auto", "4", "6"]
+_FAMILY = {"auto": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}
+
+Address = tuple[int, str]  # (family, ip)
+
+
+def split_host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """Split `host:port`, `[v6]:port` or (with a default port) a bare host; ValueError if bad."""
+    text = text.strip()
+    host, sep, port_text = text.rpartition(":")
+    if text.startswith("[") and "]" in text:
+        inner, _, rest = text[1:].partition("]")
+        host, port_text = inner, rest[1:] if rest.startswith(":") else ""
+        sep = ":" if port_text else ""
+    elif not sep or ":" in host:  # no port, or a bare IPv6 address
+        host, port_text = text, ""
+    if not port_text:
+        if default_port is None:
+            raise ValueError(f"{text!r}: expected host:port")
+        return _check_host(host, text), default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{text!r}: port must be a number from 1 to 65535")
+    return _check_host(host, text), int(port_text)
+
+
+def _check_host(host: str, text: str) -> str:
+    if not host or any(c.isspace() or c in "/?#@[]" for c in host):
+        raise ValueError(f"{text!r}: not a host name or address")
+    return host
+
+
+def literal_family(host: str) -> int | None:
+    """The address family of an IP literal, or None for a name."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        return None
+
+
+async def resolve(host: str, port: int, ip_version: IpVersion, timer: Phases) -> list[Address]:
+    """Addresses to try, in order; an IP literal skips the resolver (and its thread hop)."""
+    timer.begin("resolve")
+    family = literal_family(host)
+    if family is not None:
+        if ip_version != "auto" and _FAMILY[ip_version] != family:
+            raise ProbeFailure("dns", f"{host} is not an IPv{ip_version} address")
+        return [(family, host)]
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(
+            host, port, family=_FAMILY[ip_version], type=socket.SOCK_STREAM
+        )
+    except socket.gaierror as exc:
+        raise ProbeFailure("dns", f"cannot resolve {host}: {exc.strerror or exc}") from None
+    seen: dict[Address, None] = {}
+    for fam, _, _, _, sockaddr in infos:
+        seen.setdefault((int(fam), str(sockaddr[0])), None)
+    if not seen:
+        raise ProbeFailure("dns", f"no IPv{ip_version} address for {host}")
+    return list(seen)
+
+
+async def connect(
+    protocol: asyncio.Protocol, addresses: list[Address], port: int, timer: Phases
+) -> asyncio.Transport:
+    """Connect `protocol` to the first address that accepts; a refusal moves on to the next."""
+    timer.begin("connect")
+    loop = asyncio.get_running_loop()
+    last: OSError | None = None
+    for family, ip in addresses:
+        try:
+            transport, _ = await loop.create_connection(lambda: protocol, ip, port, family=family)
+        except OSError as exc:
+            last = exc
+            continue
+        return transport
+    assert last is not None
+    raise last
