@@ -44,7 +44,7 @@ def _phase(site: str, start: str, end: str, mode: Mode) -> Phase:
 PHASES: tuple[Phase, ...] = (
     _phase("monobank", "12:10", "12:14:30", "error"),
     _phase("privatbank", "12:15", "12:45", "timeout"),
-    _phase("privatbank", "12:45", "13:30", "error"),
+    _phase("privatbank", "12:45", "13:20", "error"),
     _phase("oschadbank", "12:21", "13:10", "error"),
     _phase("oschadbank", "13:10", "14:06", "timeout"),
     _phase("mod", "12:33", "13:45", "refused"),

@@ -37,11 +37,11 @@ def services_table(snap: Snapshot) -> Table:
         table.add_column(col)
     for svc in sorted(snap.services, key=lambda s: (str(s.get("group")), str(s.get("name")))):
         status = str(svc.get("status") or "unknown")
-        table.add_row(
-            str(svc.get("group")),
-            str(svc.get("title") or svc.get("name")),
+        table.add_row(  # Text, not str: a title is never read as rich markup
+            Text(str(svc.get("group"))),
+            Text(str(svc.get("title") or svc.get("name"))),
             Text(status, style=STATUS_STYLE.get(status, "")),
-            _last_check(svc),
+            Text(_last_check(svc)),
         )
     return table
 
@@ -53,9 +53,9 @@ def incidents_table(snap: Snapshot) -> Table:
         table.add_column(col)
     for inc in snap.incidents:
         table.add_row(
-            str(inc.get("service")),
+            Text(str(inc.get("service"))),
             _hhmm(inc.get("started_at")),
-            str(inc.get("status")),
+            Text(str(inc.get("status"))),
             "yes" if inc.get("observed") else "-",
             "yes" if inc.get("announced") else "-",
             Text(", ".join(inc.get("flags") or ()), style="bold magenta"),

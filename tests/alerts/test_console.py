@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts import console
+from alerts.base import Alert, Notification, ReceiverContext
+from alerts.registry import KINDS
+
+T = datetime(2022, 2, 15, 12, 27, tzinfo=UTC)
+
+
+def note(ends: datetime | None = None) -> Notification:
+    alert = Alert(
+        {"alertname": "incident_confirmed", "service": "privatbank"},
+        {"summary": "PrivatBank down, DDoS announced"},
+        T,
+        ends,
+    )
+    return Notification("console", "{}:{service=privatbank}", {"service": "privatbank"}, (alert,))
+
+
+def test_registered() -> None:
+    assert KINDS["console"].model is console.ConsoleReceiver
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+async def test_prints_a_block(stream: str, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = console.ConsoleReceiver(stream=stream)  # type: ignore[arg-type]
+    await console.send(spec, note(), ReceiverContext())
+    out, err = capsys.readouterr()
+    text = out if stream == "stdout" else err
+    assert text == (
+        "── alert to console: FIRING [1] service=privatbank\n"
+        "  FIRING   incident_confirmed: PrivatBank down, DDoS announced (since 12:27:00 UTC)\n"
+    )
+
+
+def test_resolved_block() -> None:
+    text = console.block(note(datetime(2022, 2, 15, 14, 27, tzinfo=UTC)))
+    assert "RESOLVED [1]" in text and "resolved 14:27:00 UTC" in text
