@@ -18,9 +18,11 @@ from aiohttp import web
 from prometheus_client.core import Metric
 
 from monitor import config as config_mod
-from monitor import logs, store
+from monitor import incident_store, logs, store
 from monitor.base import Clock, SystemClock
 from monitor.config import Config, ConfigError
+from monitor.decisions import Decisions
+from monitor.engine import CANARY_SERVICE
 from monitor.metrics import counter, gauge, registry_for
 from monitor.pipeline import Pipeline
 from monitor.runner import run_check
@@ -40,7 +42,8 @@ def scheduled_checks(cfg: Config) -> list[Scheduled]:
     items = [Scheduled(s.name, c) for s in cfg.services for c in s.checks]
     if cfg.shard is not None:
         items = [i for i in items if in_shard(i.key, cfg.shard.index, cfg.shard.total)]
-    return items
+    # every instance probes its own canaries: they tell whether this vantage itself is offline
+    return items + [Scheduled(CANARY_SERVICE, c) for c in cfg.vantage.canaries]
 
 
 class Daemon:
@@ -53,6 +56,8 @@ class Daemon:
         self.vantage = cfg.vantage.name
         self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
         self.pipeline = Pipeline.from_config(cfg.services)
+        self.decisions = Decisions(cfg)
+        self.boosted: set[str] = set()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
         self.registry = registry_for(self)
@@ -111,10 +116,11 @@ class Daemon:
 
     async def _probe(self, item: Scheduled, scheduled: datetime) -> None:
         result = await run_check(item.check, self.ctx)
-        events = self.pipeline.record(
+        obs, events = self.pipeline.record(
             item.service, item.check.id, item.check.kind, result, self.clock.now()
         )
         self._log_events(events)
+        self.decisions.result(self.pipeline.machine, obs, events)
 
     def _log_events(self, events: Iterable[Event]) -> None:
         for ev in events:
@@ -142,11 +148,15 @@ class Daemon:
         if snap:
             self.pipeline.machine.restore(snap)
             log.info("restored state of %d services", len(snap))
+        corr = self.decisions.correlator
+        if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
+            log.info("restored %d incidents", len(corr.incidents()))
 
     async def _flush_loop(self) -> None:
         last_snapshot = last_prune = self.clock.monotonic()
         while True:
             await asyncio.sleep(FLUSH_EVERY)
+            self._tick()
             now = self.clock.monotonic()
             snapshot = now - last_snapshot >= SNAPSHOT_EVERY
             if await self._flush(snapshot=snapshot) and snapshot:
@@ -157,8 +167,10 @@ class Daemon:
 
     async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
         results, outages = self.pipeline.take_pending()
+        changes = self.decisions.take_pending()
         # the machine snapshot goes with any outage change so a restart never loses an open outage
         snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+        corr = self.decisions.correlator if (changes or self.decisions.dirty or final) else None
 
         def write(db: Any) -> None:
             store.insert_results(db, results)
@@ -166,17 +178,39 @@ class Daemon:
                 store.upsert_outage(db, o)
             if snap is not None:
                 store.put_state(db, "machine", snap)
+            incident_store.apply_changes(db, changes)
+            if corr is not None:
+                incident_store.save_snapshot(db, corr)
 
         try:
             await self.store.run(write)
         except store.StoreError as exc:
             self.pipeline.give_back(results, outages)
+            self.decisions.pending[:0] = changes
             self._store_failed(exc)
             return False
+        if corr is not None:
+            self.decisions.dirty = False
         if not self.store_up:
             log.info("store is writable again")
         self.store_up = True
         return True
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        self.decisions.tick(now)
+        boosts = set(self.decisions.correlator.boosts(now))
+        if boosts == self.boosted:
+            return
+        interval = self.cfg.correlation.boost_interval
+        for svc in self.cfg.services:
+            if (svc.name in boosts) == (svc.name in self.boosted):
+                continue
+            for c in svc.checks:
+                want = min(interval, c.interval) if svc.name in boosts else c.interval
+                self.scheduler.set_interval(f"{svc.name}/{c.id}", want)
+            log.info("boost %s", "on" if svc.name in boosts else "off", extra={"service": svc.name})
+        self.boosted = boosts
 
     async def _prune(self) -> None:
         before = self.clock.now() - timedelta(seconds=self.cfg.storage.retention)
@@ -216,7 +250,9 @@ class Daemon:
             if getattr(new, key) != getattr(self.cfg, key):
                 log.warning("%s changed: takes effect after a restart", key)
         self.pipeline.reconfigure(new.services)
+        self.decisions.reconfigure(new)
         added, removed, changed = self.scheduler.apply(scheduled_checks(new))
+        self.boosted = set()  # re-applied on the next tick against the new intervals
         self.cfg = new
         self.reload_ok = True
         self.reload_at = self.clock.now()
@@ -282,6 +318,24 @@ class Daemon:
         """Stored outages, newest first."""
         return await self.store.run(lambda db: store.list_outages(db, service, limit))
 
+    async def api_incidents(
+        self, status: str | None, service: str | None, since: datetime | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Stored incidents, newest first."""
+        return await self.store.run(
+            lambda db: incident_store.list_incidents(db, status, service, since, limit)
+        )
+
+    async def api_incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident with its evidence."""
+        return await self.store.run(lambda db: incident_store.get_incident(db, incident_id))
+
+    async def api_campaigns(
+        self, status: str | None, since: datetime | None
+    ) -> list[dict[str, Any]]:
+        """Stored campaigns, newest first."""
+        return await self.store.run(lambda db: incident_store.list_campaigns(db, status, since))
+
     def extra_families(self) -> Iterator[Metric]:
         """Families beyond probes and state: the daemon's own health."""
         v = [self.vantage]
@@ -306,6 +360,8 @@ class Daemon:
         yield counter(
             "outwatch_store_errors", "Database errors", ["vantage"], [(v, float(self.store_errors))]
         )
+        groups = {s.name: s.group for s in self.cfg.services}
+        yield from self.decisions.families(self.boosted, groups)
         yield counter(
             "outwatch_probe_runs_skipped",
             "Runs skipped because the previous run was still going",

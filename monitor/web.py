@@ -6,6 +6,7 @@ import base64
 import hmac
 import ssl
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import bcrypt
@@ -13,6 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from alerts.base import parse_duration
 from monitor.config import Web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,6 +36,16 @@ class WebView(Protocol):
     async def api_outages(self, service: str | None, limit: int) -> list[dict[str, Any]]: ...
 
     async def reload(self) -> tuple[bool, str]: ...
+
+    async def api_incidents(
+        self, status: str | None, service: str | None, since: datetime | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def api_incident(self, incident_id: str) -> dict[str, Any] | None: ...
+
+    async def api_campaigns(
+        self, status: str | None, since: datetime | None
+    ) -> list[dict[str, Any]]: ...
 
 
 VIEW = web.AppKey("view", WebView)
@@ -126,6 +138,69 @@ async def outages(request: web.Request) -> web.Response:
     return web.json_response({"outages": rows})
 
 
+class BadQuery(ValueError):
+    """A query parameter that cannot be used; the message names it."""
+
+
+def _since(request: web.Request) -> datetime | None:
+    """`?since=` as ISO 8601 or a duration back from now (`6h`)."""
+    raw = request.query.get("since")
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(raw))
+    except ValueError:
+        raise BadQuery("since must be an ISO 8601 time or a duration like 6h") from None
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in allowed:
+        raise BadQuery(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    try:
+        return max(1, min(int(request.query.get("limit", str(default))), 1000))
+    except ValueError:
+        raise BadQuery("limit must be an integer") from None
+
+
+async def incidents(request: web.Request) -> web.Response:
+    """Incidents (?status=open|resolved, ?service=, ?since=, ?limit=)."""
+    try:
+        status = _choice(request, "status", ("open", "resolved"))
+        since, limit = _since(request), _limit(request)
+    except BadQuery as exc:
+        return _error(400, str(exc))
+    rows = await request.app[VIEW].api_incidents(status, request.query.get("service"), since, limit)
+    return web.json_response({"incidents": rows})
+
+
+async def incident(request: web.Request) -> web.Response:
+    """One incident with its evidence and announcements."""
+    row = await request.app[VIEW].api_incident(request.match_info["id"])
+    if row is None:
+        return _error(404, "no such incident")
+    return web.json_response(row)
+
+
+async def campaigns(request: web.Request) -> web.Response:
+    """Campaigns (?status=open|closed, ?since=)."""
+    try:
+        status = _choice(request, "status", ("open", "closed"))
+        since = _since(request)
+    except BadQuery as exc:
+        return _error(400, str(exc))
+    return web.json_response({"campaigns": await request.app[VIEW].api_campaigns(status, since)})
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the config (like Prometheus's /-/reload)."""
     ok, detail = await request.app[VIEW].reload()
@@ -147,6 +222,9 @@ def make_app(
             web.get("/readyz", readyz),
             web.get("/api/v1/services", services),
             web.get("/api/v1/outages", outages),
+            web.get("/api/v1/incidents", incidents),
+            web.get("/api/v1/incidents/{id}", incident),
+            web.get("/api/v1/campaigns", campaigns),
             web.post("/-/reload", reload),
             *(extra_routes or []),
         ]
