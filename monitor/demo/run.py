@@ -24,8 +24,8 @@ from monitor import config as config_mod
 from monitor.base import Message
 from monitor.daemon import Daemon
 from monitor.demo import settings, summary, timeline, view
-from monitor.demo.notices import load_notices
 from monitor.demo.sites import SiteFarm, WebhookSink
+from monitor.sources.export import load_export
 
 log = logging.getLogger("outwatch.demo")
 API = ("services", "incidents", "campaigns", "announcements")
@@ -103,7 +103,7 @@ class Replay:
         await self.daemon.start()
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         self.t0 = self.loop.time()  # the day begins once everything listens
-        messages = load_notices(export_path(), settings.SOURCE)
+        messages = load_export(export_path(), settings.SOURCE)
         self._tasks.append(asyncio.create_task(self._sync_loop(), name="demo-sites"))
         self._tasks.append(asyncio.create_task(self._feed(messages), name="demo-notices"))
 

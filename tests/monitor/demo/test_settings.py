@@ -4,9 +4,9 @@ import pytest
 
 from monitor.config import parse
 from monitor.demo import settings
-from monitor.demo.notices import load_notices
 from monitor.demo.run import export_path, schedule
 from monitor.demo.sites import SERVICES
+from monitor.sources.export import load_export
 
 URLS = {s.name: f"http://127.0.0.1:{10000 + i}/" for i, s in enumerate(SERVICES)}
 
@@ -30,7 +30,7 @@ def test_config_is_valid_and_scaled(
 
 
 def test_notices_of_the_day() -> None:
-    messages = load_notices(export_path(), "dsszzi")
+    messages = load_export(export_path(), "dsszzi")
     assert [m.id for m in messages] == ["101", "102", "103", "104"]  # the pin is not a notice
     assert messages[0].text.startswith("Увага! Фіксуємо масовану DDoS-атаку")
     assert "Ministry of Defence" in messages[1].text
@@ -40,7 +40,7 @@ def test_notices_of_the_day() -> None:
 
 @pytest.mark.parametrize(("speed", "first", "last"), [(1.0, 18.0, 66.0), (2.0, 9.0, 33.0)])
 def test_schedule(speed: float, first: float, last: float) -> None:
-    plan = schedule(load_notices(export_path(), "dsszzi"), speed)
+    plan = schedule(load_export(export_path(), "dsszzi"), speed)
     assert plan[0][0] == pytest.approx(first)
     assert plan[-1][0] == pytest.approx(last)
     assert [at for at, _ in plan] == sorted(at for at, _ in plan)
