@@ -64,6 +64,7 @@ class Replay:
         self.workdir = workdir
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
+        self.origin = datetime.now(UTC)
         self.sites = SiteFarm(self.mode, timeline.scaled(settings.HANG, opts.speed))
         self.webhook = WebhookSink()
         self.daemon: Daemon | None = None
@@ -103,6 +104,7 @@ class Replay:
         await self.daemon.start()
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         self.t0 = self.loop.time()  # the day begins once everything listens
+        self.origin = datetime.now(UTC)
         messages = load_export(export_path(), settings.SOURCE)
         self._tasks.append(asyncio.create_task(self._sync_loop(), name="demo-sites"))
         self._tasks.append(asyncio.create_task(self._feed(messages), name="demo-notices"))
@@ -153,6 +155,8 @@ class Replay:
             announcements=data["announcements"],
             notices=list(self.notices),
             deliveries=list(self.webhook.received),
+            origin=self.origin,
+            speed=self.opts.speed,
         )
         self.record.add(snap)
         return snap

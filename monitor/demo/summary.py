@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.demo.timeline import day_time
+
 EXPECTED = ("privatbank", "oschadbank", "mod", "zsu")  # confirmed incidents, one campaign
 LATE = "oschadbank"  # still down when the "resumed" notice says it is back
 BLIP = "monobank"  # fails one or two probes: never an incident
@@ -34,6 +36,18 @@ class Snapshot:
     announcements: list[dict[str, Any]] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)  # webhook bodies
+    origin: datetime | None = None  # the wall time the replay began, to map times to the day
+    speed: float = 1.0
+
+    def day_of(self, iso: str | None) -> datetime | None:
+        """The moment of the day a wall time stamped by the daemon stands for."""
+        if not iso or self.origin is None:
+            return None
+        try:
+            wall = datetime.fromisoformat(iso)
+        except ValueError:
+            return None
+        return day_time((wall - self.origin).total_seconds(), self.speed)
 
 
 @dataclass

@@ -17,8 +17,9 @@ NOTICES_SHOWN = 4
 ALERTS_SHOWN = 6
 
 
-def _hhmm(iso: str | None) -> str:
-    return iso[11:16] if iso and len(iso) >= 16 else "-"
+def _hhmm(snap: Snapshot, iso: str | None) -> str:
+    day = snap.day_of(iso)
+    return f"{day:%H:%M}" if day else "-"
 
 
 def _last_check(svc: Mapping[str, Any]) -> str:
@@ -54,7 +55,7 @@ def incidents_table(snap: Snapshot) -> Table:
     for inc in snap.incidents:
         table.add_row(
             Text(str(inc.get("service"))),
-            _hhmm(inc.get("started_at")),
+            _hhmm(snap, inc.get("started_at")),
             Text(str(inc.get("status"))),
             "yes" if inc.get("observed") else "-",
             "yes" if inc.get("announced") else "-",

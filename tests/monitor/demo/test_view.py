@@ -30,14 +30,17 @@ INCIDENT = {
     "status": "open",
     "observed": True,
     "announced": False,
-    "started_at": "2022-02-15T12:21:00+00:00",
+    "started_at": "2026-01-01T00:00:07+00:00",  # 7 s in at speed 2: 12:21 of the day
     "flags": [],
 }
 HOSTILE = "[bold]not markup[/bold] <script>x</script>"
 
 
+ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def snap(**kw: Any) -> Snapshot:
-    return Snapshot(elapsed=20.0, day=DAY, **kw)
+    return Snapshot(elapsed=20.0, day=DAY, origin=ORIGIN, speed=2.0, **kw)
 
 
 def test_render_shows_every_part() -> None:
@@ -63,6 +66,7 @@ def test_render_shows_every_part() -> None:
     out = console.export_text()
     for part in (
         "12:30 UTC",
+        "12:21",
         "PrivatBank",
         "down",
         "timeout",
