@@ -99,12 +99,14 @@ def notices_panel(snap: Snapshot) -> Panel:
 
 def alerts_panel(snap: Snapshot) -> Panel:
     """Alerts as the webhook received them, newest last."""
-    lines = Text()
-    for line in alert_lines(snap.deliveries)[-ALERTS_SHOWN:]:
-        lines.append(line + "\n", style="red" if "FIRING" in line else "green")
+    rows = [
+        Text(line, style="red" if line.startswith("FIRING") else "green")
+        for line in alert_lines(snap.deliveries)[-ALERTS_SHOWN:]
+    ]
+    body = Text("\n").join(rows) if rows else Text("none yet", style="dim")
     stats = alert_stats(snap.deliveries)
     title = f"Alerts delivered to the webhook ({stats['notifications']})"
-    return Panel(lines or Text("none yet", style="dim"), title=title, title_align="left")
+    return Panel(body, title=title, title_align="left")
 
 
 def alert_lines(deliveries: list[dict[str, Any]]) -> list[str]:
