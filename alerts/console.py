@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from alerts.base import Alert, Notification, ReceiverContext, ReceiverKind, ReceiverSpec
+from alerts.base import Notification, ReceiverContext, ReceiverKind, ReceiverSpec
+from alerts.text import alert_line, title
 
 
 class ConsoleReceiver(ReceiverSpec):
@@ -15,21 +16,10 @@ class ConsoleReceiver(ReceiverSpec):
     stream: Literal["stdout", "stderr"] = "stdout"
 
 
-def _line(a: Alert) -> str:
-    name = a.labels.get("alertname", "alert")
-    what = a.annotations.get("summary") or " ".join(
-        f"{k}={v}" for k, v in sorted(a.labels.items()) if k != "alertname"
-    )
-    since = a.starts_at.strftime("%H:%M:%S UTC")
-    end = f", resolved {a.ends_at.strftime('%H:%M:%S UTC')}" if a.ends_at else ""
-    return f"  {a.status.upper():8} {name}: {what} (since {since}{end})"
-
-
 def block(n: Notification) -> str:
-    """The notification as lines: a header with receiver, status and group, then one per alert."""
-    group = " ".join(f"{k}={v}" for k, v in sorted(n.group_labels.items()))
-    head = f"── alert to {n.receiver}: {n.status.upper()} [{len(n.alerts)}] {group}".rstrip()
-    return "\n".join([head, *(_line(a) for a in n.alerts)]) + "\n"
+    """The notification as lines: who it is for and its title, then one line per alert."""
+    lines = [f"── alert to {n.receiver}: {title(n)}", *(f"   {alert_line(a)}" for a in n.alerts)]
+    return "\n".join(lines) + "\n"
 
 
 async def send(spec: ConsoleReceiver, notification: Notification, ctx: ReceiverContext) -> None:
