@@ -23,21 +23,26 @@ SIGNATURE_WORDS = {
 class IncidentLike(Protocol):
     """What alert rules read from an incident (monitor.incidents.Incident)."""
 
-    id: str
-    service: str
-    group: str
-    started_at: datetime
-    observed: bool
-    announced: bool
-    flags: Sequence[str]
-    failing_checks: Sequence[str]
-    signature: Mapping[str, int]
-    announcements: Mapping[str, str]
-    campaign: str | None
-
+    @property
+    def id(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def flags(self) -> Sequence[str]: ...
+    @property
+    def failing_checks(self) -> Sequence[str]: ...
+    @property
+    def signature(self) -> Mapping[str, int]: ...
+    @property
+    def announcements(self) -> Mapping[str, str]: ...
+    @property
+    def campaign(self) -> str | None: ...
     @property
     def confirmed(self) -> bool: ...
-
     @property
     def hints(self) -> Sequence[str]: ...
 
@@ -45,10 +50,14 @@ class IncidentLike(Protocol):
 class CampaignLike(Protocol):
     """What alert rules read from a campaign."""
 
-    id: str
-    started_at: datetime
-    services: Sequence[str]
-    groups: Sequence[str]
+    @property
+    def id(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def services(self) -> Sequence[str]: ...
+    @property
+    def groups(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)

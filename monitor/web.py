@@ -16,6 +16,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from alerts.base import parse_duration
 from monitor.config import Web
+from monitor.statuspage import CONTENT_SECURITY_POLICY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -27,7 +28,8 @@ OPEN = ("/healthz", "/readyz")
 class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
 
-    registry: CollectorRegistry
+    @property
+    def registry(self) -> CollectorRegistry: ...
 
     def ready(self) -> tuple[bool, str]: ...
 
@@ -46,6 +48,17 @@ class WebView(Protocol):
     async def api_campaigns(
         self, status: str | None, since: datetime | None
     ) -> list[dict[str, Any]]: ...
+
+    async def api_announcements(
+        self,
+        since: datetime | None,
+        limit: int,
+        source: str | None,
+        kind: str | None,
+        service: str | None,
+    ) -> list[dict[str, Any]]: ...
+
+    async def status_page(self) -> str: ...
 
 
 VIEW = web.AppKey("view", WebView)
@@ -80,11 +93,16 @@ def auth_middleware(cfg: Web) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path in OPEN or path == "/api/v1/announcements":  # ingest checks its own tokens
-            return await handler(request)
+        if path in OPEN or (path == "/api/v1/announcements" and request.method == "POST"):
+            return await handler(request)  # ingest checks its own tokens
+        page = path in ("/", "/status")
         needs = path.startswith(ALWAYS_PROTECTED) or (
             configured
-            and (path.startswith("/api/") or (path == "/metrics" and cfg.auth.protect_metrics))
+            and (
+                path.startswith("/api/")
+                or page
+                or (path == "/metrics" and cfg.auth.protect_metrics)
+            )
         )
         if needs:
             if not configured:
@@ -201,6 +219,33 @@ async def campaigns(request: web.Request) -> web.Response:
     return web.json_response({"campaigns": await request.app[VIEW].api_campaigns(status, since)})
 
 
+async def announcements(request: web.Request) -> web.Response:
+    """Announcements (?since=, ?source=, ?kind=, ?service=, ?limit=)."""
+    try:
+        kind = _choice(request, "kind", ("attack", "outage", "restored", "advisory", "other"))
+        since, limit = _since(request), _limit(request)
+    except BadQuery as exc:
+        return _error(400, str(exc))
+    q = request.query
+    rows = await request.app[VIEW].api_announcements(
+        since, limit, q.get("source"), kind, q.get("service")
+    )
+    return web.json_response({"announcements": rows})
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The HTML status page for people without Grafana."""
+    body = await request.app[VIEW].status_page()
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the config (like Prometheus's /-/reload)."""
     ok, detail = await request.app[VIEW].reload()
@@ -225,6 +270,9 @@ def make_app(
             web.get("/api/v1/incidents", incidents),
             web.get("/api/v1/incidents/{id}", incident),
             web.get("/api/v1/campaigns", campaigns),
+            web.get("/api/v1/announcements", announcements),
+            web.get("/", status_page),
+            web.get("/status", status_page),
             web.post("/-/reload", reload),
             *(extra_routes or []),
         ]
