@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -70,7 +69,6 @@ class Replay:
         self.daemon: Daemon | None = None
         self.notices: list[summary.Notice] = []
         self.record = summary.Record()
-        self.problems: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
 
@@ -130,16 +128,12 @@ class Replay:
     async def _feed(self, messages: list[Message]) -> None:
         """Each notice into the daemon at its moment, published now (the correlator's windows are real time)."""
         assert self.daemon is not None
-        ingest: Callable[[Message], Awaitable[Any]] | None = getattr(self.daemon, "ingest", None)
         for at, msg in schedule(messages, self.opts.speed):
             await asyncio.sleep(max(0.0, at - self.elapsed()))
             self.notices.append(
                 summary.Notice(f"{msg.source}/{msg.id}", msg.published_at, msg.text)
             )
-            if ingest is None:
-                self.problems.append("the daemon has no ingest(): notices could not be fed")
-                return
-            await ingest(replace(msg, published_at=datetime.now(UTC)))
+            await self.daemon.ingest(replace(msg, published_at=datetime.now(UTC)))
 
     async def snapshot(self) -> summary.Snapshot:
         """What the API and the webhook show now."""
@@ -228,7 +222,6 @@ async def run(opts: Options, out: TextIO) -> int:
             )
             await _play(replay, out)
             result = summary.summarise(replay.record, replay.webhook.received)
-            result.problems[:0] = replay.problems
             for line in summary.text(result):
                 print(line, file=out)
             if opts.json_summary:
