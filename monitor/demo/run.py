@@ -195,6 +195,21 @@ async def _play(replay: Replay, out: TextIO) -> None:
         print(line, file=out, flush=True)
 
 
+class _OneLine(logging.Formatter):
+    """Errors as one line each, without tracebacks: the demo's view and summary tell the story."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.name}: {record.getMessage()}"
+
+
+def _quiet_logs() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.ERROR)
+    handler.setFormatter(_OneLine())
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("outwatch").setLevel(logging.ERROR)
+
+
 async def _until_interrupted() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -209,7 +224,7 @@ async def _until_interrupted() -> None:
 
 async def run(opts: Options, out: TextIO) -> int:
     """Play the day; print the summary; 0 when the story played out as expected."""
-    logging.getLogger("outwatch").setLevel(logging.ERROR)  # the demo's own view tells the story
+    _quiet_logs()
     with tempfile.TemporaryDirectory(prefix="outwatch-demo-") as tmp:
         replay = Replay(opts, Path(tmp))
         try:
