@@ -75,26 +75,27 @@ def campaign_line(snap: Snapshot) -> Text:
     return Text("\n".join(parts), style="bold")
 
 
-def _kind_of(snap: Snapshot, key: str) -> str:
+def _classified(snap: Snapshot, key: str) -> str:
+    """How the daemon classified a notice: `attack: privatbank, oschadbank`, or ''."""
     for a in snap.announcements:
         if a.get("key") == key or f"{a.get('source')}/{a.get('id')}" == key:
-            kind = a.get("kind") or (a.get("classification") or {}).get("kind")
-            return str(kind or "")
+            services = ", ".join(a.get("services") or ())
+            return f"{a.get('kind') or '?'}{': ' + services if services else ''}"
     return ""
 
 
 def notices_panel(snap: Snapshot) -> Panel:
-    """The latest notices fed, with the kind the daemon gave them."""
-    lines = Text()
+    """The latest notices fed, with what the daemon made of them."""
+    rows = []
     for n in snap.notices[-NOTICES_SHOWN:]:
-        kind = _kind_of(snap, n.key)
-        lines.append(f"{n.day:%H:%M} ", style="cyan")
-        if kind:
-            lines.append(f"[{kind}] ", style="bold")
-        lines.append(_short(n.text, 110) + "\n")
-    return Panel(
-        lines or Text("none yet", style="dim"), title="Official notices", title_align="left"
-    )
+        verdict = _classified(snap, n.key)
+        row = Text(f"{n.day:%H:%M} ", style="cyan")
+        if verdict:
+            row.append(f"[{verdict}] ", style="bold")
+        row.append(_short(n.text, 110))
+        rows.append(row)
+    body = Text("\n").join(rows) if rows else Text("none yet", style="dim")
+    return Panel(body, title="Official notices", title_align="left")
 
 
 def alerts_panel(snap: Snapshot) -> Panel:

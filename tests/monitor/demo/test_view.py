@@ -48,7 +48,7 @@ def test_render_shows_every_part() -> None:
         services=services("down"),
         incidents=[{**INCIDENT, "announced": True, "flags": ["restored_claim_while_down"]}],
         campaigns=[{"id": "c", "status": "open", "services": ["privatbank", "oschadbank", "mod"]}],
-        announcements=[{"source": "dsszzi", "id": "101", "kind": "attack"}],
+        announcements=[{"key": "dsszzi/101", "kind": "attack", "services": ["privatbank"]}],
         notices=[Notice("dsszzi/101", DAY, "DDoS on PrivatBank " + HOSTILE)],
         deliveries=[
             {
@@ -73,7 +73,7 @@ def test_render_shows_every_part() -> None:
         "oschadbank",
         "restored_claim_while_down",
         "privatbank, oschadbank, mod",
-        "[attack]",
+        "[attack: privatbank]",
         HOSTILE,  # printed as text, not interpreted as rich markup
         "FIRING campaign_opened c",
     ):
