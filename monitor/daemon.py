@@ -233,6 +233,7 @@ class Daemon:
         corr = self.decisions.correlator
         try:
             await self.announcements.ensure_schema()
+            await self.store.run(incident_store.create_tables)
             if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
                 log.info("restored %d incidents", len(corr.incidents()))
             since = self.clock.now() - timedelta(seconds=self.cfg.correlation.window_after * 2)
