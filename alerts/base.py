@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+import aiohttp
+import sqlite_utils
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+)
+
+T = TypeVar("T")
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -48,6 +59,28 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not an http(s):// URL")
+    return value.rstrip("/") if value.count("/") == 2 else value
+
+
+# An http(s) URL written by an operator (kept as text; aiohttp parses it when sending).
+HttpURL = Annotated[str, AfterValidator(_http_url)]
+
+
+def _secret_http_url(value: SecretStr) -> SecretStr:
+    try:
+        _http_url(value.get_secret_value())
+    except ValueError:
+        raise ValueError("url must be an http(s):// URL") from None  # never echo the secret
+    return value
+
+
+# A URL that carries a credential (Slack and webhook URLs): validated, never shown.
+SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
 AlertStatus = Literal["firing", "resolved"]
 
@@ -96,41 +129,77 @@ class Notification:
 
 
 class DeliveryError(Exception):
-    """A receiver could not deliver; `retryable` decides whether the outbox tries again."""
+    """A receiver could not deliver; `retryable` decides whether the outbox tries again.
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    `category` is a short, low-cardinality word for metrics (http_4xx, http_5xx, http_429,
+    timeout, connection, smtp, error); `reason` is the readable detail.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        category: str = "error",
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.category = category
 
 
 def check_status(status: int, body: str = "", retry_after: str | None = None) -> None:
     """Decide once, for every HTTP receiver, that 5xx and 429 retry and other 4xx are final."""
     if status < 300:
         return
-    reason = f"HTTP {status}: {body[:200]}".strip()
+    # the body comes from the internet: one line, printable, short
+    snippet = " ".join(body[:200].split())
+    reason = f"HTTP {status}: {snippet}".strip().rstrip(":")
     if status == 429 or status >= 500:
         delay = None
         if retry_after and retry_after.strip().isdigit():
             delay = float(retry_after.strip())
-        raise DeliveryError(reason, retryable=True, retry_after=delay)
-    raise DeliveryError(reason, retryable=False)
+        category = "http_429" if status == 429 else "http_5xx"
+        raise DeliveryError(reason, retryable=True, retry_after=delay, category=category)
+    raise DeliveryError(reason, retryable=False, category="http_4xx")
 
 
 class ReceiverSpec(BaseModel):
-    """Base of each receiver kind's settings; `name`, `timeout`, `send_resolved` added by config."""
+    """Base of each receiver kind's settings; `name`, `timeout`, `send_resolved` added by config.
+
+    `resend_interval`, when set, re-sends a group's firing alerts at least that often even when
+    nothing changed (Alertmanager needs it before its resolve_timeout).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str
+    resend_interval: Duration | None = None
 
 
 @dataclass
 class ReceiverContext:
-    """Long-lived resources receivers share (an aiohttp session); owned by the caller."""
+    """Long-lived resources receivers share; owned by the caller (the dispatcher or a command)."""
 
-    resources: dict[str, Any] = field(default_factory=dict)
+    session: aiohttp.ClientSession
+    vantage: str = ""
+    external_url: str = ""
+
+
+class Clock(Protocol):
+    """UTC wall time for records, monotonic seconds for timers (monitor.base clocks fit)."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class Storage(Protocol):
+    """Runs `fn(db)` on the one database writer, inside one transaction (monitor.store.Store fits)."""
+
+    async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T: ...
 
 
 @dataclass(frozen=True)

@@ -387,9 +387,37 @@ def load(path: str | Path) -> Config:
     return parse(text, str(p), p.parent)
 
 
+def _is_secret(prop: dict[str, Any]) -> bool:
+    options = prop.get("anyOf", [prop])
+    return any(o.get("format") == "password" for o in options)
+
+
+def _add_file_siblings(node: Any) -> None:
+    """Every secret `x` may be given as `x_file` (read by the loader); tell editors so."""
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            for name, prop in list(props.items()):
+                if isinstance(prop, dict) and _is_secret(prop):
+                    props[f"{name}_file"] = {
+                        "type": "string",
+                        "description": f"file holding {name}",
+                    }
+                    if name in node.get("required", []):
+                        node["required"].remove(name)
+                        node.setdefault("oneOf", []).append({"required": [name]})
+                        node["oneOf"].append({"required": [f"{name}_file"]})
+        for value in node.values():
+            _add_file_siblings(value)
+    elif isinstance(node, list):
+        for value in node:
+            _add_file_siblings(value)
+
+
 def json_schema() -> str:
     """The JSON Schema of the config, for editors."""
     schema = Config.model_json_schema(mode="validation")
+    _add_file_siblings(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "outwatch config"
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,15 +18,26 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.core import Metric
 
+from alerts.api import silence_routes
+from alerts.dispatcher import Dispatcher
 from monitor import config as config_mod
-from monitor import logs, store
-from monitor.base import Clock, SystemClock
+from monitor import incident_store, logs, store
+from monitor.alertrules import CampaignPins, alerts_for
+from monitor.announcements import AnnouncementStore
+from monitor.announcements import Change as AnnouncementChange
+from monitor.base import Clock, Message, SystemClock
+from monitor.classify import Classifier
 from monitor.config import Config, ConfigError
-from monitor.metrics import counter, gauge, histogram, registry_for, render
+from monitor.decisions import Decisions
+from monitor.engine import CANARY_SERVICE
+from monitor.metrics import registry_for
 from monitor.pipeline import Pipeline
 from monitor.runner import run_check
 from monitor.scheduler import ProbeScheduler, Scheduled, in_shard
+from monitor.sources.base import Source, SourceHealth, recording_sink, sources_from_config
+from monitor.sources.ingest import ingest_routes
 from monitor.state import Event, OutageClosed, OutageOpened, ServiceChanged
+from monitor.views import DaemonView, alert_inputs, extra_families
 from monitor.web import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
 
@@ -40,7 +52,8 @@ def scheduled_checks(cfg: Config) -> list[Scheduled]:
     items = [Scheduled(s.name, c) for s in cfg.services for c in s.checks]
     if cfg.shard is not None:
         items = [i for i in items if in_shard(i.key, cfg.shard.index, cfg.shard.total)]
-    return items
+    # every instance probes its own canaries: they tell whether this vantage itself is offline
+    return items + [Scheduled(CANARY_SERVICE, c) for c in cfg.vantage.canaries]
 
 
 class Daemon:
@@ -51,11 +64,31 @@ class Daemon:
         self.path = path
         self.clock: Clock = clock or SystemClock()
         self.vantage = cfg.vantage.name
+        self.listen_port: int | None = None
         self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
         self.pipeline = Pipeline.from_config(cfg.services)
+        self.decisions = Decisions(cfg)
+        self.boosted: set[str] = set()
+        self.classifier = Classifier.from_services(cfg.services)
+        self.announcements = AnnouncementStore(self.store, self.clock)
+        self.sink = recording_sink(self.announcements, self._classify, self._announced)
+        self.sources: list[Source] = []
+        self._source_tasks: list[asyncio.Task[None]] = []
+        self.ingest_health = SourceHealth("ingest", "ingest")
+        self.announcement_counts: Counter[tuple[str, str]] = Counter()
+        self.links: dict[str, str] = {}  # announcement key -> URL, for alert annotations
+        self.dispatcher = Dispatcher(
+            cfg.alerts,
+            self.store,
+            clock=self.clock,
+            vantage=self.vantage,
+            external_url=self.external_url,
+        )
+        self.source_down_since: dict[str, datetime] = {}
+        self.pins = CampaignPins()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
-        self.registry = registry_for(self)
+        self.registry = registry_for(DaemonView(self))
         self.reload_ok = True
         self.reload_at = self.clock.now()
         self.store_up = True
@@ -63,28 +96,57 @@ class Daemon:
         self.started = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
-        self.listen_port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @property
+    def external_url(self) -> str:
+        """Where people reach this instance (web.external_url, else the listen address)."""
+        if self.cfg.web.external_url:
+            return self.cfg.web.external_url.rstrip("/")
+        scheme = "https" if self.cfg.web.tls else "http"
+        host, port = split_listen(self.cfg.web.listen)
+        return f"{scheme}://{host}:{self.listen_port or port}"
+
     async def start(self) -> None:
-        """Restore state, start probing, serve HTTP, start background tasks."""
+        """Restore state, start alerting, probing, the web server, sources and background tasks."""
         await self._restore()
+        await self.dispatcher.start()
         self.scheduler.apply(scheduled_checks(self.cfg))
         self.scheduler.start()
         await self._start_web()
+        self._start_sources()
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="store-flush"))
         self.started = True
         log.info(
-            "started: vantage %s, %d services, %d checks scheduled, listening on %s",
+            "started: vantage %s, %d services, %d checks scheduled, %d sources, listening on %s",
             self.vantage,
             len(self.cfg.services),
             len(self.scheduler.keys()),
+            len(self.sources),
             self.cfg.web.listen,
         )
 
+    def _start_sources(self) -> None:
+        self.sources = sources_from_config(
+            self.cfg.sources, self.sink, self.announcements, self.clock
+        )
+        self._source_tasks = [
+            asyncio.create_task(src.run(), name=f"source-{src.name}") for src in self.sources
+        ]
+
+    async def _stop_sources(self) -> None:
+        for task in self._source_tasks:
+            task.cancel()
+        await asyncio.gather(*self._source_tasks, return_exceptions=True)
+        self._source_tasks = []
+
     async def _start_web(self) -> None:
-        app = make_app(self.cfg.web, self)
+        routes = [
+            *ingest_routes(self.cfg.sources.ingest, self.sink, self.ingest_health, self.clock),
+            *silence_routes(self.dispatcher),
+        ]
+        app = make_app(self.cfg.web, DaemonView(self), routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = split_listen(self.cfg.web.listen)
@@ -92,11 +154,14 @@ class Daemon:
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         self.listen_port = sockets[0].getsockname()[1] if sockets else port
+        self.dispatcher.external_url = self.external_url
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop scheduling, let in-flight probes finish within `grace`, flush, close."""
         self.started = False
+        await self._stop_sources()
         await self.scheduler.stop(grace)
+        await self.dispatcher.stop()
         for task in reversed(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -111,10 +176,34 @@ class Daemon:
 
     async def _probe(self, item: Scheduled, scheduled: datetime) -> None:
         result = await run_check(item.check, self.ctx)
-        events = self.pipeline.record(
+        obs, events = self.pipeline.record(
             item.service, item.check.id, item.check.kind, result, self.clock.now()
         )
         self._log_events(events)
+        self.decisions.result(self.pipeline.machine, obs, events)
+
+    async def ingest(self, message: Message) -> None:
+        """The sink every source uses: classify, store, correlate."""
+        await self.sink(message)
+
+    def _classify(self, text: str) -> Any:
+        return self.classifier.classify(text)
+
+    async def _announced(self, change: AnnouncementChange) -> None:
+        ann = change.announcement
+        if change.kind == "new":
+            self.announcement_counts[(ann.message.source, ann.kind)] += 1
+        if ann.message.url:
+            self.links[ann.key] = ann.message.url
+        if change.kind in ("new", "edited") and not ann.message.deleted:
+            self.decisions.announcement(ann, self.clock.now())
+        log.info(
+            "announcement %s: %s %s",
+            change.kind,
+            ann.kind,
+            ",".join(ann.services) or "-",
+            extra={"source": ann.message.source},
+        )
 
     def _log_events(self, events: Iterable[Event]) -> None:
         for ev in events:
@@ -142,11 +231,25 @@ class Daemon:
         if snap:
             self.pipeline.machine.restore(snap)
             log.info("restored state of %d services", len(snap))
+        corr = self.decisions.correlator
+        try:
+            await self.announcements.ensure_schema()
+            await self.store.run(incident_store.create_tables)
+            if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
+                log.info("restored %d incidents", len(corr.incidents()))
+            since = self.clock.now() - timedelta(seconds=self.cfg.correlation.window_after * 2)
+            for ann in await self.announcements.load(since):
+                if ann.message.url:
+                    self.links[ann.key] = ann.message.url
+        except store.StoreError as exc:
+            self._store_failed(exc)
 
     async def _flush_loop(self) -> None:
         last_snapshot = last_prune = self.clock.monotonic()
         while True:
             await asyncio.sleep(FLUSH_EVERY)
+            self._tick()
+            await self._evaluate_alerts()
             now = self.clock.monotonic()
             snapshot = now - last_snapshot >= SNAPSHOT_EVERY
             if await self._flush(snapshot=snapshot) and snapshot:
@@ -157,8 +260,10 @@ class Daemon:
 
     async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
         results, outages = self.pipeline.take_pending()
+        changes = self.decisions.take_pending()
         # the machine snapshot goes with any outage change so a restart never loses an open outage
         snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+        corr = self.decisions.correlator if (changes or self.decisions.dirty or final) else None
 
         def write(db: Any) -> None:
             store.insert_results(db, results)
@@ -166,17 +271,45 @@ class Daemon:
                 store.upsert_outage(db, o)
             if snap is not None:
                 store.put_state(db, "machine", snap)
+            incident_store.apply_changes(db, changes)
+            if corr is not None:
+                incident_store.save_snapshot(db, corr)
 
         try:
             await self.store.run(write)
         except store.StoreError as exc:
             self.pipeline.give_back(results, outages)
+            self.decisions.pending[:0] = changes
             self._store_failed(exc)
             return False
+        if corr is not None:
+            self.decisions.dirty = False
         if not self.store_up:
             log.info("store is writable again")
         self.store_up = True
         return True
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        self.decisions.tick(now)
+        boosts = set(self.decisions.correlator.boosts(now))
+        if boosts == self.boosted:
+            return
+        interval = self.cfg.correlation.boost_interval
+        for svc in self.cfg.services:
+            if (svc.name in boosts) == (svc.name in self.boosted):
+                continue
+            for c in svc.checks:
+                want = min(interval, c.interval) if svc.name in boosts else c.interval
+                self.scheduler.set_interval(f"{svc.name}/{c.id}", want)
+            log.info("boost %s", "on" if svc.name in boosts else "off", extra={"service": svc.name})
+        self.boosted = boosts
+
+    async def _evaluate_alerts(self) -> None:
+        try:
+            await self.dispatcher.update(self.pins.apply(alerts_for(alert_inputs(self))))
+        except store.StoreError as exc:
+            self._store_failed(exc)
 
     async def _prune(self) -> None:
         before = self.clock.now() - timedelta(seconds=self.cfg.storage.retention)
@@ -207,121 +340,34 @@ class Daemon:
             for line in exc.problems:
                 log.error("reload rejected: %s", line)
             return False, "; ".join(exc.problems)
-        self.apply(new)
+        await self.apply(new)
         return True, "reloaded"
 
-    def apply(self, new: Config) -> None:
+    async def apply(self, new: Config) -> None:
         """Swap in a validated config; unchanged checks keep state and schedule."""
         for key in ("storage", "web"):
             if getattr(new, key) != getattr(self.cfg, key):
                 log.warning("%s changed: takes effect after a restart", key)
         self.pipeline.reconfigure(new.services)
+        self.decisions.reconfigure(new)
+        self.classifier = Classifier.from_services(new.services)
+        await self.dispatcher.reload(new.alerts)
         added, removed, changed = self.scheduler.apply(scheduled_checks(new))
+        self.boosted = set()  # re-applied on the next tick against the new intervals
+        sources_changed = new.sources != self.cfg.sources
         self.cfg = new
+        if sources_changed:
+            await self._stop_sources()
+            self._start_sources()
         self.reload_ok = True
         self.reload_at = self.clock.now()
         log.info(
             "config reloaded: %d checks added, %d removed, %d changed", added, removed, changed
         )
 
-    # -- views for web and metrics --------------------------------------------------------
-
-    def ready(self) -> tuple[bool, str]:
-        """Ready when started (the store may be down: probing goes on from memory)."""
-        if not self.started:
-            return False, "starting"
-        return True, "ok" if self.store_up else "store unavailable; running from memory"
-
-    async def api_services(self) -> list[dict[str, Any]]:
-        """Current status of each service and its checks."""
-        m = self.pipeline.machine
-        out = []
-        for svc in self.cfg.services:
-            outage = m.open_outage(svc.name)
-            checks = []
-            for c in svc.checks:
-                last = self.pipeline.last.get((svc.name, c.id))
-                checks.append(
-                    {
-                        "id": c.id,
-                        "kind": c.kind,
-                        "target": c.endpoint(),
-                        "critical": c.critical,
-                        "state": m.check_state(svc.name, c.id),
-                        "interval": self.scheduler.interval(f"{svc.name}/{c.id}") or c.interval,
-                        "last": None
-                        if last is None
-                        else {
-                            "at": last.at.isoformat(),
-                            "ok": last.result.ok,
-                            "error": last.result.error,
-                            "detail": last.result.detail,
-                            "duration": round(last.result.duration, 4),
-                            "status_code": last.result.status_code,
-                        },
-                    }
-                )
-            out.append(
-                {
-                    "name": svc.name,
-                    "title": svc.display,
-                    "group": svc.group,
-                    "status": m.status(svc.name),
-                    "outage": None
-                    if outage is None
-                    else {
-                        "started_at": outage.started_at.isoformat(),
-                        "signature": dict(outage.signature),
-                    },
-                    "checks": checks,
-                }
-            )
-        return out
-
-    async def api_outages(self, service: str | None, limit: int) -> list[dict[str, Any]]:
-        """Stored outages, newest first."""
-        return await self.store.run(lambda db: store.list_outages(db, service, limit))
-
-    def metrics_text(self) -> bytes:
-        """/metrics body: what generate_latest(self.registry) gives, rendered directly (faster)."""
-        return render(self)
-
     def extra_families(self) -> Iterator[Metric]:
-        """Families beyond probes and state: the daemon's own health."""
-        v = [self.vantage]
-        yield gauge(
-            "outwatch_config_last_reload_successful",
-            "Whether the last config reload succeeded",
-            ["vantage"],
-            [(v, 1.0 if self.reload_ok else 0.0)],
-        )
-        yield gauge(
-            "outwatch_config_last_reload_success_timestamp_seconds",
-            "Time of the last successful reload",
-            ["vantage"],
-            [(v, self.reload_at.timestamp())],
-        )
-        yield gauge(
-            "outwatch_store_up",
-            "Whether the database is writable",
-            ["vantage"],
-            [(v, float(self.store_up))],
-        )
-        yield counter(
-            "outwatch_store_errors", "Database errors", ["vantage"], [(v, float(self.store_errors))]
-        )
-        yield counter(
-            "outwatch_probe_runs_skipped",
-            "Scheduled runs not made: the previous run still going, or the loop too far behind",
-            ["vantage"],
-            [(v, float(self.scheduler.skipped))],
-        )
-        yield histogram(
-            "outwatch_probe_start_lateness_seconds",
-            "How long after its scheduled slot each probe started",
-            ["vantage"],
-            [(v, self.scheduler.lateness)],
-        )
+        """Families beyond probes and state."""
+        return extra_families(self)
 
 
 # -- process -----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.base import Observation
 from monitor.config import Config
@@ -43,6 +43,9 @@ class VantageGuard:
             old.reconfigure([rule])
         self.ids = [c.id for c in cfg.vantage.canaries]
         self.ratio = cfg.vantage.offline_ratio
+        # a drop of our own network is noticed up to one canary interval late; failures that
+        # began within that slack before the canaries' first failure are ours too
+        self.slack = timedelta(seconds=max((c.interval for c in cfg.vantage.canaries), default=0.0))
         self.failing_since: dict[str, datetime] = {
             k: v for k, v in getattr(self, "failing_since", {}).items() if k in self.ids
         }
@@ -55,8 +58,8 @@ class VantageGuard:
         else:
             self.failing_since.setdefault(obs.check, obs.ts)
         states = {c: self.machine.check_state(CANARY_SERVICE, c) for c in self.ids}
-        since = min(self.failing_since.values(), default=None)
-        return vantage_offline(states, self.ratio), since
+        first = min(self.failing_since.values(), default=None)
+        return vantage_offline(states, self.ratio), (first - self.slack if first else None)
 
 
 def correlate_events(

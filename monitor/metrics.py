@@ -31,18 +31,18 @@ class Histogram:
 
     buckets: Sequence[float] = DEFAULT_BUCKETS
     counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    n: int = 0
+    sum: float = 0.0
+    count: int = 0
 
     def observe(self, value: float) -> None:
         """Add one observation."""
         if not self.counts:
             self.counts = [0] * (len(self.buckets) + 1)
         self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.total += value
-        self.n += 1
+        self.sum += value
+        self.count += 1
 
-    def cumulative(self) -> list[tuple[str, float]]:
+    def cumulative(self) -> Sequence[tuple[str, float]]:
         """Buckets as (le, cumulative count), ending with +Inf."""
         counts = self.counts or [0] * (len(self.buckets) + 1)
         out, running = [], 0
@@ -56,11 +56,23 @@ def _le(v: float) -> str:
     return f"{v:g}"
 
 
+class HistogramLike(Protocol):
+    """Bucket counts any part of the program keeps (alerts.stats.Histogram fits too)."""
+
+    @property
+    def sum(self) -> float: ...
+
+    def cumulative(self) -> Sequence[tuple[str, float]]: ...
+
+
 class StateView(Protocol):
     """What the collector reads; the daemon provides it."""
 
-    vantage: str
-    pipeline: Pipeline
+    @property
+    def vantage(self) -> str: ...
+
+    @property
+    def pipeline(self) -> Pipeline: ...
 
     def extra_families(self) -> Iterable[Metric]: ...
 
@@ -187,12 +199,12 @@ def counter(
 
 
 def histogram(
-    name: str, doc: str, labels: Sequence[str], rows: Iterable[tuple[Sequence[str], Histogram]]
+    name: str, doc: str, labels: Sequence[str], rows: Iterable[tuple[Sequence[str], HistogramLike]]
 ) -> Metric:
     """A histogram family from (label values, Histogram) rows."""
     h = HistogramMetricFamily(name, doc, labels=list(labels))
     for lv, hist in rows:
-        h.add_metric(list(lv), hist.cumulative(), hist.total)
+        h.add_metric(list(lv), list(hist.cumulative()), hist.sum)
     return h
 
 

@@ -51,8 +51,8 @@ class Pipeline:
 
     def record(
         self, service: str, check: str, kind: str, result: ProbeResult, at: datetime
-    ) -> list[Event]:
-        """Account one result; returns the state events it caused."""
+    ) -> tuple[Observation, list[Event]]:
+        """Account one result; returns it as an observation, and the state events it caused."""
         self.last[(service, check)] = LastResult(service, check, kind, at, result)
         self.probes[(service, check, kind)] += 1
         if not result.ok:
@@ -79,7 +79,7 @@ class Pipeline:
         open_outage = self.machine.open_outage(service)
         if open_outage is not None and not result.ok:
             self.pending_outages[open_outage.id] = open_outage
-        return events
+        return obs, events
 
     def take_pending(self) -> tuple[list[Observation], list[Outage]]:
         """Hand over what must be written, and forget it."""

@@ -53,7 +53,9 @@ def _timed_out(
     check: Any, exc: TimeoutError, phase: str | None, phases: dict[str, float]
 ) -> ProbeResult:
     if exc.args and exc.errno is not None:  # the OS gave up (ETIMEDOUT), not our deadline
-        return ProbeResult(ok=False, error="timeout", detail=str(exc.strerror), phases=phases)
+        return ProbeResult(
+            ok=False, error="timeout", detail=str(exc.strerror).lower(), phases=phases
+        )
     where = f" (during {phase})" if phase else ""
     detail = f"no answer within {check.timeout:g}s{where}"
     return ProbeResult(ok=False, error="timeout", detail=detail, phases=phases)

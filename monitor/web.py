@@ -6,6 +6,7 @@ import base64
 import hmac
 import ssl
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import bcrypt
@@ -13,7 +14,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import CollectorRegistry
 
+from alerts.base import parse_duration
 from monitor.config import Web
+from monitor.statuspage import CONTENT_SECURITY_POLICY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -25,7 +28,8 @@ OPEN = ("/healthz", "/readyz")
 class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
 
-    registry: CollectorRegistry
+    @property
+    def registry(self) -> CollectorRegistry: ...
 
     def metrics_text(self) -> bytes: ...
 
@@ -36,6 +40,27 @@ class WebView(Protocol):
     async def api_outages(self, service: str | None, limit: int) -> list[dict[str, Any]]: ...
 
     async def reload(self) -> tuple[bool, str]: ...
+
+    async def api_incidents(
+        self, status: str | None, service: str | None, since: datetime | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def api_incident(self, incident_id: str) -> dict[str, Any] | None: ...
+
+    async def api_campaigns(
+        self, status: str | None, since: datetime | None
+    ) -> list[dict[str, Any]]: ...
+
+    async def api_announcements(
+        self,
+        since: datetime | None,
+        limit: int,
+        source: str | None,
+        kind: str | None,
+        service: str | None,
+    ) -> list[dict[str, Any]]: ...
+
+    async def status_page(self) -> str: ...
 
 
 VIEW = web.AppKey("view", WebView)
@@ -70,11 +95,16 @@ def auth_middleware(cfg: Web) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path in OPEN or path == "/api/v1/announcements":  # ingest checks its own tokens
-            return await handler(request)
+        if path in OPEN or (path == "/api/v1/announcements" and request.method == "POST"):
+            return await handler(request)  # ingest checks its own tokens
+        page = path in ("/", "/status")
         needs = path.startswith(ALWAYS_PROTECTED) or (
             configured
-            and (path.startswith("/api/") or (path == "/metrics" and cfg.auth.protect_metrics))
+            and (
+                path.startswith("/api/")
+                or page
+                or (path == "/metrics" and cfg.auth.protect_metrics)
+            )
         )
         if needs:
             if not configured:
@@ -128,6 +158,96 @@ async def outages(request: web.Request) -> web.Response:
     return web.json_response({"outages": rows})
 
 
+class BadQuery(ValueError):
+    """A query parameter that cannot be used; the message names it."""
+
+
+def _since(request: web.Request) -> datetime | None:
+    """`?since=` as ISO 8601 or a duration back from now (`6h`)."""
+    raw = request.query.get("since")
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(raw))
+    except ValueError:
+        raise BadQuery("since must be an ISO 8601 time or a duration like 6h") from None
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in allowed:
+        raise BadQuery(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    try:
+        return max(1, min(int(request.query.get("limit", str(default))), 1000))
+    except ValueError:
+        raise BadQuery("limit must be an integer") from None
+
+
+async def incidents(request: web.Request) -> web.Response:
+    """Incidents (?status=open|resolved, ?service=, ?since=, ?limit=)."""
+    try:
+        status = _choice(request, "status", ("open", "resolved"))
+        since, limit = _since(request), _limit(request)
+    except BadQuery as exc:
+        return _error(400, str(exc))
+    rows = await request.app[VIEW].api_incidents(status, request.query.get("service"), since, limit)
+    return web.json_response({"incidents": rows})
+
+
+async def incident(request: web.Request) -> web.Response:
+    """One incident with its evidence and announcements."""
+    row = await request.app[VIEW].api_incident(request.match_info["id"])
+    if row is None:
+        return _error(404, "no such incident")
+    return web.json_response(row)
+
+
+async def campaigns(request: web.Request) -> web.Response:
+    """Campaigns (?status=open|closed, ?since=)."""
+    try:
+        status = _choice(request, "status", ("open", "closed"))
+        since = _since(request)
+    except BadQuery as exc:
+        return _error(400, str(exc))
+    return web.json_response({"campaigns": await request.app[VIEW].api_campaigns(status, since)})
+
+
+async def announcements(request: web.Request) -> web.Response:
+    """Announcements (?since=, ?source=, ?kind=, ?service=, ?limit=)."""
+    try:
+        kind = _choice(request, "kind", ("attack", "outage", "restored", "advisory", "other"))
+        since, limit = _since(request), _limit(request)
+    except BadQuery as exc:
+        return _error(400, str(exc))
+    q = request.query
+    rows = await request.app[VIEW].api_announcements(
+        since, limit, q.get("source"), kind, q.get("service")
+    )
+    return web.json_response({"announcements": rows})
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The HTML status page for people without Grafana."""
+    body = await request.app[VIEW].status_page()
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the config (like Prometheus's /-/reload)."""
     ok, detail = await request.app[VIEW].reload()
@@ -149,6 +269,12 @@ def make_app(
             web.get("/readyz", readyz),
             web.get("/api/v1/services", services),
             web.get("/api/v1/outages", outages),
+            web.get("/api/v1/incidents", incidents),
+            web.get("/api/v1/incidents/{id}", incident),
+            web.get("/api/v1/campaigns", campaigns),
+            web.get("/api/v1/announcements", announcements),
+            web.get("/", status_page),
+            web.get("/status", status_page),
             web.post("/-/reload", reload),
             *(extra_routes or []),
         ]

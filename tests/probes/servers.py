@@ -85,9 +85,14 @@ async def _read_head(reader: asyncio.StreamReader) -> None:
 # -- hostile HTTP handlers
 
 
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass
+
+
 async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Accept, read, never answer."""
-    await asyncio.sleep(3600)
+    """Accept, read, never answer (until the client gives up)."""
+    await _until_eof(reader)
 
 
 async def reset_mid_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -163,7 +168,7 @@ async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     await asyncio.sleep(0.01)
     writer.write(b"\x00\xff garbage \x01\x02\x03 SSH-2.0-nope\r\n" * 20)
     await writer.drain()
-    await asyncio.sleep(3600)
+    await _until_eof(reader)
 
 
 async def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -179,7 +184,7 @@ async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     line = await reader.readline()
     writer.write(b"250 " + line)
     await writer.drain()
-    await asyncio.sleep(3600)
+    await _until_eof(reader)
 
 
 # -- friendly HTTP (aiohttp) with the usual routes

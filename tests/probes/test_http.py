@@ -260,3 +260,15 @@ async def test_echo_sees_connection_close() -> None:
             "http", url=f"http://127.0.0.1:{port}/echo", expect={"body_match": "close"}
         )
     assert result.ok, result  # the echoed request headers include Connection: close
+
+
+async def test_head_request_has_no_body() -> None:
+    async with web_server() as port:
+        result, elapsed = await run_probe("http", url=f"http://127.0.0.1:{port}/ok", method="HEAD")
+    assert result.ok and result.status_code == 200 and result.extra["body_bytes"] == 0
+    assert elapsed < TIMEOUT
+
+
+async def test_ip_version_mismatch_with_literal() -> None:
+    result, _ = await run_probe("http", url="http://127.0.0.1:1/", ip_version="6")
+    assert (result.error, result.detail) == ("dns", "127.0.0.1 is not an IPv6 address")

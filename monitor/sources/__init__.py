@@ -1,0 +1,1 @@
+"""Where announcements come from: Telegram channels, RSS/Atom feeds, the ingest API, exports."""

@@ -1,0 +1,96 @@
+"""What every announcement source shares: the sink it feeds and the health it reports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from monitor.base import Classification, Clock, Message
+
+if TYPE_CHECKING:
+    from monitor.announcements import AnnouncementStore, Change
+    from monitor.config import Sources
+
+log = logging.getLogger("outwatch.sources")
+
+Sink = Callable[[Message], Awaitable[None]]
+"""Where a source hands each new, edited or deleted message."""
+
+SourceKind = Literal["telegram", "feed", "ingest"]
+
+
+@dataclass
+class SourceHealth:
+    """What a source reports about itself; sources update it, the metrics module reads it."""
+
+    name: str
+    kind: SourceKind
+    connected: bool = False
+    last_message_at: datetime | None = None
+    flood_waits: int = 0
+    flood_wait_seconds: float = 0.0
+    reconnects: int = 0
+    errors: int = 0
+    renamed: bool = False
+    detail: str = ""  # the last problem or notable change, one line, no secrets
+
+
+class Source(Protocol):
+    """An announcement source; the daemon owns its task and cancels it on shutdown."""
+
+    name: str
+    health: SourceHealth
+
+    def healths(self) -> list[SourceHealth]:
+        """`health` plus any per-channel health (a Telegram source watches several channels)."""
+        ...
+
+    async def run(self) -> None:
+        """Run until cancelled; a bad message is logged and counted, never fatal."""
+        ...
+
+
+def recording_sink(
+    store: AnnouncementStore,
+    classify: Callable[[str], Classification],
+    on_change: Callable[[Change], Awaitable[None]] | None = None,
+) -> Sink:
+    """A sink that classifies each message, records it, and passes real changes on."""
+
+    async def sink(message: Message) -> None:
+        change = await store.record(message, classify(message.text))
+        if on_change is not None and change.kind != "unchanged":
+            await on_change(change)
+
+    return sink
+
+
+MAX_TEXT = 64 * 1024  # characters kept per message: Telegram posts are at most 4096
+
+
+def clean_text(text: str) -> str:
+    """Text safe to classify and store: no lone surrogates or control characters, bounded length."""
+    # lone surrogates (legal in JSON escapes) cannot be encoded for SQLite; replace them
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = text.translate(_CONTROLS)
+    return text[:MAX_TEXT]
+
+
+# C0 controls and DEL except tab, newline and carriage return; NUL included
+_CONTROLS = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
+
+
+def sources_from_config(
+    cfg: Sources, sink: Sink, store: AnnouncementStore, clock: Clock | None = None
+) -> list[Source]:
+    """The long-running sources the config asks for (ingest is routes: see ingest_routes)."""
+    from monitor.sources.feed import FeedSource
+    from monitor.sources.telegram import TelegramSource
+
+    out: list[Source] = [FeedSource(f, sink, store, clock) for f in cfg.feeds]
+    if cfg.telegram is not None:
+        out.insert(0, TelegramSource(cfg.telegram, sink, store, clock=clock))
+    return out

@@ -1,0 +1,218 @@
+"""RSS and Atom feeds: conditional GET every interval, each new or changed entry to the sink."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import hashlib
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import aiohttp
+import feedparser
+
+from monitor import __version__
+from monitor.announcements import AnnouncementStore
+from monitor.base import Clock, Message, SystemClock
+from monitor.config import Feed
+from monitor.sources.base import Sink, SourceHealth, clean_text
+
+log = logging.getLogger("outwatch.sources.feed")
+
+MAX_FEED_BYTES = 10 * 1024 * 1024
+USER_AGENT = f"outwatch/{__version__}"
+
+
+class _Text(HTMLParser):
+    """Visible text of an HTML fragment (feed summaries are HTML)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in ("br", "p", "div", "li"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, whitespace tidied."""
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _when(entry: Any, field: str) -> datetime | None:
+    # dict.get, not FeedParserDict.get: that maps a missing updated_parsed to published_parsed
+    parsed = dict.get(entry, f"{field}_parsed")
+    if not parsed:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+
+
+def _field_text(detail: Any, value: Any) -> str:
+    """A feed text field as plain text: HTML rendered to text, plain text kept as it is."""
+    text = str(value or "")
+    is_html = isinstance(detail, dict) and "html" in str(detail.get("type", ""))
+    return html_text(text) if is_html else text.strip()
+
+
+def entry_message(source: str, entry: Any, now: datetime) -> Message:
+    """The message for one feed entry; its id is the entry's id, else its link, else a hash."""
+    title = _field_text(entry.get("title_detail"), entry.get("title"))
+    body = ""
+    if entry.get("content"):
+        body = _field_text(entry["content"][0], entry["content"][0].get("value"))
+    body = body or _field_text(entry.get("summary_detail"), entry.get("summary"))
+    text = "\n\n".join(p for p in (title, body) if p)
+    link = entry.get("link")
+    id_ = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
+    published = _when(entry, "published")
+    updated = _when(entry, "updated")
+    return Message(
+        source=source,
+        id=str(id_)[:500],
+        published_at=published or updated or now,
+        text=clean_text(text),
+        url=str(link)
+        if isinstance(link, str) and link.startswith(("http://", "https://"))
+        else None,
+        edited_at=updated if published and updated and updated > published else None,
+    )
+
+
+class FeedSource:
+    """One RSS or Atom feed, polled every `interval` with ETag / Last-Modified."""
+
+    def __init__(
+        self,
+        cfg: Feed,
+        sink: Sink,
+        store: AnnouncementStore | None = None,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.health = SourceHealth(cfg.name, "feed")
+        self.sink = sink
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.sleep = sleep
+        self.etag: str | None = None
+        self.modified: str | None = None
+        self._seen: dict[str, str] = {}  # entry id -> text last handed on
+        self._loaded = False
+        self._validators: tuple[str | None, str | None] = (None, None)
+
+    def healths(self) -> list[SourceHealth]:
+        """Just this feed's health."""
+        return [self.health]
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        timeout = aiohttp.ClientTimeout(total=min(30.0, self.cfg.interval))
+        async with aiohttp.ClientSession(
+            timeout=timeout, headers={"User-Agent": USER_AGENT}
+        ) as session:
+            while True:
+                try:
+                    await self.poll(session)
+                except Exception as exc:  # e.g. the store is locked: try again next time
+                    self._problem(f"poll failed: {type(exc).__name__}: {exc}"[:300])
+                await self.sleep(self.cfg.interval)
+
+    async def poll(self, session: aiohttp.ClientSession) -> int:
+        """Fetch once; hand on new or changed entries; returns how many. Never raises on bad input."""
+        if not self._loaded and self.store is not None:
+            cursor = await self.store.cursor(self._cursor_key)
+            if isinstance(cursor, dict):
+                self.etag, self.modified = cursor.get("etag"), cursor.get("modified")
+            self._loaded = True
+        try:
+            body = await self._fetch(session)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            self._problem(f"fetch failed: {type(exc).__name__}: {exc}"[:300])
+            return 0
+        if body is None:
+            return 0  # 304 Not Modified
+        # a stream, never bytes: feedparser would try to open bytes as a local file name
+        parsed = await asyncio.to_thread(feedparser.parse, io.BytesIO(body))
+        if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+            reason = parsed.get("bozo_exception") or "no RSS or Atom document"
+            self._problem(f"not a valid feed: {reason}"[:300])
+            return 0
+        return await self._hand_on(parsed.entries)
+
+    @property
+    def _cursor_key(self) -> str:
+        return f"feed:{self.name}"
+
+    async def _fetch(self, session: aiohttp.ClientSession) -> bytes | None:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.modified:
+            headers["If-Modified-Since"] = self.modified
+        async with session.get(self.cfg.url, headers=headers) as resp:
+            self.health.connected = resp.status < 400
+            if resp.status == 304:
+                self.health.detail = ""
+                return None
+            if resp.status >= 400:
+                raise ValueError(f"HTTP {resp.status}")
+            chunks, size = [], 0
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > MAX_FEED_BYTES:
+                    raise ValueError(f"feed larger than {MAX_FEED_BYTES // 1024**2} MB")
+                chunks.append(chunk)
+            self._validators = (resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
+            return b"".join(chunks)
+
+    async def _hand_on(self, entries: list[Any]) -> int:
+        now = self.clock.now()
+        seen: dict[str, str] = {}
+        handed = 0
+        for entry in entries:
+            try:
+                message = entry_message(self.name, entry, now)
+                seen[message.id] = message.text
+                if self._seen.get(message.id) == message.text:
+                    continue
+                await self.sink(message)
+                handed += 1
+                self.health.last_message_at = now
+            except Exception as exc:  # one bad entry never stops the feed
+                self._problem(f"entry failed: {type(exc).__name__}: {exc}"[:300])
+                log.debug("feed %s: entry failed", self.name, exc_info=True)
+        self._seen = seen  # only the current entries: memory stays bounded
+        self.etag, self.modified = self._validators
+        if self.store is not None:
+            await self.store.set_cursor(
+                self._cursor_key, {"etag": self.etag, "modified": self.modified}
+            )
+        self.health.detail = ""
+        return handed
+
+    def _problem(self, detail: str) -> None:
+        self.health.errors += 1
+        self.health.detail = detail
+        log.warning("feed %s: %s", self.name, detail)

@@ -1,0 +1,63 @@
+"""Shared source pieces: building sources from config, the recording sink, text cleaning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.announcements import AnnouncementStore, Change
+from monitor.base import Classification, Message
+from monitor.config import parse
+from monitor.sources.base import clean_text, recording_sink, sources_from_config
+from monitor.store import Store
+from tests.monitor.sources.fake_telegram import T0
+
+
+async def test_sources_from_config(tmp_path: Path) -> None:
+    cfg = parse(
+        "sources:\n"
+        "  telegram: {api_id: 1, api_hash: x, channels: [dsszzi, -1001234]}\n"
+        "  rss: [{name: cert, url: 'http://127.0.0.1:1/feed.xml'}]\n"
+    )
+    store = Store(str(tmp_path / "a.db"))
+
+    async def sink(message: Message) -> None:
+        return None
+
+    sources = sources_from_config(cfg.sources, sink, AnnouncementStore(store))
+    assert [s.name for s in sources] == ["telegram", "cert"]
+    assert [h.name for h in sources[0].healths()] == ["telegram", "dsszzi", "id1234"]
+    assert [(h.name, h.kind) for h in sources[1].healths()] == [("cert", "feed")]
+    store.close()
+
+
+async def test_recording_sink_passes_on_real_changes_only(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "a.db"))
+    ann = AnnouncementStore(store)
+    await ann.ensure_schema()
+    seen: list[Change] = []
+
+    async def on_change(change: Change) -> None:
+        seen.append(change)
+
+    sink = recording_sink(ann, lambda text: Classification("attack"), on_change)
+    message = Message("cert", "1", T0, "DDoS")
+    await sink(message)
+    await sink(message)
+    assert [c.kind for c in seen] == ["new"]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain", "plain"),
+        ("tab\tnew\nline\r", "tab\tnew\nline\r"),
+        ("nul\x00esc\x1bdel\x7f", "nulescdel"),
+        ("rtl \u202e\u200f kept", "rtl \u202e\u200f kept"),
+        ("\udc80", "?"),
+    ],
+)
+def test_clean_text(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
