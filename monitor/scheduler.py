@@ -1,4 +1,4 @@
-"""Runs each check at its interval on the event loop's timers: spread first runs, no overlap, capped concurrency."""
+"""Runs each check at its interval with APScheduler: spread first runs, no overlap, capped concurrency."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.metrics import Histogram
 
 log = logging.getLogger("outwatch.scheduler")
-# how late a run starts after its slot (timer wake-up, loop backlog, the concurrency cap)
-# timers are rounded up to this grid so that runs due close together share one loop wake-up;
-# at 200 probes/s that cut the CPU per probe by about 40% (each wake-up costs more than a probe)
+# First runs are placed on this grid, so checks due close together share one scheduler wake-up:
+# at 200 probes/s each wake-up costs more than a probe, and batching them cut CPU per probe ~40%.
 COALESCE = 0.02
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -49,31 +52,34 @@ def in_shard(key: str, index: int, total: int) -> bool:
     return int.from_bytes(digest, "big") % total == index
 
 
-class ProbeScheduler:
-    """One loop timer per check, re-armed from its own slot so runs do not drift.
+def _on_grid(when: datetime) -> datetime:
+    ts = math.ceil(when.timestamp() / COALESCE) * COALESCE
+    return datetime.fromtimestamp(ts, UTC)
 
-    APScheduler cost ~20% of the daemon's CPU at 200 probes/s (job store bookkeeping, events,
-    executor hops per run); the loop's own timers (C in uvloop) do the same job for a fraction.
-    """
+
+class ProbeScheduler:
+    """Owns the APScheduler and one job per check; the run function does the probing."""
 
     def __init__(self, run: RunFn, max_concurrency: int) -> None:
         self._run = run
         self._sem = asyncio.Semaphore(max_concurrency)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sched = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True})
         self._items: dict[str, Scheduled] = {}
         self._intervals: dict[str, float] = {}
-        self._due: dict[str, float] = {}  # loop time of the next slot
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self.skipped = 0  # slots not run: the previous run still going, or the loop too far behind
+        self._starts: dict[str, float] = {}  # unix time of each job's first slot, for lateness
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.skipped = 0  # slots not run: the previous run still going, or missed entirely
         self.lateness = Histogram(LATENESS_BUCKETS)
+        self._sched.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        # APScheduler logs every skipped overlapping run; we count them in a metric instead
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+    def _on_skip(self, event: JobEvent) -> None:
+        self.skipped += 1
 
     def start(self) -> None:
-        """Start firing (checks may be applied before or after); needs a running loop."""
-        self._loop = asyncio.get_running_loop()
-        for key, interval in self._intervals.items():
-            if key not in self._timers:
-                self._arm(key, self._loop.time() + spread(key, interval))
+        """Start the scheduler (jobs may be added before or after)."""
+        self._sched.start()
 
     def apply(self, items: Iterable[Scheduled]) -> tuple[int, int, int]:
         """Make the job set equal to `items`; unchanged checks keep their schedule. (added, removed, changed)."""
@@ -85,7 +91,8 @@ class ProbeScheduler:
         for key, item in wanted.items():
             old = self._items.get(key)
             if old is None:
-                self._add(item, item.check.interval)
+                self._items[key] = item
+                self._schedule(key, item.check.interval, spread(key, item.check.interval))
                 added += 1
             elif old.check != item.check:
                 self._items[key] = item
@@ -94,37 +101,35 @@ class ProbeScheduler:
                 changed += 1
         return added, len(removed), changed
 
-    def _add(self, item: Scheduled, interval: float) -> None:
-        self._items[item.key] = item
-        self._intervals[item.key] = interval
-        if self._loop is not None:
-            self._arm(item.key, self._loop.time() + spread(item.key, interval))
-
-    def _arm(self, key: str, due: float) -> None:
-        assert self._loop is not None
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        self._due[key] = due
-        interval = self._intervals[key]
-        at = math.ceil(due / COALESCE) * COALESCE if interval >= 10 * COALESCE else due
-        self._timers[key] = self._loop.call_at(at, self._fire, key)
+    def _schedule(self, key: str, interval: float, offset: float) -> None:
+        start = _on_grid(datetime.now(UTC) + timedelta(seconds=offset))
+        self._intervals[key] = interval
+        self._starts[key] = start.timestamp()
+        trigger = IntervalTrigger(seconds=interval, start_date=start, timezone=UTC)
+        if self._sched.get_job(key) is None:
+            self._sched.add_job(
+                self._fire,
+                trigger,
+                args=[key],
+                id=key,
+                max_instances=1,
+                misfire_grace_time=max(1, int(interval)),
+            )
+        else:
+            self._sched.reschedule_job(key, trigger=trigger)
 
     def _remove(self, key: str) -> None:
         self._items.pop(key, None)
         self._intervals.pop(key, None)
-        self._due.pop(key, None)
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        self._starts.pop(key, None)
+        if self._sched.get_job(key) is not None:
+            self._sched.remove_job(key)
 
     def set_interval(self, key: str, interval: float) -> None:
         """Run a check at another interval from now on (boost or config change)."""
         if key not in self._items or self._intervals.get(key) == interval:
             return
-        self._intervals[key] = interval
-        if self._loop is not None:
-            self._arm(key, self._loop.time() + min(interval, spread(key, interval)))
+        self._schedule(key, interval, min(interval, spread(key, interval)))
 
     def interval(self, key: str) -> float | None:
         """The interval a check currently runs at."""
@@ -134,47 +139,41 @@ class ProbeScheduler:
         """Keys of all scheduled checks."""
         return list(self._items)
 
-    def _fire(self, key: str) -> None:
-        assert self._loop is not None
-        due, interval = self._due[key], self._intervals[key]
-        now = self._loop.time()
-        # the next slot follows this one, not now, so runs keep their spread; slots the loop
-        # slept through entirely are not made up (like APScheduler's coalesce) but counted
-        behind = max(0, math.floor((now - due) / interval))
-        self.skipped += behind
-        self._arm(key, due + (behind + 1) * interval)
-        if key in self._running:
-            self.skipped += 1
-            return
-        task = self._loop.create_task(self._job(key, due + behind * interval))
-        self._running[key] = task
-
-    async def _job(self, key: str, due: float) -> None:
+    async def _fire(self, key: str) -> None:
         item = self._items.get(key)
+        if item is None:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
         try:
-            if item is None:
-                return
             async with self._sem:
-                assert self._loop is not None
-                self.lateness.observe(max(0.0, self._loop.time() - due))
-                await self._run(item, datetime.now(UTC))
+                now = datetime.now(UTC)
+                interval = self._intervals.get(key) or item.check.interval
+                # how late this run starts after its slot (wake-up, loop backlog, the cap)
+                self.lateness.observe((now.timestamp() - self._starts.get(key, 0.0)) % interval)
+                await self._run(item, now)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in one run must never stop the schedule
             log.exception("probe run failed", extra={"check": key})
         finally:
-            self._running.pop(key, None)
+            if task is not None:
+                self._inflight.discard(task)
 
     async def stop(self, grace: float) -> None:
         """Stop scheduling, let in-flight probes finish within `grace`, then cancel the rest."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        self._loop = None
-        pending = set(self._running.values())
+        if not self._sched.running:
+            return
+        # pause first: APScheduler's shutdown cancels running jobs at once, which would deny
+        # in-flight probes their grace
+        self._sched.pause()
+        pending = set(self._inflight)
         if pending:
-            _, still = await asyncio.wait(pending, timeout=grace)
-            for task in still:
-                task.cancel()
-            if still:
-                await asyncio.gather(*still, return_exceptions=True)
+            await asyncio.wait(pending, timeout=grace)
+        # what still runs after the grace is cancelled by shutdown; expected, not worth a log line
+        logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
+        self._sched.shutdown(wait=False)
+        still = [t for t in pending if not t.done()]
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
