@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -343,7 +344,7 @@ def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config
                 "the config must be a mapping of keys (vantage, services, ...)",
                 lines.get((), 1),
             )
-        data = substitute(data, base=base)
+        data = substitute(data, base=base, secrets=secret_fields())
     except SourceError as exc:
         where = f"{name}:{exc.line}" if exc.line else _where(name, lines, exc.loc)
         prefix = f"{format_loc(exc.loc)}: " if exc.loc else ""
@@ -385,6 +386,26 @@ def load(path: str | Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError([f"{p}: the config is not UTF-8 text"]) from None
     return parse(text, str(p), p.parent)
+
+
+@functools.cache
+def secret_fields() -> frozenset[str]:
+    """Names of the fields that hold secrets: only these may be read from `<name>_file`."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, prop in (node.get("properties") or {}).items():
+                if isinstance(prop, dict) and _is_secret(prop):
+                    names.add(name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(Config.model_json_schema(mode="validation"))
+    return frozenset(names)
 
 
 def _is_secret(prop: dict[str, Any]) -> bool:

@@ -69,14 +69,23 @@ def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
 
 
 def substitute(
-    data: Any, loc: Loc = (), env: Mapping[str, str] | None = None, base: Path | None = None
+    data: Any,
+    loc: Loc = (),
+    env: Mapping[str, str] | None = None,
+    base: Path | None = None,
+    secrets: frozenset[str] | None = None,
 ) -> Any:
     """Replace ${VAR} (and ${VAR:-default}) in strings and read `*_file` keys into their base key."""
     env = os.environ if env is None else env
     if isinstance(data, dict):
         out: dict[Any, Any] = {}
         for key, value in data.items():
-            if isinstance(key, str) and key.endswith("_file") and isinstance(value, str):
+            if (
+                isinstance(key, str)
+                and key.endswith("_file")
+                and isinstance(value, str)
+                and (secrets is None or key.removesuffix("_file") in secrets)
+            ):
                 name = key.removesuffix("_file")
                 if name in data:
                     raise SourceError(loc + (key,), f"set either {name} or {key}, not both")
@@ -88,10 +97,10 @@ def substitute(
                 except OSError as exc:
                     raise SourceError(loc + (key,), f"cannot read {path}: {exc.strerror}") from None
             else:
-                out[key] = substitute(value, loc + (str(key),), env, base)
+                out[key] = substitute(value, loc + (str(key),), env, base, secrets)
         return out
     if isinstance(data, list):
-        return [substitute(v, loc + (i,), env, base) for i, v in enumerate(data)]
+        return [substitute(v, loc + (i,), env, base, secrets) for i, v in enumerate(data)]
     if isinstance(data, str) and "$" in data:
         return _expand(data, loc, env)
     return data

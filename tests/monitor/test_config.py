@@ -119,3 +119,13 @@ def test_schema_command_prints_json_schema() -> None:
     assert out.returncode == 0
     schema = json.loads(out.stdout)
     assert "services" in schema["properties"]
+
+
+def test_only_secret_fields_are_read_from_files(tmp_path: Path) -> None:
+    # ca_file is a path the probe opens, not a secret to read in: it stays as written
+    cfg = config.parse(
+        'services: [{name: a, checks: [{kind: http, url: "https://a.example/", ca_file: ca.pem}]}]',
+        base=tmp_path,
+    )
+    assert cfg.services[0].checks[0].ca_file == "ca.pem"
+    assert {"api_hash", "routing_key", "bot_token", "password", "secret"} <= config.secret_fields()
