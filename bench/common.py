@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import signal
@@ -71,11 +72,14 @@ def wait_port(
 
 
 def http_get(url: str, timeout: float = 30.0) -> tuple[str, float]:
-    """GET a URL: (body, seconds it took)."""
+    """GET a URL as Prometheus scrapes (accepting gzip): (body, seconds it took)."""
     start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        body = resp.read().decode()
-    return body, time.perf_counter() - start
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        raw = resp.read()
+        if resp.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+    return raw.decode(), time.perf_counter() - start
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int | None:
