@@ -147,8 +147,10 @@ class ProbeScheduler:
 
     async def stop(self, grace: float) -> None:
         """Stop scheduling, let in-flight probes finish within `grace`, then cancel the rest."""
+        # pause, not shutdown: APScheduler's asyncio executor cancels running jobs on shutdown,
+        # which would cut every in-flight probe off instead of letting it finish within `grace`
         if self._sched.running:
-            self._sched.shutdown(wait=False)
+            self._sched.pause()
         pending = set(self._inflight)
         if pending:
             _, still = await asyncio.wait(pending, timeout=grace)
@@ -156,3 +158,5 @@ class ProbeScheduler:
                 task.cancel()
             if still:
                 await asyncio.gather(*still, return_exceptions=True)
+        if self._sched.running:
+            self._sched.shutdown(wait=False)
