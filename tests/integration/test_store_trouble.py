@@ -4,6 +4,7 @@ alerting go on from memory, and what was kept is written once the store is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -110,28 +111,74 @@ async def test_read_only_database_keeps_probing_and_alerting(
     tmp_path: Path, target: Target, hook: Hook
 ) -> None:
     db = tmp_path / "outwatch.db"
+    await trouble(tmp_path, target, hook, db, lambda: read_only(db), "readonly database")
+
+
+async def test_full_disk_keeps_probing_and_alerting(
+    tmp_path: Path, target: Target, hook: Hook
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # a real full disk: a small tmpfs (SQLite's max_page_count can't be set from outside)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill: {mount.stderr.strip()}")
+    try:
+        await trouble(
+            tmp_path, target, hook, disk / "outwatch.db", lambda: fill(disk), "disk is full"
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path) -> Callable[[], None]:
+    """Fill the file system to the last byte; returns how to free it again."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        for size in (65536, 512, 1):
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * size):
+                    pass
+    finally:
+        os.close(fd)
+    return filler.unlink
+
+
+async def trouble(
+    tmp_path: Path,
+    target: Target,
+    hook: Hook,
+    db: Path,
+    make: Callable[[], Callable[[], None]],
+    why: str,
+) -> None:
+    """First run makes the db; the trouble starts; a second run must probe, alert, then recover."""
     port = free_port()
     daemon = DaemonProcess(write_config(tmp_path, port, target, hook, db), port, tmp_path / "log")
-    daemon.start()  # a first run makes the database
+    daemon.start()
     await daemon.wait_ready()
     await wait_for(lambda: _stored(db, "SELECT count(*) FROM results"), 5, "no results stored")
     assert daemon.stop() == 0
     before = count(db, "SELECT count(*) FROM results")
 
-    restore = read_only(db)
+    undo = make()
     try:
         daemon.start()
         await daemon.wait_ready()
         await wait_for(lambda: _is(daemon, "outwatch_store_up", "0.0"), 5, "store_up not 0")
-        assert_one_clear_line(daemon.log(), db, "readonly database")
+        assert_one_clear_line(daemon.log(), db, why)
         await target.stop()
         await wait_for(lambda: _status(daemon, "down"), 5, "probing stopped")
         await wait_for(
             lambda: _alerted(hook, "service_down", "firing"), 5, f"no alert {hook.alerts}"
         )
-        assert count(db, "SELECT count(*) FROM outages") == 0  # nothing could be written
     finally:
-        restore()
+        undo()
     try:
         await wait_for(lambda: _is(daemon, "outwatch_store_up", "1.0"), 5, "store never came back")
         await target.start()
@@ -140,10 +187,15 @@ async def test_read_only_database_keeps_probing_and_alerting(
         assert daemon.stop() == 0
     finally:
         daemon.kill()
-    # what it kept in memory reached the disk: the outage, and results from the read-only time
+    # what it kept in memory reached the disk: the outage, and results from the trouble time
     assert count(db, "SELECT count(*) FROM outages WHERE ended_at IS NOT NULL") == 1
     assert count(db, "SELECT count(*) FROM results WHERE ok = 0") >= 2
     assert count(db, "SELECT count(*) FROM results") > before
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
     assert "Traceback" not in daemon.log(), daemon.log()
 
 
