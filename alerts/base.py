@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import aiohttp
 import sqlite_utils
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+)
 
 T = TypeVar("T")
 
@@ -62,6 +69,18 @@ def _http_url(value: str) -> str:
 
 # An http(s) URL written by an operator (kept as text; aiohttp parses it when sending).
 HttpURL = Annotated[str, AfterValidator(_http_url)]
+
+
+def _secret_http_url(value: SecretStr) -> SecretStr:
+    try:
+        _http_url(value.get_secret_value())
+    except ValueError:
+        raise ValueError("url must be an http(s):// URL") from None  # never echo the secret
+    return value
+
+
+# A URL that carries a credential (Slack and webhook URLs): validated, never shown.
+SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
 AlertStatus = Literal["firing", "resolved"]
 

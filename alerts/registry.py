@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts import alertmanager, email, pagerduty, slack, telegram, webhook
+from alerts import alertmanager, console, email, pagerduty, slack, telegram, webhook
 from alerts.base import ReceiverKind
 
 KINDS: dict[str, ReceiverKind] = {
@@ -14,5 +14,6 @@ KINDS: dict[str, ReceiverKind] = {
         telegram.KIND,
         pagerduty.KIND,
         email.KIND,
+        console.KIND,
     )
 }

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field
 
-from alerts.base import Notification, ReceiverContext, ReceiverKind, ReceiverSpec, check_status
+from alerts.base import (
+    Notification,
+    ReceiverContext,
+    ReceiverKind,
+    ReceiverSpec,
+    SecretHttpURL,
+    check_status,
+)
 from alerts.text import alert_line, cut, mrkdwn, title
 
 BLOCK_TEXT_LIMIT = 3000  # Slack's limit for a section's text
@@ -18,17 +25,10 @@ class SlackReceiver(ReceiverSpec):
     """POST to a Slack incoming-webhook `url`."""
 
     kind: Literal["slack"] = "slack"
-    url: SecretStr
+    url: SecretHttpURL
     channel: str | None = None
     username: str | None = None
     max_alerts: int = Field(default=MAX_ALERT_BLOCKS, ge=1, le=45)
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().startswith(("http://", "https://")):
-            raise ValueError("url must be an http(s):// URL")
-        return v
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import hmac
 import json
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from alerts.base import (
     Alert,
@@ -15,6 +15,7 @@ from alerts.base import (
     ReceiverContext,
     ReceiverKind,
     ReceiverSpec,
+    SecretHttpURL,
     check_status,
 )
 
@@ -27,17 +28,10 @@ class WebhookReceiver(ReceiverSpec):
     """POST the Alertmanager webhook JSON to `url`, optionally HMAC-signed with `secret`."""
 
     kind: Literal["webhook"] = "webhook"
-    url: SecretStr
+    url: SecretHttpURL
     secret: SecretStr | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     max_alerts: int = Field(default=0, ge=0)  # 0: all
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().startswith(("http://", "https://")):
-            raise ValueError("url must be an http(s):// URL")
-        return v
 
 
 def _time(a: Alert, which: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -296,3 +296,28 @@ def _cert(inp: AlertInputs, c: CertFacts) -> Alert:
         # a stable start (when the warning window began) keeps the fingerprint's startsAt steady
         inp.now if days < 0 else c.expiry.replace(microsecond=0) - timedelta(seconds=c.warning),
     )
+
+
+class CampaignPins:
+    """Keeps each alert's `campaign` label as it was when the alert first fired.
+
+    The label decides grouping and is part of the fingerprint: adding it to an alert already
+    firing would resolve that alert and fire a new one. Alerts born after a campaign opened
+    carry it and page with the wave; earlier ones keep paging as they were.
+    """
+
+    def __init__(self) -> None:
+        self._born: dict[str, str | None] = {}
+
+    def apply(self, alerts: list[Alert]) -> list[Alert]:
+        """The alerts with their campaign labels pinned; forgets alerts no longer firing."""
+        out, seen = [], set()
+        for a in alerts:
+            base = {k: v for k, v in a.labels.items() if k != "campaign"}
+            key = Alert(base, {}, a.starts_at).fingerprint
+            seen.add(key)
+            born = self._born.setdefault(key, a.labels.get("campaign"))
+            labels = base if born is None else {**base, "campaign": born}
+            out.append(replace(a, labels=labels))
+        self._born = {k: v for k, v in self._born.items() if k in seen}
+        return out

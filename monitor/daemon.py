@@ -22,7 +22,7 @@ from alerts.api import silence_routes
 from alerts.dispatcher import Dispatcher
 from monitor import config as config_mod
 from monitor import incident_store, logs, store
-from monitor.alertrules import alerts_for
+from monitor.alertrules import CampaignPins, alerts_for
 from monitor.announcements import AnnouncementStore
 from monitor.announcements import Change as AnnouncementChange
 from monitor.base import Clock, Message, SystemClock
@@ -85,6 +85,7 @@ class Daemon:
             external_url=self.external_url,
         )
         self.source_down_since: dict[str, datetime] = {}
+        self.pins = CampaignPins()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
         self.registry = registry_for(DaemonView(self))
@@ -233,6 +234,7 @@ class Daemon:
         corr = self.decisions.correlator
         try:
             await self.announcements.ensure_schema()
+            await self.store.run(incident_store.create_tables)
             if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
                 log.info("restored %d incidents", len(corr.incidents()))
             since = self.clock.now() - timedelta(seconds=self.cfg.correlation.window_after * 2)
@@ -311,7 +313,7 @@ class Daemon:
 
     async def _evaluate_alerts(self) -> None:
         try:
-            await self.dispatcher.update(alerts_for(alert_inputs(self)))
+            await self.dispatcher.update(self.pins.apply(alerts_for(alert_inputs(self))))
         except store.StoreError as exc:
             self._store_failed(exc)
 

@@ -48,5 +48,5 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "telethon"):
+    for noisy in ("aiohttp.access", "telethon", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -147,16 +147,18 @@ class ProbeScheduler:
 
     async def stop(self, grace: float) -> None:
         """Stop scheduling, let in-flight probes finish within `grace`, then cancel the rest."""
-        # pause, not shutdown: APScheduler's asyncio executor cancels running jobs on shutdown,
-        # which would cut every in-flight probe off instead of letting it finish within `grace`
-        if self._sched.running:
-            self._sched.pause()
+        if not self._sched.running:
+            return
+        # pause first: APScheduler's shutdown cancels running jobs at once, which would deny
+        # in-flight probes their grace
+        self._sched.pause()
         pending = set(self._inflight)
         if pending:
-            _, still = await asyncio.wait(pending, timeout=grace)
-            for task in still:
-                task.cancel()
-            if still:
-                await asyncio.gather(*still, return_exceptions=True)
-        if self._sched.running:
-            self._sched.shutdown(wait=False)
+            await asyncio.wait(pending, timeout=grace)
+        # what is still running after the grace is cancelled by shutdown; that is expected here,
+        # not an error worth a log line
+        logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
+        self._sched.shutdown(wait=False)
+        still = [t for t in pending if not t.done()]
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)

@@ -151,3 +151,71 @@ async def test_page_renders_in_chromium(page_url: tuple[str, list[str]], tmp_pat
 
     # Nothing but the page itself was fetched: no external assets, no injected <img>.
     assert set(seen) <= {"/", "/favicon.ico"}, seen
+
+
+async def test_running_daemon_page_in_chromium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page as a running daemon serves it: real services, a real incident, a hostile notice."""
+    from datetime import UTC, datetime
+
+    from monitor import config
+    from monitor.base import Message
+    from monitor.daemon import Daemon
+    from tests.integration.helpers import Target, wait_for
+
+    chromium = require_binary("chromium")
+    monkeypatch.chdir(tmp_path)
+    up, down = Target(free_port()), Target(free_port())
+    await up.start()
+    port = free_port()
+    (tmp_path / "c.yaml").write_text(
+        f"""vantage: browser-1
+web: {{listen: "127.0.0.1:{port}"}}
+defaults: {{interval: 300ms, timeout: 200ms, failures_before_down: 2, successes_before_up: 1}}
+services:
+  - {{name: privatbank, title: PrivatBank, group: bank, aliases: [ПриватБанк],
+      checks: [{{kind: http, url: "{down.url}", id: web}}]}}
+  - {{name: diia, title: Diia, group: government, aliases: [Дія],
+      checks: [{{kind: http, url: "{up.url}", id: web}}]}}
+"""
+    )
+    d = Daemon(config.load(tmp_path / "c.yaml"), None)
+    await d.start()
+    try:
+        await d.ingest(
+            Message(
+                "dsszzi",
+                "101",
+                datetime.now(UTC),
+                "DDoS-атака на ПриватБанк. " + HOSTILE,
+                url="https://t.me/dsszzi/101",
+            )
+        )
+
+        async def incident() -> bool:
+            return bool(
+                await d.store.run(
+                    lambda db: db.execute("select count(*) from incidents").fetchone()[0]
+                )
+            )
+
+        await wait_for(incident, 10, "no incident stored")
+        url = f"http://127.0.0.1:{port}/"
+        dom = _Dom()
+        dom.feed(await _chromium(chromium, tmp_path / "p", "--dump-dom", url))
+        text = "".join(dom.text)
+        assert "PrivatBank" in text and "Diia" in text
+        assert "browser-1" in dom.title
+        assert "<script>document.title='pwned'</script>" in text
+        assert "script" not in dom.tags and "img" not in dom.tags
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "statuspage-daemon.png"
+        shot.unlink(missing_ok=True)
+        await _chromium(
+            chromium, tmp_path / "s", f"--screenshot={shot}", "--window-size=412,915", url
+        )
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        await d.stop(grace=1)
+        await up.stop()

@@ -155,3 +155,29 @@ def test_describe_signature() -> None:
         describe_signature({"timeout": 3, "refused": 1})
         == "75% timed out, 25% refused (of 4 failed probes)"
     )
+
+
+def test_campaign_label_is_pinned_at_birth() -> None:
+    from monitor.alertrules import CampaignPins
+
+    pins = CampaignPins()
+    early = ServiceFacts("privatbank", "PrivatBank", "bank", "down")
+    before = pins.apply(alerts_for(AlertInputs("kyiv-1", NOW, services=[early])))
+    # the campaign opens: privatbank's alert keeps its identity; a newcomer joins the wave
+    camp = Camp()
+    inp = AlertInputs(
+        "kyiv-1",
+        NOW,
+        services=[early, ServiceFacts("mod", "MoD", "government", "down")],
+        incidents=[
+            Inc("privatbank", campaign=camp.id),
+            Inc("mod", campaign=camp.id, group="government"),
+        ],
+    )
+    after = {
+        a.labels["service"]: a
+        for a in pins.apply(alerts_for(inp))
+        if a.labels["alertname"] == "service_down"
+    }
+    assert after["privatbank"].fingerprint == before[0].fingerprint
+    assert after["mod"].labels["campaign"] == camp.id

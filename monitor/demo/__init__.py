@@ -1,0 +1,1 @@
+"""`outwatch demo`: the founding case, 15 February 2022, replayed live on loopback."""
