@@ -86,6 +86,8 @@ class Dispatcher:
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wake_groups = asyncio.Event()
         self._wake_outbox = asyncio.Event()
+        self._store_down = False
+        self._unloaded: Any = None  # the start-up load, while it could not run
         self._apply(cfg)
 
     def _apply(self, cfg: AlertsConfig) -> None:
@@ -118,7 +120,16 @@ class Dispatcher:
                 outbox.pending_count(db),
             )
 
-        stored, entries, firing, pending = await self._storage.run(_load)
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            stored, entries, firing, pending = await self._storage.run(_load)
+        except Exception as exc:  # the store is down: alert from memory, load when it is back
+            self._storage_failed(exc)
+            self._unloaded = _load
+            return
+        self._unloaded = None
+        self._storage_ok()
         self._silences = {s.id: s for s in stored}
         self._log = entries
         self.stats.outbox_pending = pending
@@ -126,8 +137,27 @@ class Dispatcher:
             for a in firing:
                 self._alerts[a.fingerprint] = a
                 self._place(a)
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+
+    async def _load_late(self) -> None:
+        """The store came back after a start without it: make the tables, keep what memory knows."""
+        if self._unloaded is None:
+            return
+        stored, entries, _, pending = await self._storage.run(self._unloaded)
+        self._unloaded = None
+        for s in stored:
+            self._silences.setdefault(s.id, s)
+        self._log = {**entries, **self._log}
+        self.stats.outbox_pending = pending
+
+    def _storage_failed(self, exc: Exception) -> None:
+        if not self._store_down:
+            log.error("alert store unavailable, notifying from memory: %s", exc)
+        self._store_down = True
+
+    def _storage_ok(self) -> None:
+        if self._store_down:
+            log.info("alert store available again")
+        self._store_down = False
 
     async def start(self) -> None:
         """open(), then run the group timers and the outbox delivery loop until stop()."""
@@ -187,8 +217,8 @@ class Dispatcher:
             for fp in gone:
                 self._place(replace(self._alerts.pop(fp), ends_at=now))
         if changed or gone:
+            self._wake_groups.set()  # first: a failing store must not delay the notification
             await self._storage.run(lambda db: state.save(db, changed, gone))
-            self._wake_groups.set()
 
     def _place(self, a: Alert) -> None:
         """Put (or refresh) an alert in the group of every route it matches."""
@@ -296,9 +326,41 @@ class Dispatcher:
             nflog.save_entry(db, receiver.name, g.key, new_entry)
             return outbox.pending_count(db)
 
-        self.stats.outbox_pending = await self._storage.run(_write)
+        try:
+            self.stats.outbox_pending = await self._storage.run(_write)
+        except Exception as exc:  # not durable, but a page now beats a page after the disk is fixed
+            self._storage_failed(exc)
+            if to_send is not None:
+                self._send_from_memory(to_send, now)
         self._log[(receiver.name, g.key)] = new_entry
         return 1 if to_send is not None else 0
+
+    def _send_from_memory(self, n: Notification, now: datetime) -> None:
+        entry = outbox.Entry(n.id, n, 0, now.timestamp(), "")
+        task = asyncio.create_task(self._deliver_memory(entry), name=f"alerts-memory-{n.id}")
+        self._inflight[n.id] = task
+
+    async def _deliver_memory(self, entry: outbox.Entry) -> None:
+        """Deliver without the outbox: retried in memory, lost if the process dies."""
+        n, attempts = entry.notification, 0
+        try:
+            while (receiver := self.cfg.receiver(n.receiver)) is not None:
+                attempts += 1
+                try:
+                    async with self._sem:
+                        await attempt(receiver, n, self.context())
+                except DeliveryError as exc:
+                    self.stats.failed[(n.receiver, exc.category)] += 1
+                    age = self._clock.now().timestamp() - entry.created_at
+                    if not exc.retryable or age >= self.cfg.delivery.give_up_after:
+                        log.error("notify %s failed for good: %s", n.receiver, exc.reason)
+                        return
+                    await asyncio.sleep(outbox.backoff(attempts, self.cfg.delivery, self._rng))
+                    continue
+                self.stats.sent[n.receiver] += 1
+                return
+        finally:
+            self._inflight.pop(entry.id, None)
 
     async def _group_loop(self) -> None:
         while True:
@@ -341,12 +403,14 @@ class Dispatcher:
         while True:
             delay = MAX_SLEEP
             try:
+                await self._load_late()
                 await self.deliver_due()
                 nxt = await self._storage.run(partial(outbox.next_due, skip=set(self._inflight)))
+                self._storage_ok()
                 if nxt is not None:
                     delay = min(max(nxt - self._clock.now().timestamp(), 0.005), MAX_SLEEP)
-            except Exception:
-                log.exception("reading the alert outbox failed")
+            except Exception as exc:  # logged once per outage of the store, not every second
+                self._storage_failed(exc)
                 delay = 1.0
             await self._wait(self._wake_outbox, delay)
 

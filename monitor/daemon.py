@@ -263,7 +263,13 @@ class Daemon:
         changes = self.decisions.take_pending()
         # the machine snapshot goes with any outage change so a restart never loses an open outage
         snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
-        corr = self.decisions.correlator if (changes or self.decisions.dirty or final) else None
+        # both snapshots are taken here on the loop: the store thread must not read live state
+        # that probes keep changing (a torn snapshot, or a "changed size during iteration")
+        corr = (
+            self.decisions.correlator.snapshot()
+            if (changes or self.decisions.dirty or final)
+            else None
+        )
 
         def write(db: Any) -> None:
             store.insert_results(db, results)
@@ -273,7 +279,7 @@ class Daemon:
                 store.put_state(db, "machine", snap)
             incident_store.apply_changes(db, changes)
             if corr is not None:
-                incident_store.save_snapshot(db, corr)
+                store.put_state(db, incident_store.SNAPSHOT_KEY, corr)
 
         try:
             await self.store.run(write)

@@ -98,9 +98,19 @@ class Store:
             with db.conn:  # one transaction per call
                 return fn(db)
         except sqlite3.Error as exc:
+            self._reset()
             raise StoreError(f"database {self.path}: {exc}") from exc
         except OSError as exc:
+            self._reset()
             raise StoreError(f"database {self.path}: {exc.strerror or exc}") from exc
+
+    def _reset(self) -> None:
+        # reopen on the next call: a connection SQLite opened read-only (the file was not
+        # writable then) stays read-only for good, even after the file is fixed
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.conn.close()
+            self._db = None
 
     async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run `fn(db)` on the store thread inside one transaction; raises StoreError."""
