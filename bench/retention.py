@@ -81,10 +81,16 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=30.0, help="seconds between probes")
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--retention", default="7d", help="storage.retention")
+    ap.add_argument(
+        "--success-retention",
+        default=None,
+        help="storage.success_retention (default: same as retention)",
+    )
     ap.add_argument("--batch", type=float, default=PRUNE_EVERY, help="simulated seconds per write")
     ap.add_argument("--db", help="database path (default: a temporary file)")
     args = ap.parse_args()
     retention_s = parse_duration(args.retention)
+    success_s = parse_duration(args.success_retention) if args.success_retention else retention_s
 
     tmp = tempfile.TemporaryDirectory(prefix="outwatch-retention-")
     path = Path(args.db) if args.db else Path(tmp.name) / "outwatch.db"
@@ -99,7 +105,8 @@ def main() -> int:
     per_day = int(86400 // args.interval) * args.checks
     print(
         f"{args.checks} checks every {args.interval:g}s = {per_day} results/day, "
-        f"retention {args.retention}, {args.days} days, writes every {args.batch:g}s simulated"
+        f"retention {args.retention} (successes {args.success_retention or args.retention}), "
+        f"{args.days} days, writes every {args.batch:g}s simulated"
     )
     while now < end:
         batch = list(observations(args.checks, args.interval, now, args.batch, rng))
@@ -107,11 +114,16 @@ def main() -> int:
         now += timedelta(seconds=args.batch)
         if (now - last_prune).total_seconds() >= PRUNE_EVERY:
             last_prune = now
-            before = now - timedelta(seconds=retention_s)
-            deleted = -1
-            while deleted != 0:  # small batches, as the daemon does
-                deleted = db.run_sync(partial(store.prune_results, before=before))
-                pruned += deleted
+            passes = [(now - timedelta(seconds=retention_s), False)]
+            if success_s < retention_s:  # successes go sooner, failures are kept as evidence
+                passes.append((now - timedelta(seconds=success_s), True))
+            for before, only_ok in passes:
+                deleted = -1
+                while deleted != 0:  # small batches, as the daemon does
+                    deleted = db.run_sync(
+                        partial(store.prune_results, before=before, only_ok=only_ok)
+                    )
+                    pruned += deleted
         day = (now - start).total_seconds() / 86400
         if day % 7 == 0 or now >= end:
             print(

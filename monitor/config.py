@@ -96,7 +96,8 @@ class Storage(_Frozen):
     """Where state lives and for how long results are kept."""
 
     path: str = "./outwatch.db"
-    retention: Duration = 30 * 86400.0
+    retention: Duration = 30 * 86400.0  # failed probe results: the evidence of outages
+    success_retention: Duration = 2 * 86400.0  # successful ones, which are most of the rows
     history_retention: Duration | None = None  # outages, incidents, announcements: forever
     busy_timeout: Duration = 5.0  # how long a write waits for another process's lock
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -318,12 +319,18 @@ class Daemon:
             self._store_failed(exc)
 
     async def _prune(self) -> None:
-        before = self.clock.now() - timedelta(seconds=self.cfg.storage.retention)
+        now, st = self.clock.now(), self.cfg.storage
+        passes = [(now - timedelta(seconds=st.retention), False)]
+        if st.success_retention < st.retention:
+            passes.append((now - timedelta(seconds=st.success_retention), True))
         try:
-            # small batches, so the flusher's writes interleave with the deletes
-            deleted = -1
-            while deleted != 0:
-                deleted = await self.store.run(lambda db: store.prune_results(db, before))
+            for before, only_ok in passes:
+                # small batches, so the flusher's writes interleave with the deletes
+                deleted = -1
+                while deleted != 0:
+                    deleted = await self.store.run(
+                        functools.partial(store.prune_results, before=before, only_ok=only_ok)
+                    )
         except store.StoreError as exc:
             self._store_failed(exc)
 

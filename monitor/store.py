@@ -162,10 +162,16 @@ def insert_results(db: sqlite_utils.Database, observations: Iterable[Observation
     return len(rows)
 
 
-def prune_results(db: sqlite_utils.Database, before: datetime, limit: int = 5000) -> int:
-    """Delete up to `limit` results older than `before` (small batches keep the writer responsive)."""
+def prune_results(
+    db: sqlite_utils.Database, before: datetime, limit: int = 5000, only_ok: bool = False
+) -> int:
+    """Delete up to `limit` results older than `before` (small batches keep the writer responsive).
+
+    With `only_ok`, only successes go: failures are the evidence, kept for the longer retention.
+    """
+    ok = " AND ok = 1" if only_ok else ""
     cur = db.execute(
-        "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE ts < ? LIMIT ?)",
+        f"DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE ts < ?{ok} LIMIT ?)",
         [before.isoformat(), limit],
     )
     return int(cur.rowcount or 0)
