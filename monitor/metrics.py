@@ -178,24 +178,31 @@ def _check_up(p: Pipeline, v: str) -> Metric:
     return up
 
 
+def _family(
+    cls: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    doc: str,
+    labels: Sequence[str],
+    rows: Iterable[tuple[Sequence[str], float]],
+) -> Metric:
+    family = cls(name, doc, labels=list(labels))
+    for lv, value in rows:
+        family.add_metric(list(lv), value)
+    return family
+
+
 def gauge(
     name: str, doc: str, labels: Sequence[str], rows: Iterable[tuple[Sequence[str], float]]
 ) -> Metric:
     """A gauge family from (label values, value) rows."""
-    g = GaugeMetricFamily(name, doc, labels=list(labels))
-    for lv, value in rows:
-        g.add_metric(list(lv), value)
-    return g
+    return _family(GaugeMetricFamily, name, doc, labels, rows)
 
 
 def counter(
     name: str, doc: str, labels: Sequence[str], rows: Iterable[tuple[Sequence[str], float]]
 ) -> Metric:
     """A counter family (name without _total) from (label values, value) rows."""
-    c = CounterMetricFamily(name, doc, labels=list(labels))
-    for lv, value in rows:
-        c.add_metric(list(lv), value)
-    return c
+    return _family(CounterMetricFamily, name, doc, labels, rows)
 
 
 def histogram(
