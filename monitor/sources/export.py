@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,15 @@ def _chat_messages(chat: dict[str, Any], source: str, where: str) -> list[Messag
     return out
 
 
+# A public channel's username (5-32 characters); `id<number>` sources have no public link.
+_USERNAME = re.compile(r"^(?!id\d+$)[A-Za-z][A-Za-z0-9_]{4,31}$")
+
+
+def _link(source: str, message_id: int) -> str | None:
+    """`https://t.me/<username>/<id>` when the source is a channel username."""
+    return f"https://t.me/{source}/{message_id}" if _USERNAME.match(source) else None
+
+
 def _message(raw: Any, source: str) -> Message | None:
     """One exported message; None for service messages (joins, pins, title changes)."""
     if not isinstance(raw, dict):
@@ -131,7 +141,7 @@ def _message(raw: Any, source: str) -> Message | None:
         id=str(id_),
         published_at=published,
         text=clean_text(_text(raw.get("text", ""))),
-        url=None,
+        url=_link(source, id_),
         edited_at=_when(raw, "edited"),
     )
 

@@ -211,3 +211,13 @@ def test_any_export_gives_messages_or_a_clear_error(data: Any, source: str | Non
         return
     for m in messages:
         assert isinstance(m.text, str) and m.published_at.tzinfo is not None
+
+
+def test_links_to_t_me_only_for_a_channel_username(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text(
+        '{"name": "c", "type": "public_channel", "id": 7, "messages": '
+        '[{"id": 5, "type": "message", "date_unixtime": "1644926400", "text": "hi"}]}'
+    )
+    assert load_export(path, "dsszzi")[0].url == "https://t.me/dsszzi/5"
+    assert load_export(path)[0].url is None  # id7: no public link
