@@ -60,6 +60,9 @@ def _create_core(db: sqlite_utils.Database) -> None:
     )
     db.table("results").create_index(["ts"], if_not_exists=True)
     db.table("results").create_index(["service", "check_id", "ts"], if_not_exists=True)
+    # successes are pruned sooner than failures; without this, each prune batch would scan
+    # past every failure kept in the ts index
+    db.execute("CREATE INDEX IF NOT EXISTS results_ok_ts ON results(ts) WHERE ok = 1")
     db.table("state").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("outages").create(
         {
