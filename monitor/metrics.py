@@ -18,9 +18,12 @@ from prometheus_client.utils import floatToGoString
 
 from monitor import __version__
 from monitor.pipeline import Pipeline
+from probes.registry import KINDS
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+# kinds whose results get blackbox_exporter's probe_http_* series (said by their registry entry)
+HTTP_KINDS = frozenset(name for name, kind in KINDS.items() if kind.http_metrics)
 DEFAULT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 LAG_BUCKETS = (60, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
 
@@ -118,7 +121,7 @@ def _probe_families(p: Pipeline, v: str) -> Iterator[Metric]:
         r = last.result
         success.add_metric(lv, 1.0 if r.ok else 0.0)
         duration.add_metric(lv, r.duration)
-        if last.kind == "http":
+        if last.kind in HTTP_KINDS:
             status.add_metric(lv, float(r.status_code or 0))
             for phase in PHASES:
                 phases.add_metric([*lv, phase], float(r.phases.get(phase, 0.0)))
@@ -281,7 +284,7 @@ def render(view: StateView) -> bytes:
     out.extend(
         f"probe_duration_seconds{{{a}{b}}} {_go(last.result.duration)}\n" for (a, b), last in lasts
     )
-    http = [(ab, last) for ab, last in lasts if last.kind == "http"]
+    http = [(ab, last) for ab, last in lasts if last.kind in HTTP_KINDS]
     _head(out, "probe_http_status_code", "HTTP status of the last probe", "gauge")
     out.extend(
         f"probe_http_status_code{{{a}{b}}} {_go(float(last.result.status_code or 0))}\n"

@@ -136,6 +136,7 @@ class ProbeKind:
     name: str
     model: type[CheckSpec]
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
+    http_metrics: bool = False  # results carry an HTTP status and phases (probe_http_* series)
 
 
 class Phases:

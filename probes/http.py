@@ -219,4 +219,4 @@ def _judge(
     )
 
 
-KIND = ProbeKind("http", HttpCheck, probe)
+KIND = ProbeKind("http", HttpCheck, probe, http_metrics=True)
