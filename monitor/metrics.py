@@ -262,6 +262,46 @@ def _format_family(out: list[str], metric: Metric) -> None:
         )
 
 
+def _render_services(out: list[str], p: Pipeline, v: str) -> None:
+    """The per-service families of _state_families, written directly (one line per sample)."""
+    m = p.machine
+    rows = []
+    for service in m.services():
+        st = m.status(service)
+        g, sv = _esc(p.groups.get(service, "other")), _esc(service)
+        rows.append((f'group="{g}",service="{sv}",', f'vantage="{v}"', service, st))
+    _head(
+        out,
+        "outwatch_service_status",
+        "Service status: 0 up, 1 degraded, 2 down, -1 unknown",
+        "gauge",
+    )
+    out.extend(
+        f"outwatch_service_status{{{a}{b}}} {_go(float(STATUS_VALUE[st]))}\n"
+        for a, b, _, st in rows
+    )
+    _head(out, "outwatch_service_state", "1 for the service's current status", "gauge")
+    for a, b, _, st in rows:
+        out.extend(
+            f'outwatch_service_state{{{a}status="{name}",{b}}} {"1.0" if name == st else "0.0"}\n'
+            for name in STATUS_VALUE
+        )
+    _head(out, "outwatch_service_up", "1 when the service is up", "gauge")
+    out.extend(
+        f"outwatch_service_up{{{a}{b}}} {'1.0' if st == 'up' else '0.0'}\n" for a, b, _, st in rows
+    )
+    _head(out, "outwatch_outage_open", "1 while the service has an open outage", "gauge")
+    out.extend(
+        f"outwatch_outage_open{{{a}{b}}} {'1.0' if m.open_outage(svc) else '0.0'}\n"
+        for a, b, svc, _ in rows
+    )
+    _head(out, "outwatch_outages_total", "Outages opened", "counter")
+    out.extend(
+        f"outwatch_outages_total{{{a}{b}}} {_go(float(p.outages_total.get(svc, 0)))}\n"
+        for a, b, svc, _ in rows
+    )
+
+
 def render(view: StateView) -> bytes:
     """The text exposition of registry_for(view), without building a Metric per check."""
     v, p = _esc(view.vantage), view.pipeline
@@ -321,8 +361,7 @@ def render(view: StateView) -> bytes:
         state = m.check_state(key[0], key[1])
         if state != "unknown":
             out.append(f"{name}{{{a}{b}}} {'1.0' if state == 'up' else '0.0'}\n")
-    for family in _state_families(p, view.vantage, skip_checks=True):
-        _format_family(out, family)
+    _render_services(out, p, v)
     build = GaugeMetricFamily(
         "outwatch_build_info", "outwatch version", labels=["version", "vantage"]
     )

@@ -180,7 +180,7 @@ class StateMachine:
     def status(self, service: str) -> ServiceStatus:
         """Current status of a service ("unknown" if not configured)."""
         svc = self._services.get(service)
-        return svc.status if svc else "unknown"
+        return svc.status if svc is not None else "unknown"
 
     def check_state(self, service: str, check: str) -> CheckState:
         """Current state of a check."""
