@@ -60,66 +60,67 @@ async def api(port: int, path: str) -> dict:
         return await r.json()
 
 
-async def test_three_services_down_make_incidents_and_one_campaign(
-    tmp_path: Path, sites: dict[str, Target]
-) -> None:
+@pytest.fixture
+async def daemon(tmp_path: Path, sites: dict[str, Target]) -> AsyncIterator[tuple[Daemon, int]]:
+    """A started daemon whose three services have been seen up; yields (daemon, web port)."""
     port = free_port()
     d = Daemon(config.load(make_config(tmp_path, port, sites)), None)
     await d.start()
     try:
         await wait_for(lambda: _all_up(d), 5, "services never up")
-        for n in ("privatbank", "oschadbank", "mod"):
-            await sites[n].stop()
-
-        async def three_incidents() -> bool:
-            return len((await api(port, "/api/v1/incidents?status=open"))["incidents"]) == 3
-
-        await wait_for(three_incidents, 8, "incidents not stored")
-        camps = (await api(port, "/api/v1/campaigns?status=open"))["campaigns"]
-        assert len(camps) == 1 and sorted(camps[0]["services"]) == [
-            "mod",
-            "oschadbank",
-            "privatbank",
-        ]
-        inc = (await api(port, "/api/v1/incidents?service=privatbank"))["incidents"][0]
-        assert inc["observed"] and not inc["announced"]
-        detail = await api(port, f"/api/v1/incidents/{inc['id']}")
-        assert detail["service"] == "privatbank"
-        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/metrics") as r:
-            metrics = await r.text()
-        assert 'outwatch_campaign_open{vantage="unit"} 1.0' in metrics
-        assert (
-            'outwatch_incident_open{announced="false",group="bank",observed="true",service="privatbank",vantage="unit"} 1.0'
-            in metrics
-        )
+        yield d, port
     finally:
         await d.stop(grace=1)
+
+
+async def test_three_services_down_make_incidents_and_one_campaign(
+    daemon: tuple[Daemon, int], sites: dict[str, Target]
+) -> None:
+    _, port = daemon
+    for n in ("privatbank", "oschadbank", "mod"):
+        await sites[n].stop()
+
+    async def three_incidents() -> bool:
+        return len((await api(port, "/api/v1/incidents?status=open"))["incidents"]) == 3
+
+    await wait_for(three_incidents, 8, "incidents not stored")
+    camps = (await api(port, "/api/v1/campaigns?status=open"))["campaigns"]
+    assert len(camps) == 1 and sorted(camps[0]["services"]) == [
+        "mod",
+        "oschadbank",
+        "privatbank",
+    ]
+    inc = (await api(port, "/api/v1/incidents?service=privatbank"))["incidents"][0]
+    assert inc["observed"] and not inc["announced"]
+    detail = await api(port, f"/api/v1/incidents/{inc['id']}")
+    assert detail["service"] == "privatbank"
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/metrics") as r:
+        metrics = await r.text()
+    assert 'outwatch_campaign_open{vantage="unit"} 1.0' in metrics
+    assert (
+        'outwatch_incident_open{announced="false",group="bank",observed="true",service="privatbank",vantage="unit"} 1.0'
+        in metrics
+    )
 
 
 async def test_our_network_going_opens_no_service_incident(
-    tmp_path: Path, sites: dict[str, Target]
+    daemon: tuple[Daemon, int], sites: dict[str, Target]
 ) -> None:
-    port = free_port()
-    d = Daemon(config.load(make_config(tmp_path, port, sites)), None)
-    await d.start()
-    try:
-        await wait_for(lambda: _all_up(d), 5, "services never up")
-        for t in sites.values():  # targets and canaries fail together: it is us
-            await t.stop()
+    d, port = daemon
+    for t in sites.values():  # targets and canaries fail together: it is us
+        await t.stop()
 
-        async def offline() -> bool:
-            return d.decisions.offline_since is not None and all(
-                d.pipeline.machine.status(n) == "down" for n in ("privatbank", "oschadbank", "mod")
-            )
+    async def offline() -> bool:
+        return d.decisions.offline_since is not None and all(
+            d.pipeline.machine.status(n) == "down" for n in ("privatbank", "oschadbank", "mod")
+        )
 
-        await wait_for(offline, 8, "vantage never judged offline")
-        await wait_for(lambda: _flushed(d), 3)
-        assert (await api(port, "/api/v1/incidents"))["incidents"] == []
-        assert (await api(port, "/api/v1/campaigns"))["campaigns"] == []
-        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/metrics") as r:
-            assert 'outwatch_vantage_offline{vantage="unit"} 1.0' in await r.text()
-    finally:
-        await d.stop(grace=1)
+    await wait_for(offline, 8, "vantage never judged offline")
+    await wait_for(lambda: _flushed(d), 3)
+    assert (await api(port, "/api/v1/incidents"))["incidents"] == []
+    assert (await api(port, "/api/v1/campaigns"))["campaigns"] == []
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/metrics") as r:
+        assert 'outwatch_vantage_offline{vantage="unit"} 1.0' in await r.text()
 
 
 async def _all_up(d: Daemon) -> bool:
