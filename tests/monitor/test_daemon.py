@@ -190,3 +190,37 @@ async def _state(d: Daemon, check: str, want: str) -> bool:
 async def _false(fn: object) -> bool:
     await asyncio.sleep(0)
     return not fn()  # type: ignore[operator]
+
+
+async def test_web_serves_https_when_configured(tmp_path: Path, target: Target) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "web.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "web.key"))
+    port = free_port()
+    path = write(tmp_path, port, target)
+    path.write_text(
+        path.read_text().replace(
+            f'web: {{listen: "127.0.0.1:{port}"}}',
+            f'web: {{listen: "127.0.0.1:{port}", tls: {{cert_path: web.pem, key_path: web.key}}}}',
+        )
+    )
+    d = await started(path)
+    try:
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"https://127.0.0.1:{port}/healthz", ssl=client) as r:
+                assert r.status == 200
+            try:
+                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    plain = r.status
+            except aiohttp.ClientError:
+                plain = 0
+            assert plain != 200  # no plain HTTP beside it
+    finally:
+        await d.stop(grace=1)
