@@ -227,6 +227,9 @@ def _count(track: CheckTrack, rule: CheckRule, obs: Observation) -> None:
     if obs.ok:
         track.oks += 1
         track.fails = 0
+        if track.state != "down":
+            # a streak below the threshold ended; the next outage must not start back then
+            track.failing_since = None
         if track.state != "up" and (
             track.oks >= rule.successes_before_up or track.state == "unknown"
         ):

@@ -144,3 +144,24 @@ def test_unknown_service_or_check_is_ignored() -> None:
     m = machine()
     assert m.observe(Observation("nope", "web", "http", T0, False, "timeout")) == []
     assert m.observe(Observation("privatbank", "nope", "http", T0, False, "timeout")) == []
+
+
+def test_outage_starts_at_its_own_streak_not_an_earlier_blip() -> None:
+    m = machine()
+    feed(m, "+")
+    feed(m, "+" * 3, "app")
+    feed(m, "+" * 3, "dns")
+    # t0+30s: one failure below the threshold, then good again
+    events = feed(m, "+-+")
+    assert m.status("privatbank") == "up" and not [e for e in events if isinstance(e, OutageOpened)]
+    # a later, real outage of both critical checks starts at its own first failure
+    later = T0 + timedelta(minutes=10)
+    for i in range(3):
+        for check in ("web", "app"):
+            m.observe(
+                Observation(
+                    "privatbank", check, "http", later + timedelta(seconds=30 * i), False, "timeout"
+                )
+            )
+    outage = m.open_outage("privatbank")
+    assert outage is not None and outage.started_at == later
