@@ -12,13 +12,12 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client.core import Metric
 
 from alerts.api import silence_routes
 from alerts.dispatcher import Dispatcher
@@ -32,14 +31,13 @@ from monitor.classify import Classifier
 from monitor.config import Config, ConfigError
 from monitor.decisions import Decisions
 from monitor.engine import CANARY_SERVICE
-from monitor.metrics import registry_for
 from monitor.pipeline import Pipeline
 from monitor.runner import run_check
 from monitor.scheduler import ProbeScheduler, Scheduled, in_shard
 from monitor.sources.base import Source, SourceHealth, recording_sink, sources_from_config
 from monitor.sources.ingest import ingest_routes
 from monitor.state import Event, OutageClosed, OutageOpened, ServiceChanged
-from monitor.views import DaemonView, alert_inputs, extra_families
+from monitor.views import DaemonView, alert_inputs
 from monitor.web import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
 
@@ -90,7 +88,6 @@ class Daemon:
         self.pins = CampaignPins()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
-        self.registry = registry_for(DaemonView(self))
         self.reload_ok = True
         self.reload_at = self.clock.now()
         self.store_up = True
@@ -381,10 +378,6 @@ class Daemon:
         log.info(
             "config reloaded: %d checks added, %d removed, %d changed", added, removed, changed
         )
-
-    def extra_families(self) -> Iterator[Metric]:
-        """Families beyond probes and state."""
-        return extra_families(self)
 
 
 # -- process -----------------------------------------------------------------------------------

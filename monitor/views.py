@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import Metric
-from prometheus_client.registry import CollectorRegistry
 
 from monitor import incident_store, store
 from monitor.alertrules import AlertInputs, CertFacts, ServiceFacts, SourceFacts
@@ -32,10 +31,6 @@ class DaemonView:
     @property
     def pipeline(self) -> Pipeline:
         return self.d.pipeline
-
-    @property
-    def registry(self) -> CollectorRegistry:
-        return self.d.registry
 
     def extra_families(self) -> Iterator[Metric]:
         """Families beyond probes and state."""

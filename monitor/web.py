@@ -12,7 +12,6 @@ from typing import Any, Protocol
 import bcrypt
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from prometheus_client.registry import CollectorRegistry
 
 from alerts.base import parse_duration
 from monitor.config import Web
@@ -27,9 +26,6 @@ OPEN = ("/healthz", "/readyz")
 
 class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
-
-    @property
-    def registry(self) -> CollectorRegistry: ...
 
     def metrics_text(self) -> bytes: ...
 
