@@ -189,7 +189,7 @@ class ReceiverContext:
 
 
 class Clock(Protocol):
-    """UTC wall time for records, monotonic seconds for timers (monitor.base clocks fit)."""
+    """UTC wall time for records, monotonic seconds for timers (monitor.core.base clocks fit)."""
 
     def now(self) -> datetime: ...
 
@@ -197,7 +197,7 @@ class Clock(Protocol):
 
 
 class Storage(Protocol):
-    """Runs `fn(db)` on the one database writer, inside one transaction (monitor.store.Store fits)."""
+    """Runs `fn(db)` on the one database writer, inside one transaction (monitor.store.db.Store fits)."""
 
     async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T: ...
 

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor import config  # noqa: E402
-from monitor.classify import Classifier  # noqa: E402
-from monitor.classify_eval import evaluate, load_notices  # noqa: E402
+from monitor.core.classify.classifier import Classifier  # noqa: E402
+from monitor.core.classify.eval import evaluate, load_notices  # noqa: E402
 
 SETS = [
     ("shared corpus", ROOT / ".." / "shared" / "corpus", "notices.jsonl", "services.yaml"),

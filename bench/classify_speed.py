@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor import config  # noqa: E402
-from monitor.classify import Classifier  # noqa: E402
-from monitor.classify_eval import load_notices  # noqa: E402
+from monitor.core.classify.classifier import Classifier  # noqa: E402
+from monitor.core.classify.eval import load_notices  # noqa: E402
 
 COUNT = 10_000
 DATA = ROOT / "tests" / "monitor" / "data"

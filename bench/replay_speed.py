@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor import config
-from monitor.base import Classification
-from monitor.classify import Classifier
+from monitor.core.base import Classification
+from monitor.core.classify.classifier import Classifier
 from monitor.replay import load_messages, load_results, replay
 
 SERVICES = 50

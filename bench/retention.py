@@ -1,6 +1,6 @@
 """Database size over a simulated month of probing: results are pruned, so the size levels off.
 
-Writes results through the real store (monitor.store.Store, insert_results, prune_results) with a
+Writes results through the real store (monitor.store.db.Store, insert_results, prune_results) with a
 simulated clock: N checks every interval seconds, written in batches as the daemon's flusher
 does, and pruned in batches of 5000 past storage.retention every 5 simulated minutes, as the
 daemon's pruner does. No sleeping. Prints the size per simulated week, then a last line
@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alerts.base import parse_duration
-from monitor import store
-from monitor.base import Observation
+from monitor.core.base import Observation
+from monitor.store import db as store
 
-PRUNE_EVERY = 300.0  # monitor.daemon.PRUNE_EVERY
+PRUNE_EVERY = 300.0  # monitor.runtime.daemon.PRUNE_EVERY
 FAILURE_SHARE = 0.03
 ERRORS = [
     ("timeout", "timed out after 10s"),

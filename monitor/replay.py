@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.base import Announcement, Classification, FakeClock, Message, Observation
 from monitor.config import Config
-from monitor.correlate import Correlator
-from monitor.engine import CANARY_SERVICE, VantageGuard, correlate_events
-from monitor.incidents import Campaign, Change, Gap, Incident
-from monitor.state import StateMachine, rules_from_config
+from monitor.core.base import Announcement, Classification, FakeClock, Message, Observation
+from monitor.core.correlate import Correlator
+from monitor.core.engine import CANARY_SERVICE, VantageGuard, correlate_events
+from monitor.core.incidents import Campaign, Change, Gap, Incident
+from monitor.core.state import StateMachine, rules_from_config
 from probes.base import ERROR_CLASSES
 
 Classify = Callable[[str], Classification]

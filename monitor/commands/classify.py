@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from monitor import config
-from monitor.classify import Classifier
+from monitor.core.classify.classifier import Classifier
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

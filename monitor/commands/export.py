@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from alerts.base import parse_duration
 from monitor import config
-from monitor.store import Store, StoreError
+from monitor.store.db import Store, StoreError
 
 BATCH = 5000
 

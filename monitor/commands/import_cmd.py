@@ -10,11 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from monitor import config
-from monitor.announcements import AnnouncementStore, Pin
-from monitor.base import Message
+from monitor.core.base import Message
 from monitor.sources.export import ExportError, load_export
 from monitor.sources.telegram import channel_key
-from monitor.store import Store
+from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.db import Store
 
 BATCH = 500  # messages per transaction: the store thread stays responsive for a running daemon
 
@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _import(cfg: config.Config, store: Store, path: Path, source: str | None) -> Counter[str]:
-    from monitor.classify import Classifier  # loads dictionaries: only when importing
+    from monitor.core.classify.classifier import (
+        Classifier,  # loads dictionaries: only when importing
+    )
 
     ann = AnnouncementStore(store)
     await ann.ensure_schema()

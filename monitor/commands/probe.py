@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from alerts.base import parse_duration
-from monitor.runner import check_from_target, run_check
+from monitor.runtime.runner import check_from_target, run_check
 from probes.base import ProbeContext, ProbeResult
 
 

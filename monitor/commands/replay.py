@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from monitor import config
-from monitor.classify import Classifier
+from monitor.core.classify.classifier import Classifier
 from monitor.replay import (
     Classify,
     ReplayError,

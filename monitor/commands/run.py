@@ -17,6 +17,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run until signalled."""
-    from monitor.daemon import main
+    from monitor.runtime.daemon import main
 
     return main(args)

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.live import Live
 
 from monitor import config as config_mod
-from monitor.base import Message
-from monitor.daemon import Daemon
+from monitor.core.base import Message
 from monitor.demo import settings, summary, timeline, view
 from monitor.demo.sites import SiteFarm, WebhookSink
+from monitor.runtime.daemon import Daemon
 from monitor.sources.export import load_export
 
 log = logging.getLogger("outwatch.demo")

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from monitor.base import Classification, Clock, Message
+from monitor.core.base import Classification, Clock, Message
 
 if TYPE_CHECKING:
-    from monitor.announcements import AnnouncementStore, Change
     from monitor.config import Sources
+    from monitor.store.announcements import AnnouncementStore, Change
 
 log = logging.getLogger("outwatch.sources")
 

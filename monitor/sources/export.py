@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.base import Message
+from monitor.core.base import Message
 from monitor.sources.base import clean_text
 
 CHANNEL_TYPES = ("public_channel", "private_channel")

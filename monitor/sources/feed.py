@@ -16,10 +16,10 @@ import aiohttp
 import feedparser
 
 from monitor import __version__
-from monitor.announcements import AnnouncementStore
-from monitor.base import Clock, Message, SystemClock
 from monitor.config import Feed
+from monitor.core.base import Clock, Message, SystemClock
 from monitor.sources.base import Sink, SourceHealth, clean_text
+from monitor.store.announcements import AnnouncementStore
 
 log = logging.getLogger("outwatch.sources.feed")
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from monitor.base import Clock, Message, SystemClock
 from monitor.config import Ingest
+from monitor.core.base import Clock, Message, SystemClock
 from monitor.sources.base import MAX_TEXT, Sink, SourceHealth, clean_text
 
 log = logging.getLogger("outwatch.sources.ingest")

@@ -14,10 +14,10 @@ from typing import Any
 from telethon import TelegramClient, errors, events, utils
 from telethon.tl import functions, types
 
-from monitor.announcements import AnnouncementStore, Pin
-from monitor.base import Clock, Message, SystemClock
 from monitor.config import Telegram
+from monitor.core.base import Clock, Message, SystemClock
 from monitor.sources.base import Sink, SourceHealth, clean_text
+from monitor.store.announcements import AnnouncementStore, Pin
 
 log = logging.getLogger("outwatch.sources.telegram")
 

@@ -17,8 +17,8 @@ from aiohttp import web
 from alerts.base import Alert
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
-from monitor.base import SystemClock
-from monitor.store import Store
+from monitor.core.base import SystemClock
+from monitor.store.db import Store
 
 T0 = datetime(2022, 2, 15, 10, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import sys
 
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
-from monitor.base import SystemClock
-from monitor.store import Store
+from monitor.core.base import SystemClock
+from monitor.store.db import Store
 from tests.alerts.conftest import alert
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.store import Store
+from monitor.store.db import Store
 from tests.alerts.conftest import Recorder, until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from alerts.matchers import Matcher
-from monitor.base import FakeClock
-from monitor.store import Store
+from monitor.core.base import FakeClock
+from monitor.store.db import Store
 from tests.alerts.conftest import T0, DispatcherFactory, Recorder, alert, until
 from tests.conftest import free_port
 

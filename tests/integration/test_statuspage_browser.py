@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from monitor.statuspage import CONTENT_SECURITY_POLICY, render_status_page
+from monitor.web.statuspage import CONTENT_SECURITY_POLICY, render_status_page
 from tests.conftest import free_port, require_binary
-from tests.monitor.test_statuspage import founding_view
+from tests.monitor.web.test_statuspage import founding_view
 
 pytestmark = pytest.mark.integration
 
@@ -160,8 +160,8 @@ async def test_running_daemon_page_in_chromium(
     from datetime import UTC, datetime
 
     from monitor import config
-    from monitor.base import Message
-    from monitor.daemon import Daemon
+    from monitor.core.base import Message
+    from monitor.runtime.daemon import Daemon
     from tests.integration.helpers import Target, wait_for
 
     chromium = require_binary("chromium")

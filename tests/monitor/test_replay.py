@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from monitor import config
-from monitor.classify import Classifier
 from monitor.cli import main
+from monitor.core.classify.classifier import Classifier
 from monitor.replay import ReplayError, load_messages, load_results, replay, report_dict
 
 DATA = Path(__file__).parent / "data"

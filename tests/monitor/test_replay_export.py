@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from monitor import config
-from monitor.base import Observation
 from monitor.cli import main
 from monitor.commands.export import parse_since
+from monitor.core.base import Observation
 from monitor.replay import load_results
-from monitor.store import Store, insert_results
+from monitor.store.db import Store, insert_results
 
 FOUNDING = Path(__file__).parent / "data" / "founding"
 T0 = datetime(2022, 2, 15, 12, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ import trustme
 from aiohttp import web
 
 from monitor.config import CHECK_MODELS
-from monitor.runner import run_check
+from monitor.runtime.runner import run_check
 from probes.base import ProbeContext, ProbeResult
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.announcements import AnnouncementStore, Change
-from monitor.base import Classification, Message
 from monitor.config import parse
+from monitor.core.base import Classification, Message
 from monitor.sources.base import clean_text, recording_sink, sources_from_config
-from monitor.store import Store
+from monitor.store.announcements import AnnouncementStore, Change
+from monitor.store.db import Store
 from tests.monitor.sources.fake_telegram import T0
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from monitor import cli
-from monitor.announcements import AnnouncementStore, Pin
 from monitor.commands.telegram import secure, session_files
-from monitor.store import Store
+from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.db import Store
 
 DATA = Path(__file__).parent / "data"
 SERVICES = """

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from monitor.announcements import AnnouncementStore
-from monitor.base import Classification, FakeClock, Message
 from monitor.config import Feed
+from monitor.core.base import Classification, FakeClock, Message
 from monitor.sources.base import recording_sink
 from monitor.sources.feed import FeedSource, html_text
-from monitor.store import Store
+from monitor.store.announcements import AnnouncementStore
+from monitor.store.db import Store
 from tests.conftest import free_port
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>

@@ -13,8 +13,8 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.base import FakeClock, Message
 from monitor.config import Ingest
+from monitor.core.base import FakeClock, Message
 from monitor.sources.base import SourceHealth
 from monitor.sources.ingest import MAX_BODY, RateLimiter, ingest_routes, parse_body
 from tests.conftest import free_port

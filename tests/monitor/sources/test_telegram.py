@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from telethon.tl import functions, types
 
-from monitor.announcements import AnnouncementStore, Change
-from monitor.base import Classification
 from monitor.config import Telegram
+from monitor.core.base import Classification
 from monitor.sources.base import recording_sink
 from monitor.sources.telegram import TelegramSource, channel_key
-from monitor.store import Store
+from monitor.store.announcements import AnnouncementStore, Change
+from monitor.store.db import Store
 from tests.monitor.sources.fake_telegram import T0, World, channel, post
 
 DSSZZI, SPAM, MOD = 1001, 2002, 3003

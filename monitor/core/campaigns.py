@@ -1,0 +1,173 @@
+"""Campaigns: several services whose incidents start within a window of each other (pure logic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.core.incidents import Campaign, ChangeKind, campaign_dict, campaign_from
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the campaign book needs to know about an incident."""
+
+    incident: str
+    service: str
+    group: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class CampaignChange:
+    """A campaign opened, grew, closed or was withdrawn; `tagged` are incidents now in it."""
+
+    kind: ChangeKind
+    campaign: Campaign
+    tagged: tuple[str, ...] = ()
+
+
+class CampaignBook:
+    """Forms campaigns from incident starts; later incidents within the window of the last join."""
+
+    def __init__(self, window: float, min_services: int) -> None:
+        self.window = timedelta(seconds=window)
+        self.min_services = min_services
+        self._open: dict[str, Campaign] = {}
+        self._loose: dict[str, Member] = {}  # recent incidents in no campaign
+        self._members: dict[str, Member] = {}  # incident id -> member, for open campaigns
+        self._resolved: set[str] = set()
+
+    def open(self) -> list[Campaign]:
+        """Open campaigns, oldest first."""
+        return sorted(self._open.values(), key=lambda c: c.started_at)
+
+    def campaign_of(self, incident: str) -> str | None:
+        """The open campaign an incident belongs to, if any."""
+        return next((c.id for c in self._open.values() if incident in c.incidents), None)
+
+    def opened(self, m: Member, now: datetime) -> CampaignChange | None:
+        """An incident opened: join a campaign, form one, or wait loose."""
+        self._prune(now)
+        for c in self.open():
+            last = max(self._members[i].started_at for i in c.incidents)
+            if c.started_at - self.window <= m.started_at <= last + self.window:
+                return self._join(c, m)
+        self._loose[m.incident] = m
+        group = self._best_group(m)
+        if group is None:
+            return None
+        return self._form(group)
+
+    def _join(self, c: Campaign, m: Member) -> CampaignChange:
+        self._members[m.incident] = m
+        members = [self._members[i] for i in (*c.incidents, m.incident)]
+        new = _campaign(c.id, members)
+        self._open[c.id] = new
+        return CampaignChange("campaign_updated", new, (m.incident,))
+
+    def _best_group(self, m: Member) -> list[Member] | None:
+        pts = sorted(self._loose.values(), key=lambda x: (x.started_at, x.service))
+        best: list[Member] | None = None
+        for p in pts:
+            grp = [q for q in pts if p.started_at <= q.started_at <= p.started_at + self.window]
+            if m not in grp or len({q.service for q in grp}) < self.min_services:
+                continue
+            if best is None or len(grp) > len(best):
+                best = grp
+        return best
+
+    def _form(self, group: list[Member]) -> CampaignChange:
+        start = min(x.started_at for x in group)
+        for x in group:
+            self._loose.pop(x.incident, None)
+            self._members[x.incident] = x
+        c = _campaign(f"campaign@{start.isoformat()}", group)
+        self._open[c.id] = c
+        return CampaignChange("campaign_opened", c, tuple(x.incident for x in group))
+
+    def resolved(self, incident: str, ended_at: datetime) -> CampaignChange | None:
+        """An incident resolved: close its campaign when every member has."""
+        self._loose.pop(incident, None)
+        cid = self.campaign_of(incident)
+        if cid is None:
+            return None
+        self._resolved.add(incident)
+        c = self._open[cid]
+        if not all(i in self._resolved for i in c.incidents):
+            return None
+        closed = replace(c, status="closed", ended_at=max(ended_at, c.ended_at or ended_at))
+        self._drop(c)
+        return CampaignChange("campaign_closed", closed)
+
+    def withdrawn(self, incident: str) -> CampaignChange | None:
+        """An incident was withdrawn (the vantage was offline): shrink or withdraw its campaign."""
+        self._loose.pop(incident, None)
+        cid = self.campaign_of(incident)
+        if cid is None:
+            return None
+        c = self._open[cid]
+        rest = [self._members[i] for i in c.incidents if i != incident]
+        self._members.pop(incident, None)
+        self._resolved.discard(incident)
+        if len({m.service for m in rest}) >= self.min_services:
+            new = replace(_campaign(c.id, rest), started_at=c.started_at)
+            self._open[cid] = new
+            return CampaignChange("campaign_updated", new)
+        self._drop(c)
+        for m in rest:  # they may still form a campaign with others later
+            self._loose[m.incident] = m
+        return CampaignChange("campaign_withdrawn", replace(c, status="closed"))
+
+    def _drop(self, c: Campaign) -> None:
+        del self._open[c.id]
+        for i in c.incidents:
+            self._members.pop(i, None)
+            self._resolved.discard(i)
+
+    def _prune(self, now: datetime) -> None:
+        # loose incidents older than two windows can no longer be within a window of a new one
+        cutoff = now - 2 * self.window
+        for k in [k for k, m in self._loose.items() if m.started_at < cutoff]:
+            del self._loose[k]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data to resume from."""
+        return {
+            "open": [campaign_dict(c) for c in self.open()],
+            "members": [_member_dict(m) for m in self._members.values()],
+            "loose": [_member_dict(m) for m in self._loose.values()],
+            "resolved": sorted(self._resolved),
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Resume from snapshot()."""
+        self._open = {c["id"]: campaign_from(c) for c in snap.get("open") or []}
+        self._members = {m["incident"]: _member_from(m) for m in snap.get("members") or []}
+        self._loose = {m["incident"]: _member_from(m) for m in snap.get("loose") or []}
+        self._resolved = set(snap.get("resolved") or [])
+
+
+def _campaign(cid: str, members: list[Member]) -> Campaign:
+    ordered = sorted(members, key=lambda m: (m.started_at, m.service))
+    return Campaign(
+        id=cid,
+        started_at=ordered[0].started_at,
+        services=tuple(dict.fromkeys(m.service for m in ordered)),
+        incidents=tuple(m.incident for m in ordered),
+        groups=tuple(sorted({m.group for m in ordered})),
+    )
+
+
+def _member_dict(m: Member) -> dict[str, Any]:
+    return {
+        "incident": m.incident,
+        "service": m.service,
+        "group": m.group,
+        "started_at": m.started_at.isoformat(),
+    }
+
+
+def _member_from(d: dict[str, Any]) -> Member:
+    return Member(d["incident"], d["service"], d["group"], datetime.fromisoformat(d["started_at"]))

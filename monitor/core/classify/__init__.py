@@ -1,0 +1,1 @@
+"""Reading notices: morphology, the classifier and its evaluation."""

@@ -1,0 +1,597 @@
+"""Outages + announcements -> incidents, campaigns, vantage gaps and boosts (pure logic, no I/O).
+
+Every method takes the time it happens at; time-based decisions due by then (quiet period,
+announce grace, window expiry) are applied first, so replay and the daemon decide the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.config import Correlation
+from monitor.core.base import Announcement, AnnouncementKind, Outage, ServiceStatus
+from monitor.core.campaigns import CampaignBook, CampaignChange, Member
+from monitor.core.incidents import (
+    Campaign,
+    Change,
+    ChangeKind,
+    Flag,
+    Gap,
+    Incident,
+    incident_dict,
+    incident_from,
+)
+
+# Kinds that say something happened to the service (a `restored` implies it had).
+_NOTICE: frozenset[AnnouncementKind] = frozenset({"attack", "outage", "restored"})
+_CLAIM: frozenset[AnnouncementKind] = frozenset({"attack", "outage"})
+_LINKED: frozenset[AnnouncementKind] = frozenset({"attack", "outage", "restored", "advisory"})
+
+
+@dataclass
+class _Track:
+    """The mutable side of one incident."""
+
+    inc: Incident
+    open_outage: Outage | None = None
+    closed_sig: Counter[str] = field(default_factory=Counter)
+    observed_since: datetime | None = None  # earliest outage start
+    up_since: datetime | None = None  # last outage end, while none is open
+    first_claim_at: datetime | None = None
+    last_claim_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """An announcement not (yet) linked to an incident of this service."""
+
+    published_at: datetime
+    key: str
+    kind: AnnouncementKind
+
+
+class Correlator:
+    """Joins outages and announcements into incidents and campaigns; returns what changed."""
+
+    def __init__(self, cfg: Correlation, services: Mapping[str, str], vantage: str) -> None:
+        self.cfg = cfg
+        self.vantage_name = vantage
+        self._groups = dict(services)  # service -> group
+        self._before = timedelta(seconds=cfg.window_before)
+        self._after = timedelta(seconds=cfg.window_after)
+        self._quiet = timedelta(seconds=cfg.quiet_period)
+        self._grace = timedelta(seconds=cfg.announce_grace)
+        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._current: dict[str, _Track] = {}  # service -> its latest incident (open or recent)
+        self._heard: dict[str, list[_Heard]] = {}
+        self._status: dict[str, ServiceStatus] = {}
+        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
+        self._offline = False
+        self._gap: Gap | None = None
+        self._gaps: list[Gap] = []
+        # outages opened while offline; any still open a quiet period after the vantage came
+        # back were real, and open their incidents then
+        self._suppressed: dict[str, Outage] = {}
+        self._online_at: datetime | None = None
+        self._boosts: dict[str, datetime] = {}
+        self._ticked: datetime | None = None
+        self._dirty = True
+
+    def reconfigure(self, services: Mapping[str, str]) -> None:
+        """New service -> group map; incidents of removed services stay until they expire."""
+        self._groups = dict(services)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def outage_opened(self, outage: Outage, at: datetime) -> list[Change]:
+        """The state machine opened an outage."""
+        out = self._begin(at)
+        svc = outage.service
+        if svc not in self._groups:
+            return out
+        if self._offline:
+            self._suppressed[outage.id] = outage
+            if self._gap is not None:
+                self._gap = replace(self._gap, outages=(*self._gap.outages, outage.id))
+            return out
+        return out + self._observed(outage, at)
+
+    def _observed(self, outage: Outage, at: datetime) -> list[Change]:
+        out: list[Change] = []
+        svc = outage.service
+        track = self._current.get(svc)
+        if track is not None and outage.id in track.inc.outages:
+            return out  # already seen (a restart replays it)
+        if track is None or track.inc.status == "resolved":
+            track = self._new_track(svc, outage.started_at)
+            self._attach(track, outage)
+            self._link_heard(track)
+            return out + self._opened(track, at)
+        was_confirmed = track.inc.confirmed
+        self._attach(track, outage)
+        cleared = self._clear(track, "announced_not_observed")
+        out.append(self._changed("incident_updated", track, at, cleared=cleared, was=was_confirmed))
+        return out
+
+    def outage_updated(self, outage: Outage, at: datetime) -> list[Change]:
+        """An open outage's signature or failing checks moved; evidence follows."""
+        out = self.tick(at)  # evidence changes no deadline
+        track = self._current.get(outage.service)
+        if track is None or track.open_outage is None or track.open_outage.id != outage.id:
+            return out
+        before = track.inc.failing_checks
+        track.open_outage = outage
+        self._refresh_evidence(track)
+        if track.inc.failing_checks != before:
+            out.append(self._changed("incident_updated", track, at))
+        return out
+
+    def outage_closed(self, outage: Outage, at: datetime) -> list[Change]:
+        """The state machine closed an outage; the incident resolves after the quiet period."""
+        out = self._begin(at)
+        if self._suppressed.pop(outage.id, None) is not None:
+            return out
+        track = self._current.get(outage.service)
+        if track is None or outage.id not in track.inc.outages or track.open_outage is None:
+            return out
+        track.open_outage = None
+        track.closed_sig.update(outage.signature)
+        track.up_since = outage.ended_at or at
+        track.inc = replace(track.inc, failing_checks=tuple(outage.failing_checks))
+        self._refresh_evidence(track)
+        out.append(self._changed("incident_updated", track, at))
+        return out + self.tick(at)
+
+    def status(self, service: str, status: ServiceStatus, at: datetime) -> list[Change]:
+        """The service's current status (for the restored/announced contradictions)."""
+        out = self._begin(at)
+        self._status[service] = status
+        return out
+
+    def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
+        """A classified announcement: link it, open an announced incident, or remember it."""
+        out = self._begin(at)
+        if ann.kind not in _LINKED or ann.message.deleted:
+            return out
+        heard_at = ann.message.published_at
+        for svc in dict.fromkeys(ann.services):
+            if svc not in self._groups:
+                continue
+            self._boost(svc, at + self._boost_for)
+            out.extend(self._announce(svc, _Heard(heard_at, ann.key, ann.kind), at))
+        return out
+
+    def vantage(self, offline: bool, at: datetime, since: datetime | None = None) -> list[Change]:
+        """The vantage went offline (since: when its canaries began failing) or came back."""
+        out = self._begin(at)
+        if offline == self._offline:
+            return out
+        self._offline = offline
+        self._online_at = None if offline else at
+        if offline:
+            start = since or at
+            withdrawn = self._withdraw_since(start, at)
+            self._gap = Gap(started_at=start, outages=tuple(o for c in withdrawn for o in _outs(c)))
+            return [*out, *withdrawn, Change("vantage_offline", at, gap=self._gap)]
+        gap = self._gap or Gap(started_at=at)
+        gap = replace(gap, ended_at=at)
+        self._gaps.append(gap)
+        self._gap = None
+        return [*out, Change("vantage_online", at, gap=gap)]
+
+    def _begin(self, at: datetime) -> list[Change]:
+        out = self.tick(at)
+        self._dirty = True  # the caller is about to change something deadlines depend on
+        return out
+
+    def tick(self, now: datetime) -> list[Change]:
+        """Apply the time-based decisions due by `now`."""
+        if now == self._ticked and not self._dirty:
+            return []  # replay feeds many results per instant: decide once per instant
+        self._ticked, self._dirty = now, False
+        out = self._settled(now)
+        for svc in sorted(self._current):
+            track = self._current[svc]
+            if track.inc.status == "open":
+                out.extend(self._due(track, now))
+            elif track.inc.ended_at is not None and track.inc.ended_at + self._after < now:
+                del self._current[svc]  # no later notice can link to it
+        return out
+
+    def _settled(self, now: datetime) -> list[Change]:
+        """Outages from the offline gap still open a quiet period after it are real."""
+        if self._online_at is None or self._online_at + self._quiet > now:
+            return []
+        self._online_at = None
+        out: list[Change] = []
+        pending, self._suppressed = self._suppressed, {}
+        for _, outage in sorted(pending.items()):
+            if outage.service in self._groups:
+                out += self._observed(outage, now)
+        return out
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        """Incidents still in memory (open, or resolved and still linkable), oldest first."""
+        return sorted((t.inc for t in self._current.values()), key=_order)
+
+    def campaigns(self) -> list[Campaign]:
+        """Open campaigns."""
+        return self._book.open()
+
+    def boosts(self, now: datetime) -> dict[str, datetime]:
+        """Services whose checks should run at boost_interval, and until when."""
+        return {s: u for s, u in sorted(self._boosts.items()) if u > now}
+
+    @property
+    def offline(self) -> bool:
+        """Whether the vantage is offline now."""
+        return self._offline
+
+    def gaps(self) -> list[Gap]:
+        """Closed offline gaps, plus the open one."""
+        return [*self._gaps, *([self._gap] if self._gap else [])]
+
+    # -- incident mechanics --------------------------------------------------------------------
+
+    def _new_track(self, svc: str, start: datetime) -> _Track:
+        inc = Incident(
+            id=f"{svc}@{start.isoformat()}",
+            service=svc,
+            group=self._groups.get(svc, "other"),
+            started_at=start,
+        )
+        track = _Track(inc)
+        self._current[svc] = track
+        return track
+
+    def _attach(self, track: _Track, outage: Outage) -> None:
+        track.open_outage = outage
+        track.up_since = None
+        start = outage.started_at
+        track.observed_since = min(track.observed_since or start, start)
+        track.inc = replace(
+            track.inc,
+            observed=True,
+            outages=(*track.inc.outages, outage.id),
+            started_at=min(track.inc.started_at, start),
+        )
+        self._refresh_evidence(track)
+
+    def _refresh_evidence(self, track: _Track) -> None:
+        sig = Counter(track.closed_sig)
+        if track.open_outage is not None:
+            sig.update(track.open_outage.signature)
+            track.inc = replace(track.inc, failing_checks=tuple(track.open_outage.failing_checks))
+        track.inc = replace(track.inc, signature=dict(sorted(sig.items())))
+
+    def _opened(self, track: _Track, at: datetime) -> list[Change]:
+        inc = track.inc
+        lag = self._lag(track) if inc.confirmed else None
+        member = Member(inc.id, inc.service, inc.group, inc.started_at)
+        cc = self._book.opened(member, at)
+        if cc is not None:
+            track.inc = replace(track.inc, campaign=cc.campaign.id)
+        out = [Change("incident_opened", at, incident=track.inc, announcement_lag=lag)]
+        if cc is not None:
+            out.extend(self._campaign_changes(cc, at, skip=inc.id))
+        return out
+
+    def _campaign_changes(self, cc: CampaignChange, at: datetime, skip: str = "") -> list[Change]:
+        out = [Change(cc.kind, at, campaign=cc.campaign)]
+        if cc.kind in ("campaign_opened", "campaign_updated"):
+            for svc in self._groups:  # a wave is on: probe everything harder
+                self._boost(svc, at + self._boost_for)
+        for iid in cc.tagged:
+            track = self._track_by_id(iid)
+            if track is None:
+                continue
+            track.inc = replace(track.inc, campaign=cc.campaign.id)
+            if iid != skip:
+                out.append(Change("incident_updated", at, incident=track.inc))
+        return out
+
+    def _track_by_id(self, iid: str) -> _Track | None:
+        svc = iid.partition("@")[0]
+        track = self._current.get(svc)
+        return track if track is not None and track.inc.id == iid else None
+
+    def _announce(self, svc: str, h: _Heard, at: datetime) -> list[Change]:
+        track = self._current.get(svc)
+        if track is not None and h.key in track.inc.announcements:
+            return []  # a restart or an edit: already linked
+        if track is not None and self._linkable(track, h.published_at):
+            return self._link_new(track, h, at)
+        if h.kind in _CLAIM:
+            track = self._new_track(svc, h.published_at)
+            self._link_heard(track)
+            self._link(track, h)
+            return self._opened(track, at)
+        heard = self._heard.setdefault(svc, [])
+        if all(x.key != h.key for x in heard):
+            heard.append(h)
+        return []
+
+    def _linkable(self, track: _Track, when: datetime) -> bool:
+        inc = track.inc
+        if when < inc.started_at - self._before:
+            return False
+        return inc.status == "open" or (
+            inc.ended_at is not None and when <= inc.ended_at + self._after
+        )
+
+    def _link_new(self, track: _Track, h: _Heard, at: datetime) -> list[Change]:
+        was_confirmed = track.inc.confirmed
+        self._link(track, h)
+        raised: tuple[Flag, ...] = ()
+        cleared: tuple[Flag, ...] = ()
+        if h.kind in _NOTICE:
+            cleared = self._clear(track, "observed_not_announced")
+        resolve = False
+        if h.kind == "restored" and track.inc.status == "open":
+            if self._status.get(track.inc.service) == "down":
+                raised = self._raise(track, "restored_claim_while_down")
+            elif not track.inc.observed:
+                resolve = True
+        out = [self._changed("incident_updated", track, at, raised, cleared, was_confirmed)]
+        if resolve:
+            out.extend(self._resolve(track, h.published_at, at))
+        return out
+
+    def _link(self, track: _Track, h: _Heard) -> None:
+        anns = dict(track.inc.announcements)
+        anns[h.key] = h.kind
+        inc = replace(track.inc, announcements=anns)
+        if h.kind in _NOTICE:
+            first = inc.first_notice_at
+            inc = replace(
+                inc,
+                announced=True,
+                first_notice_at=h.published_at if first is None else min(first, h.published_at),
+            )
+        if h.kind in _CLAIM:
+            track.first_claim_at = min(track.first_claim_at or h.published_at, h.published_at)
+            track.last_claim_at = max(track.last_claim_at or h.published_at, h.published_at)
+        track.inc = inc
+
+    def _link_heard(self, track: _Track) -> None:
+        """Link what was heard about the service from window_before before the start."""
+        svc = track.inc.service
+        since = track.inc.started_at - self._before
+        keep = []
+        for h in self._heard.pop(svc, []):
+            if h.published_at >= since:
+                self._link(track, h)
+            elif h.published_at > since - self._before:
+                keep.append(h)  # maybe still within the window of a backdated start
+        if keep:
+            self._heard[svc] = keep
+
+    def _lag(self, track: _Track) -> float | None:
+        first, start = track.inc.first_notice_at, track.observed_since
+        if first is None or start is None:
+            return None
+        return max(0.0, (first - start).total_seconds())  # a notice before the outage counts 0
+
+    def _changed(
+        self,
+        kind: ChangeKind,
+        track: _Track,
+        at: datetime,
+        raised: tuple[Flag, ...] = (),
+        cleared: tuple[Flag, ...] = (),
+        was: bool = True,
+    ) -> Change:
+        lag = self._lag(track) if track.inc.confirmed and not was else None
+        return Change(
+            kind,
+            at,
+            incident=track.inc,
+            flags_raised=raised,
+            flags_cleared=cleared,
+            announcement_lag=lag,
+        )
+
+    def _raise(self, track: _Track, flag: Flag) -> tuple[Flag, ...]:
+        if flag in track.inc.flags:
+            return ()
+        track.inc = replace(track.inc, flags=(*track.inc.flags, flag))
+        return (flag,)
+
+    def _clear(self, track: _Track, flag: Flag) -> tuple[Flag, ...]:
+        if flag not in track.inc.flags:
+            return ()
+        track.inc = replace(track.inc, flags=tuple(f for f in track.inc.flags if f != flag))
+        return (flag,)
+
+    def _due(self, track: _Track, now: datetime) -> list[Change]:
+        inc = track.inc
+        up, claim = track.up_since, track.last_claim_at
+        if inc.observed and track.open_outage is None and up and up + self._quiet <= now:
+            return self._resolve(track, up, now)
+        if not inc.observed and claim and claim + self._after <= now:
+            return self._resolve(track, claim + self._after, now)
+        flag = self._flag_due(track, now)
+        if flag is None:
+            return []
+        return [self._changed("incident_updated", track, now, self._raise(track, flag))]
+
+    def _flag_due(self, track: _Track, now: datetime) -> Flag | None:
+        inc, outage = track.inc, track.open_outage
+        if (
+            not inc.announced
+            and outage is not None
+            and outage.started_at + self._grace <= now
+            and "observed_not_announced" not in inc.flags
+        ):
+            return "observed_not_announced"
+        if (
+            not inc.observed
+            and track.first_claim_at is not None
+            and track.first_claim_at + self._grace <= now
+            and self._status.get(inc.service) == "up"
+            and "announced_not_observed" not in inc.flags
+        ):
+            return "announced_not_observed"
+        return None
+
+    def _resolve(self, track: _Track, ended: datetime, at: datetime) -> list[Change]:
+        track.inc = replace(track.inc, status="resolved", ended_at=ended)
+        out = [Change("incident_resolved", at, incident=track.inc)]
+        cc = self._book.resolved(track.inc.id, ended)
+        if cc is not None:
+            out.extend(self._campaign_changes(cc, at))
+        return out
+
+    def _withdraw_since(self, since: datetime, at: datetime) -> list[Change]:
+        """Withdraw observed-only incidents whose outages began when the vantage did go dark."""
+        out: list[Change] = []
+        for svc in sorted(self._current):
+            track = self._current[svc]
+            inc = track.inc
+            if inc.status != "open" or inc.announced or track.observed_since is None:
+                continue
+            if track.observed_since < since:
+                continue
+            if track.open_outage is not None:
+                self._suppressed[track.open_outage.id] = track.open_outage
+            del self._current[svc]
+            out.append(Change("incident_withdrawn", at, incident=inc))
+            cc = self._book.withdrawn(inc.id)
+            if cc is not None:
+                out.extend(self._campaign_changes(cc, at))
+        return out
+
+    def _boost(self, svc: str, until: datetime) -> None:
+        if until > self._boosts.get(svc, until - timedelta(seconds=1)):
+            self._boosts[svc] = until
+
+    # -- restart safety --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume after a restart, as plain JSON-ready data."""
+        return {
+            "version": 1,
+            "current": {s: _track_dict(t) for s, t in sorted(self._current.items())},
+            "heard": {
+                s: [[h.published_at.isoformat(), h.key, h.kind] for h in hs]
+                for s, hs in sorted(self._heard.items())
+            },
+            "status": dict(self._status),
+            "campaigns": self._book.snapshot(),
+            "offline": self._offline,
+            "gap": _gap_dict(self._gap),
+            "suppressed": [outage_dict(o) for _, o in sorted(self._suppressed.items())],
+            "online_at": _iso(self._online_at),
+            "boosts": {s: u.isoformat() for s, u in sorted(self._boosts.items())},
+        }
+
+    def restore(self, snap: Mapping[str, Any]) -> None:
+        """Resume from snapshot(); replaces the current memory."""
+        self._dirty = True
+        self._current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
+        self._heard = {
+            s: [_Heard(datetime.fromisoformat(p), k, kind) for p, k, kind in hs]
+            for s, hs in (snap.get("heard") or {}).items()
+        }
+        self._status = dict(snap.get("status") or {})
+        self._book.restore(snap.get("campaigns") or {})
+        self._offline = bool(snap.get("offline"))
+        self._gap = _gap_from(snap.get("gap"))
+        suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
+        self._suppressed = {o.id: o for o in suppressed if o is not None}
+        self._online_at = _dt(snap.get("online_at"))
+        self._boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
+
+
+def _order(i: Incident) -> tuple[datetime, str]:
+    return (i.started_at, i.service)
+
+
+def _outs(c: Change) -> Iterable[str]:
+    return c.incident.outages if c.incident is not None else ()
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def outage_dict(o: Outage | None) -> dict[str, Any] | None:
+    """An outage as plain data (None stays None)."""
+    if o is None:
+        return None
+    return {
+        "service": o.service,
+        "started_at": o.started_at.isoformat(),
+        "ended_at": _iso(o.ended_at),
+        "worst": o.worst,
+        "signature": dict(o.signature),
+        "failing_checks": list(o.failing_checks),
+    }
+
+
+def outage_from(d: Mapping[str, Any] | None) -> Outage | None:
+    """The inverse of outage_dict."""
+    if not d:
+        return None
+    return Outage(
+        service=d["service"],
+        started_at=datetime.fromisoformat(d["started_at"]),
+        ended_at=_dt(d.get("ended_at")),
+        worst=d.get("worst", "down"),
+        signature=dict(d.get("signature") or {}),
+        failing_checks=tuple(d.get("failing_checks") or ()),
+    )
+
+
+def _track_dict(t: _Track) -> dict[str, Any]:
+    return {
+        "incident": incident_dict(t.inc),
+        "open_outage": outage_dict(t.open_outage),
+        "closed_sig": dict(t.closed_sig),
+        "observed_since": _iso(t.observed_since),
+        "up_since": _iso(t.up_since),
+        "first_claim_at": _iso(t.first_claim_at),
+        "last_claim_at": _iso(t.last_claim_at),
+    }
+
+
+def _track_from(d: Mapping[str, Any]) -> _Track:
+    return _Track(
+        inc=incident_from(d["incident"]),
+        open_outage=outage_from(d.get("open_outage")),
+        closed_sig=Counter(d.get("closed_sig") or {}),
+        observed_since=_dt(d.get("observed_since")),
+        up_since=_dt(d.get("up_since")),
+        first_claim_at=_dt(d.get("first_claim_at")),
+        last_claim_at=_dt(d.get("last_claim_at")),
+    )
+
+
+def _gap_dict(g: Gap | None) -> dict[str, Any] | None:
+    if g is None:
+        return None
+    return {
+        "started_at": g.started_at.isoformat(),
+        "ended_at": _iso(g.ended_at),
+        "outages": list(g.outages),
+    }
+
+
+def _gap_from(d: Mapping[str, Any] | None) -> Gap | None:
+    if not d:
+        return None
+    return Gap(
+        started_at=datetime.fromisoformat(d["started_at"]),
+        ended_at=_dt(d.get("ended_at")),
+        outages=tuple(d.get("outages") or ()),
+    )

@@ -1,0 +1,313 @@
+"""Check state, service status and outages from consecutive probe results (pure logic)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from monitor.core.base import CheckState, Observation, Outage, ServiceStatus
+
+
+@dataclass(frozen=True)
+class CheckRule:
+    """What the state machine needs to know about a check."""
+
+    id: str
+    critical: bool = True
+    failures_before_down: int = 3
+    successes_before_up: int = 2
+
+
+@dataclass(frozen=True)
+class ServiceRule:
+    """What the state machine needs to know about a service."""
+
+    name: str
+    checks: tuple[CheckRule, ...]
+
+
+@dataclass
+class CheckTrack:
+    """Mutable per-check counters."""
+
+    state: CheckState = "unknown"
+    fails: int = 0
+    oks: int = 0
+    failing_since: datetime | None = None
+    last_error: str | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckChanged:
+    """A check went up, down or unknown."""
+
+    service: str
+    check: str
+    old: CheckState
+    new: CheckState
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ServiceChanged:
+    """A service's status changed."""
+
+    service: str
+    old: ServiceStatus
+    new: ServiceStatus
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OutageOpened:
+    """A service stopped being up."""
+
+    outage: Outage
+
+
+@dataclass(frozen=True)
+class OutageClosed:
+    """A service is up again; `outage` carries its end."""
+
+    outage: Outage
+
+
+Event = CheckChanged | ServiceChanged | OutageOpened | OutageClosed
+
+
+@dataclass
+class _Service:
+    rule: ServiceRule
+    status: ServiceStatus = "unknown"
+    checks: dict[str, CheckTrack] = field(default_factory=dict)
+    outage: Outage | None = None
+    signature: Counter[str] = field(default_factory=Counter)
+
+
+def service_status(rule: ServiceRule, checks: dict[str, CheckTrack]) -> ServiceStatus:
+    """up / degraded (some checks down) / down (all critical checks down) / unknown."""
+    if not rule.checks:
+        return "unknown"
+    states = {c.id: checks[c.id].state for c in rule.checks}
+    critical = [c.id for c in rule.checks if c.critical] or list(states)
+    if all(states[c] == "down" for c in critical):
+        return "down"
+    if any(s == "down" for s in states.values()):
+        return "degraded"
+    if all(s == "unknown" for s in states.values()):
+        return "unknown"
+    return "up"
+
+
+class StateMachine:
+    """Feeds observations through thresholds; returns what changed. No I/O, no clock of its own."""
+
+    def __init__(self, rules: Iterable[ServiceRule]) -> None:
+        self._services: dict[str, _Service] = {}
+        self.reconfigure(rules)
+
+    def reconfigure(self, rules: Iterable[ServiceRule]) -> None:
+        """Apply new rules; checks and services that still exist keep their state."""
+        new: dict[str, _Service] = {}
+        for rule in rules:
+            old = self._services.get(rule.name)
+            svc = _Service(rule) if old is None else old
+            svc.rule = rule
+            svc.checks = {c.id: svc.checks.get(c.id, CheckTrack()) for c in rule.checks}
+            new[rule.name] = svc
+        self._services = new
+
+    def observe(self, obs: Observation) -> list[Event]:
+        """Account one probe result; return the events it caused."""
+        svc = self._services.get(obs.service)
+        if svc is None or obs.check not in svc.checks:
+            return []
+        rule = next(c for c in svc.rule.checks if c.id == obs.check)
+        track = svc.checks[obs.check]
+        events: list[Event] = []
+        old_state = track.state
+        _count(track, rule, obs)
+        if not obs.ok:
+            svc.signature[obs.error or "error"] += 1
+        if track.state != old_state:
+            track.changed_at = obs.ts
+            events.append(CheckChanged(obs.service, obs.check, old_state, track.state, obs.ts))
+        events.extend(self._settle(svc, obs.ts))
+        return events
+
+    def _settle(self, svc: _Service, at: datetime) -> list[Event]:
+        old, new = svc.status, service_status(svc.rule, svc.checks)
+        events: list[Event] = []
+        if svc.outage is not None:
+            svc.outage = replace(
+                svc.outage, signature=dict(svc.signature), failing_checks=self._failing(svc)
+            )
+        if new == old:
+            return events
+        svc.status = new
+        events.append(ServiceChanged(svc.rule.name, old, new, at))
+        if new in ("down", "degraded") and svc.outage is None:
+            starts = [
+                t.failing_since
+                for t in svc.checks.values()
+                if t.state == "down" and t.failing_since
+            ]
+            svc.outage = Outage(
+                service=svc.rule.name,
+                started_at=min(starts, default=at),
+                worst=new,
+                signature=dict(svc.signature),
+                failing_checks=self._failing(svc),
+            )
+            events.append(OutageOpened(svc.outage))
+        elif new == "down" and svc.outage is not None:
+            svc.outage = replace(svc.outage, worst="down")
+        elif new == "up":
+            if svc.outage is not None:
+                events.append(OutageClosed(replace(svc.outage, ended_at=at)))
+            svc.outage = None
+            svc.signature.clear()
+        return events
+
+    @staticmethod
+    def _failing(svc: _Service) -> tuple[str, ...]:
+        return tuple(cid for cid, t in svc.checks.items() if t.state == "down")
+
+    def status(self, service: str) -> ServiceStatus:
+        """Current status of a service ("unknown" if not configured)."""
+        svc = self._services.get(service)
+        return svc.status if svc is not None else "unknown"
+
+    def check_state(self, service: str, check: str) -> CheckState:
+        """Current state of a check."""
+        svc = self._services.get(service)
+        track = svc.checks.get(check) if svc else None
+        return track.state if track else "unknown"
+
+    def open_outage(self, service: str) -> Outage | None:
+        """The service's open outage, if any."""
+        svc = self._services.get(service)
+        return svc.outage if svc else None
+
+    def services(self) -> list[str]:
+        """Names of the services tracked."""
+        return list(self._services)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume after a restart, as plain data."""
+        return {
+            name: {
+                "status": svc.status,
+                "signature": dict(svc.signature),
+                "outage": _outage_dict(svc.outage),
+                "checks": {cid: _track_dict(t) for cid, t in svc.checks.items()},
+            }
+            for name, svc in self._services.items()
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Resume from a snapshot; unknown services and checks in it are ignored."""
+        for name, data in snap.items():
+            svc = self._services.get(name)
+            if svc is None:
+                continue
+            svc.status = data.get("status", "unknown")
+            svc.signature = Counter(data.get("signature") or {})
+            svc.outage = _outage_from(data.get("outage"))
+            for cid, t in (data.get("checks") or {}).items():
+                if cid in svc.checks:
+                    svc.checks[cid] = _track_from(t)
+
+
+def _count(track: CheckTrack, rule: CheckRule, obs: Observation) -> None:
+    if obs.ok:
+        track.oks += 1
+        track.fails = 0
+        if track.state != "down":
+            # a streak below the threshold ended; the next outage must not start back then
+            track.failing_since = None
+        if track.state != "up" and (
+            track.oks >= rule.successes_before_up or track.state == "unknown"
+        ):
+            track.state = "up"
+            track.failing_since = None
+    else:
+        track.fails += 1
+        track.oks = 0
+        track.last_error = obs.error
+        if track.failing_since is None:
+            track.failing_since = obs.ts
+        if track.state != "down" and track.fails >= rule.failures_before_down:
+            track.state = "down"
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def _track_dict(t: CheckTrack) -> dict[str, Any]:
+    return {
+        "state": t.state,
+        "fails": t.fails,
+        "oks": t.oks,
+        "failing_since": _iso(t.failing_since),
+        "last_error": t.last_error,
+        "changed_at": _iso(t.changed_at),
+    }
+
+
+def _track_from(d: dict[str, Any]) -> CheckTrack:
+    return CheckTrack(
+        state=d.get("state", "unknown"),
+        fails=int(d.get("fails", 0)),
+        oks=int(d.get("oks", 0)),
+        failing_since=_dt(d.get("failing_since")),
+        last_error=d.get("last_error"),
+        changed_at=_dt(d.get("changed_at")),
+    )
+
+
+def _outage_dict(o: Outage | None) -> dict[str, Any] | None:
+    if o is None:
+        return None
+    return {
+        "service": o.service,
+        "started_at": o.started_at.isoformat(),
+        "worst": o.worst,
+        "signature": dict(o.signature),
+        "failing_checks": list(o.failing_checks),
+    }
+
+
+def _outage_from(d: dict[str, Any] | None) -> Outage | None:
+    if not d:
+        return None
+    return Outage(
+        service=d["service"],
+        started_at=datetime.fromisoformat(d["started_at"]),
+        worst=d.get("worst", "down"),
+        signature=d.get("signature") or {},
+        failing_checks=tuple(d.get("failing_checks") or ()),
+    )
+
+
+def rules_from_config(services: Iterable[Any]) -> list[ServiceRule]:
+    """ServiceRules from config services (monitor.config.Service)."""
+    return [
+        ServiceRule(
+            s.name,
+            tuple(
+                CheckRule(c.id, c.critical, c.failures_before_down, c.successes_before_up)
+                for c in s.checks
+            ),
+        )
+        for s in services
+    ]

@@ -1,0 +1,1 @@
+"""The running daemon: lifecycle, scheduling, probing and live decisions."""

@@ -1,0 +1,462 @@
+"""The daemon: owns the store, scheduler, web server and background tasks; wires the stages together."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import gc
+import logging
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from alerts.api import silence_routes
+from alerts.dispatcher import Dispatcher
+from monitor import config as config_mod
+from monitor import logs
+from monitor.config import Config, ConfigError
+from monitor.core.alertrules import CampaignPins, alerts_for
+from monitor.core.base import Clock, Message, SystemClock
+from monitor.core.classify.classifier import Classifier
+from monitor.core.engine import CANARY_SERVICE
+from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
+from monitor.runtime.decisions import Decisions
+from monitor.runtime.pipeline import Pipeline
+from monitor.runtime.runner import run_check
+from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
+from monitor.runtime.view import DaemonView, alert_inputs
+from monitor.sources.base import Source, SourceHealth, recording_sink, sources_from_config
+from monitor.sources.ingest import ingest_routes
+from monitor.store import db as store
+from monitor.store import incidents as incident_store
+from monitor.store.announcements import AnnouncementStore
+from monitor.store.announcements import Change as AnnouncementChange
+from monitor.web.server import make_app, split_listen, ssl_context
+from probes.base import ProbeContext
+
+log = logging.getLogger("outwatch.daemon")
+FLUSH_EVERY = 1.0
+SNAPSHOT_EVERY = 10.0
+PRUNE_EVERY = 300.0
+
+
+def scheduled_checks(cfg: Config) -> list[Scheduled]:
+    """The checks this instance probes (its shard of them, when sharded)."""
+    items = [Scheduled(s.name, c) for s in cfg.services for c in s.checks]
+    if cfg.shard is not None:
+        items = [i for i in items if in_shard(i.key, cfg.shard.index, cfg.shard.total)]
+    # every instance probes its own canaries: they tell whether this vantage itself is offline
+    return items + [Scheduled(CANARY_SERVICE, c) for c in cfg.vantage.canaries]
+
+
+class Daemon:
+    """Starts everything in order, stops it in reverse, and reloads config whole."""
+
+    def __init__(self, cfg: Config, path: str | None = None, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.path = path
+        self.clock: Clock = clock or SystemClock()
+        self.vantage = cfg.vantage.name
+        self.listen_port: int | None = None
+        self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
+        self.pipeline = Pipeline.from_config(cfg.services)
+        self.decisions = Decisions(cfg)
+        self.boosted: set[str] = set()
+        self.classifier = Classifier.from_services(cfg.services)
+        self.announcements = AnnouncementStore(self.store, self.clock)
+        self.sink = recording_sink(self.announcements, self._classify, self._announced)
+        self.sources: list[Source] = []
+        self._source_tasks: list[asyncio.Task[None]] = []
+        self.ingest_health = SourceHealth("ingest", "ingest")
+        self.announcement_counts: Counter[tuple[str, str]] = Counter()
+        self.links: dict[str, str] = {}  # announcement key -> URL, for alert annotations
+        self.dispatcher = Dispatcher(
+            cfg.alerts,
+            self.store,
+            clock=self.clock,
+            vantage=self.vantage,
+            external_url=self.external_url,
+        )
+        self.source_down_since: dict[str, datetime] = {}
+        self.pins = CampaignPins()
+        self.ctx = ProbeContext()
+        self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
+        self.reload_ok = True
+        self.reload_at = self.clock.now()
+        self.store_up = True
+        self.store_errors = 0
+        self.started = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def external_url(self) -> str:
+        """Where people reach this instance (web.external_url, else the listen address)."""
+        if self.cfg.web.external_url:
+            return self.cfg.web.external_url.rstrip("/")
+        scheme = "https" if self.cfg.web.tls else "http"
+        host, port = split_listen(self.cfg.web.listen)
+        return f"{scheme}://{host}:{self.listen_port or port}"
+
+    async def start(self) -> None:
+        """Restore state, start alerting, probing, the web server, sources and background tasks."""
+        await self._restore()
+        await self.dispatcher.start()
+        self.scheduler.apply(scheduled_checks(self.cfg))
+        self.scheduler.start()
+        await self._start_web()
+        self._start_sources()
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="store-flush"))
+        # the config, classifier dictionaries and checks live as long as the process: keep them
+        # out of the collector's generations so its passes stay short at 10,000 checks
+        gc.freeze()
+        self.started = True
+        log.info(
+            "started: vantage %s, %d services, %d checks scheduled, %d sources, listening on %s",
+            self.vantage,
+            len(self.cfg.services),
+            len(self.scheduler.keys()),
+            len(self.sources),
+            self.cfg.web.listen,
+        )
+
+    def _start_sources(self) -> None:
+        self.sources = sources_from_config(
+            self.cfg.sources, self.sink, self.announcements, self.clock
+        )
+        self._source_tasks = [
+            asyncio.create_task(src.run(), name=f"source-{src.name}") for src in self.sources
+        ]
+
+    async def _stop_sources(self) -> None:
+        for task in self._source_tasks:
+            task.cancel()
+        await asyncio.gather(*self._source_tasks, return_exceptions=True)
+        self._source_tasks = []
+
+    async def _start_web(self) -> None:
+        routes = [
+            *ingest_routes(self.cfg.sources.ingest, self.sink, self.ingest_health, self.clock),
+            *silence_routes(self.dispatcher),
+        ]
+        app = make_app(self.cfg.web, DaemonView(self), routes)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        host, port = split_listen(self.cfg.web.listen)
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context(self.cfg.web))
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        self.listen_port = sockets[0].getsockname()[1] if sockets else port
+        self.dispatcher.external_url = self.external_url
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop scheduling, let in-flight probes finish within `grace`, flush, close."""
+        self.started = False
+        await self._stop_sources()
+        await self.scheduler.stop(grace)
+        await self.dispatcher.stop()
+        for task in reversed(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._flush(final=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.to_thread(self.store.close)
+        log.info("stopped")
+
+    # -- probing ---------------------------------------------------------------------------
+
+    async def _probe(self, item: Scheduled, scheduled: datetime) -> None:
+        result = await run_check(item.check, self.ctx)
+        obs, events = self.pipeline.record(
+            item.service, item.check.id, item.check.kind, result, self.clock.now()
+        )
+        self._log_events(events)
+        self.decisions.result(self.pipeline.machine, obs, events)
+
+    async def ingest(self, message: Message) -> None:
+        """The sink every source uses: classify, store, correlate."""
+        await self.sink(message)
+
+    def _classify(self, text: str) -> Any:
+        return self.classifier.classify(text)
+
+    async def _announced(self, change: AnnouncementChange) -> None:
+        ann = change.announcement
+        if change.kind == "new":
+            self.announcement_counts[(ann.message.source, ann.kind)] += 1
+        if ann.message.url:
+            self.links[ann.key] = ann.message.url
+        if change.kind in ("new", "edited") and not ann.message.deleted:
+            self.decisions.announcement(ann, self.clock.now())
+        log.info(
+            "announcement %s: %s %s",
+            change.kind,
+            ann.kind,
+            ",".join(ann.services) or "-",
+            extra={"source": ann.message.source},
+        )
+
+    def _log_events(self, events: Iterable[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, ServiceChanged):
+                log.info("service %s -> %s", ev.old, ev.new, extra={"service": ev.service})
+            elif isinstance(ev, OutageOpened):
+                o = ev.outage
+                log.warning(
+                    "outage opened (started %s, failing: %s)",
+                    o.started_at.isoformat(),
+                    ", ".join(o.failing_checks) or "-",
+                    extra={"service": o.service},
+                )
+            elif isinstance(ev, OutageClosed):
+                log.info("outage closed", extra={"service": ev.outage.service})
+
+    # -- storage ---------------------------------------------------------------------------
+
+    async def _restore(self) -> None:
+        try:
+            snap = await self.store.run(lambda db: store.get_state(db, "machine"))
+        except store.StoreError as exc:
+            self._store_failed(exc)
+            return
+        if snap:
+            self.pipeline.machine.restore(snap)
+            log.info("restored state of %d services", len(snap))
+        corr = self.decisions.correlator
+        try:
+            await self.announcements.ensure_schema()
+            await self.store.run(incident_store.create_tables)
+            if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
+                log.info("restored %d incidents", len(corr.incidents()))
+            since = self.clock.now() - timedelta(seconds=self.cfg.correlation.window_after * 2)
+            for ann in await self.announcements.load(since):
+                if ann.message.url:
+                    self.links[ann.key] = ann.message.url
+        except store.StoreError as exc:
+            self._store_failed(exc)
+
+    async def _flush_loop(self) -> None:
+        last_snapshot = last_prune = self.clock.monotonic()
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            self._tick()
+            await self._evaluate_alerts()
+            now = self.clock.monotonic()
+            snapshot = now - last_snapshot >= SNAPSHOT_EVERY
+            if await self._flush(snapshot=snapshot) and snapshot:
+                last_snapshot = now
+            if now - last_prune >= PRUNE_EVERY:
+                last_prune = now
+                await self._prune()
+
+    async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
+        results, outages = self.pipeline.take_pending()
+        changes = self.decisions.take_pending()
+        # the machine snapshot goes with any outage change so a restart never loses an open outage
+        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+        # both snapshots are taken here on the loop: the store thread must not read live state
+        # that probes keep changing (a torn snapshot, or a "changed size during iteration")
+        corr = (
+            self.decisions.correlator.snapshot()
+            if (changes or self.decisions.dirty or final)
+            else None
+        )
+
+        def write(db: Any) -> None:
+            store.insert_results(db, results)
+            for o in outages:
+                store.upsert_outage(db, o)
+            if snap is not None:
+                store.put_state(db, "machine", snap)
+            incident_store.apply_changes(db, changes)
+            if corr is not None:
+                store.put_state(db, incident_store.SNAPSHOT_KEY, corr)
+
+        try:
+            await self.store.run(write)
+        except store.StoreError as exc:
+            self.pipeline.give_back(results, outages)
+            self.decisions.pending[:0] = changes
+            self._store_failed(exc)
+            return False
+        if corr is not None:
+            self.decisions.dirty = False
+        if not self.store_up:
+            log.info("store is writable again")
+        self.store_up = True
+        return True
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        self.decisions.tick(now)
+        boosts = set(self.decisions.correlator.boosts(now))
+        if boosts == self.boosted:
+            return
+        interval = self.cfg.correlation.boost_interval
+        for svc in self.cfg.services:
+            if (svc.name in boosts) == (svc.name in self.boosted):
+                continue
+            for c in svc.checks:
+                want = min(interval, c.interval) if svc.name in boosts else c.interval
+                self.scheduler.set_interval(f"{svc.name}/{c.id}", want)
+            log.info("boost %s", "on" if svc.name in boosts else "off", extra={"service": svc.name})
+        self.boosted = boosts
+
+    async def _evaluate_alerts(self) -> None:
+        try:
+            await self.dispatcher.update(self.pins.apply(alerts_for(alert_inputs(self))))
+        except store.StoreError as exc:
+            self._store_failed(exc)
+
+    async def _prune(self) -> None:
+        now, st = self.clock.now(), self.cfg.storage
+        passes = [(now - timedelta(seconds=st.retention), False)]
+        if st.success_retention < st.retention:
+            passes.append((now - timedelta(seconds=st.success_retention), True))
+        try:
+            for before, only_ok in passes:
+                # small batches, so the flusher's writes interleave with the deletes
+                deleted = -1
+                while deleted != 0:
+                    deleted = await self.store.run(
+                        functools.partial(store.prune_results, before=before, only_ok=only_ok)
+                    )
+        except store.StoreError as exc:
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: Exception) -> None:
+        self.store_errors += 1
+        if self.store_up:
+            log.error("store unavailable, keeping state in memory: %s", exc)
+        self.store_up = False
+
+    # -- reload ----------------------------------------------------------------------------
+
+    async def reload(self) -> tuple[bool, str]:
+        """Load the config file again; apply it whole or keep the old one."""
+        if self.path is None:
+            return False, "no config file to reload"
+        try:
+            new = await asyncio.to_thread(config_mod.load, self.path)
+        except ConfigError as exc:
+            self.reload_ok = False
+            for line in exc.problems:
+                log.error("reload rejected: %s", line)
+            return False, "; ".join(exc.problems)
+        await self.apply(new)
+        return True, "reloaded"
+
+    async def apply(self, new: Config) -> None:
+        """Swap in a validated config; unchanged checks keep state and schedule."""
+        for key in ("storage", "web"):
+            if getattr(new, key) != getattr(self.cfg, key):
+                log.warning("%s changed: takes effect after a restart", key)
+        self.pipeline.reconfigure(new.services)
+        self.decisions.reconfigure(new)
+        self.classifier = Classifier.from_services(new.services)
+        await self.dispatcher.reload(new.alerts)
+        added, removed, changed = self.scheduler.apply(scheduled_checks(new))
+        self.boosted = set()  # re-applied on the next tick against the new intervals
+        sources_changed = new.sources != self.cfg.sources
+        self.cfg = new
+        if sources_changed:
+            await self._stop_sources()
+            self._start_sources()
+        self.reload_ok = True
+        self.reload_at = self.clock.now()
+        log.info(
+            "config reloaded: %d checks added, %d removed, %d changed", added, removed, changed
+        )
+
+
+# -- process -----------------------------------------------------------------------------------
+
+
+async def serve(daemon: Daemon, watch_config: bool = False) -> int:
+    """Run until SIGTERM/SIGINT (graceful; a second one exits at once); SIGHUP reloads."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_stop() -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(130)
+        log.info("signal received: shutting down")
+        stop.set()
+
+    reloads: set[asyncio.Task[tuple[bool, str]]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(daemon.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_stop)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    await daemon.start()
+    watcher = asyncio.create_task(_watch(daemon)) if watch_config and daemon.path else None
+    try:
+        await stop.wait()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await daemon.stop()
+    return 0
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+async def _watch(daemon: Daemon) -> None:
+    assert daemon.path is not None
+    path = Path(daemon.path)
+    last = _mtime(path)
+    while True:
+        await asyncio.sleep(2.0)
+        mtime = _mtime(path)
+        if mtime is not None and mtime != last:
+            last = mtime
+            await daemon.reload()
+
+
+def main(args: argparse.Namespace) -> int:
+    """`outwatch run`."""
+    logs.setup(args.log_level, args.log_format)
+    try:
+        cfg = config_mod.load(args.config)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux
+        runner = asyncio.run
+    daemon = Daemon(cfg, args.config)
+    try:
+        return int(runner(serve(daemon, args.watch_config)))
+    except OSError as exc:
+        print(f"outwatch: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1

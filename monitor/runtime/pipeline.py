@@ -1,0 +1,94 @@
+"""From probe results to state: the state machine, last results and counters kept for metrics and the API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.core.base import Observation, Outage
+from monitor.core.state import Event, OutageClosed, OutageOpened, StateMachine, rules_from_config
+from probes.base import ProbeResult
+
+
+@dataclass(frozen=True)
+class LastResult:
+    """The latest result of one check, for metrics and the API."""
+
+    service: str
+    check: str
+    kind: str
+    at: datetime
+    result: ProbeResult
+
+
+@dataclass
+class Pipeline:
+    """Accounts each probe result and collects what the store must write next."""
+
+    machine: StateMachine
+    groups: dict[str, str] = field(default_factory=dict)  # service -> group
+    last: dict[tuple[str, str], LastResult] = field(default_factory=dict)
+    probes: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # service, check, kind
+    errors: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    outages_total: Counter[str] = field(default_factory=Counter)
+    pending_results: list[Observation] = field(default_factory=list)
+    pending_outages: dict[str, Outage] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, services: Any) -> Pipeline:
+        """A pipeline for the configured services."""
+        return cls(StateMachine(rules_from_config(services)), {s.name: s.group for s in services})
+
+    def reconfigure(self, services: Any) -> None:
+        """Swap in new services; unchanged checks keep their state."""
+        self.machine.reconfigure(rules_from_config(services))
+        self.groups = {s.name: s.group for s in services}
+        live = {(s.name, c.id) for s in services for c in s.checks}
+        for key in [k for k in self.last if k not in live]:
+            del self.last[key]
+
+    def record(
+        self, service: str, check: str, kind: str, result: ProbeResult, at: datetime
+    ) -> tuple[Observation, list[Event]]:
+        """Account one result; returns it as an observation, and the state events it caused."""
+        self.last[(service, check)] = LastResult(service, check, kind, at, result)
+        self.probes[(service, check, kind)] += 1
+        if not result.ok:
+            self.errors[(service, check, kind, result.error or "error")] += 1
+        obs = Observation(
+            service=service,
+            check=check,
+            kind=kind,
+            ts=at,
+            ok=result.ok,
+            error=result.error,
+            duration=result.duration,
+            detail=result.detail,
+            status_code=result.status_code,
+        )
+        self.pending_results.append(obs)
+        events = self.machine.observe(obs)
+        for ev in events:
+            if isinstance(ev, OutageOpened):
+                self.outages_total[ev.outage.service] += 1
+            if isinstance(ev, OutageOpened | OutageClosed):
+                self.pending_outages[ev.outage.id] = ev.outage
+        # an open outage's signature grows with each failure; keep the stored copy current
+        open_outage = self.machine.open_outage(service)
+        if open_outage is not None and not result.ok:
+            self.pending_outages[open_outage.id] = open_outage
+        return obs, events
+
+    def take_pending(self) -> tuple[list[Observation], list[Outage]]:
+        """Hand over what must be written, and forget it."""
+        results, outages = self.pending_results, list(self.pending_outages.values())
+        self.pending_results, self.pending_outages = [], {}
+        return results, outages
+
+    def give_back(self, results: list[Observation], outages: list[Outage]) -> None:
+        """Return rows the store could not write, so they are written later (bounded)."""
+        self.pending_results[:0] = results[-100_000:]
+        for o in outages:
+            self.pending_outages.setdefault(o.id, o)

@@ -1,0 +1,1 @@
+"""SQLite: results, outages, incidents, announcements and channels."""

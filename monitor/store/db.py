@@ -1,0 +1,226 @@
+"""SQLite through sqlite-utils, WAL mode, one writer thread; nothing on the event loop waits on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from monitor.core.base import Observation, Outage
+
+T = TypeVar("T")
+log = logging.getLogger("outwatch.store")
+
+
+class StoreError(Exception):
+    """The database could not be used (locked, full, read-only); the message says which."""
+
+
+def _open(path: str, busy_timeout: float) -> sqlite_utils.Database:
+    if path != ":memory:":
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if not p.exists():
+            # created 0600: it holds announcements and state an operator may consider private
+            os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    db = sqlite_utils.Database(conn)
+    if path != ":memory:":
+        db.enable_wal()
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _create_core(db: sqlite_utils.Database) -> None:
+    db.table("results").create(
+        {
+            "ts": str,
+            "service": str,
+            "check_id": str,
+            "kind": str,
+            "ok": int,
+            "error": str,
+            "duration": float,
+            "status_code": int,
+            "detail": str,
+        },
+        if_not_exists=True,
+    )
+    db.table("results").create_index(["ts"], if_not_exists=True)
+    db.table("results").create_index(["service", "check_id", "ts"], if_not_exists=True)
+    # successes are pruned sooner than failures; without this, each prune batch would scan
+    # past every failure kept in the ts index
+    db.execute("CREATE INDEX IF NOT EXISTS results_ok_ts ON results(ts) WHERE ok = 1")
+    db.table("state").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db.table("outages").create(
+        {
+            "id": str,
+            "service": str,
+            "started_at": str,
+            "ended_at": str,
+            "worst": str,
+            "signature": str,
+            "failing_checks": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("outages").create_index(["service", "started_at"], if_not_exists=True)
+
+
+class Store:
+    """Owns the database; every read and write runs on its one thread, in a transaction."""
+
+    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outwatch-store")
+        self._db: sqlite_utils.Database | None = None
+
+    def _db_or_open(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = _open(self.path, self.busy_timeout)
+            _create_core(self._db)
+        return self._db
+
+    def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        try:
+            db = self._db_or_open()
+            with db.conn:  # one transaction per call
+                return fn(db)
+        except sqlite3.Error as exc:
+            self._reset()
+            raise StoreError(f"database {self.path}: {exc}") from exc
+        except OSError as exc:
+            self._reset()
+            raise StoreError(f"database {self.path}: {exc.strerror or exc}") from exc
+
+    def _reset(self) -> None:
+        # reopen on the next call: a connection SQLite opened read-only (the file was not
+        # writable then) stays read-only for good, even after the file is fixed
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.conn.close()
+            self._db = None
+
+    async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run `fn(db)` on the store thread inside one transaction; raises StoreError."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, fn)
+
+    def run_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Same as run(), for commands without an event loop."""
+        return self._pool.submit(self._call, fn).result()
+
+    def close(self) -> None:
+        """Close the connection and the thread."""
+
+        def _close() -> None:
+            if self._db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.conn.close()
+                self._db = None
+
+        self._pool.submit(_close).result()
+        self._pool.shutdown(wait=True)
+
+
+# -- core tables: results, state snapshots, outages ---------------------------------------
+
+
+def result_rows(observations: Iterable[Observation]) -> list[dict[str, Any]]:
+    """Rows for the results table."""
+    return [
+        {
+            "ts": o.ts.isoformat(),
+            "service": o.service,
+            "check_id": o.check,
+            "kind": o.kind,
+            "ok": int(o.ok),
+            "error": o.error,
+            "duration": round(o.duration, 6),
+            "status_code": o.status_code,
+            "detail": o.detail[:500],
+        }
+        for o in observations
+    ]
+
+
+def insert_results(db: sqlite_utils.Database, observations: Iterable[Observation]) -> int:
+    """Append results; returns how many."""
+    rows = result_rows(observations)
+    if rows:
+        db.table("results").insert_all(rows, batch_size=1000)
+    return len(rows)
+
+
+def prune_results(
+    db: sqlite_utils.Database, before: datetime, limit: int = 5000, only_ok: bool = False
+) -> int:
+    """Delete up to `limit` results older than `before` (small batches keep the writer responsive).
+
+    With `only_ok`, only successes go: failures are the evidence, kept for the longer retention.
+    """
+    ok = " AND ok = 1" if only_ok else ""
+    cur = db.execute(
+        f"DELETE FROM results WHERE rowid IN (SELECT rowid FROM results WHERE ts < ?{ok} LIMIT ?)",
+        [before.isoformat(), limit],
+    )
+    return int(cur.rowcount or 0)
+
+
+def put_state(db: sqlite_utils.Database, key: str, value: Any) -> None:
+    """Save a JSON value under a key."""
+    db.table("state").upsert({"key": key, "value": json.dumps(value)}, pk="key")
+
+
+def get_state(db: sqlite_utils.Database, key: str) -> Any:
+    """Load a JSON value saved with put_state (None if absent)."""
+    row = next(db.query("SELECT value FROM state WHERE key = ?", [key]), None)
+    return json.loads(row["value"]) if row else None
+
+
+def outage_row(o: Outage) -> dict[str, Any]:
+    """Row for the outages table."""
+    return {
+        "id": o.id,
+        "service": o.service,
+        "started_at": o.started_at.isoformat(),
+        "ended_at": o.ended_at.isoformat() if o.ended_at else None,
+        "worst": o.worst,
+        "signature": json.dumps(dict(o.signature), sort_keys=True),
+        "failing_checks": json.dumps(list(o.failing_checks)),
+    }
+
+
+def upsert_outage(db: sqlite_utils.Database, o: Outage) -> None:
+    """Insert or update an outage by its id (service and start)."""
+    db.table("outages").upsert(outage_row(o), pk="id")
+
+
+def list_outages(
+    db: sqlite_utils.Database, service: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Outages, newest first."""
+    where, args = ("WHERE service = ?", [service]) if service else ("", [])
+    rows = db.query(
+        f"SELECT * FROM outages {where} ORDER BY started_at DESC LIMIT ?",
+        [*args, limit],
+    )
+    out = []
+    for r in rows:
+        r["signature"] = json.loads(r["signature"] or "{}")
+        r["failing_checks"] = json.loads(r["failing_checks"] or "[]")
+        out.append(r)
+    return out

@@ -1,0 +1,1 @@
+"""The read side over HTTP: server, API, status page and metrics."""

@@ -1,0 +1,167 @@
+"""State machine tables: thresholds, flapping, service status, outages, restore."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.core.base import Observation
+from monitor.core.state import (
+    CheckRule,
+    OutageClosed,
+    OutageOpened,
+    ServiceRule,
+    StateMachine,
+)
+
+T0 = datetime(2022, 2, 15, 13, 0, tzinfo=UTC)
+
+
+def machine(fails: int = 3, oks: int = 2) -> StateMachine:
+    return StateMachine(
+        [
+            ServiceRule(
+                "privatbank",
+                (
+                    CheckRule("web", True, fails, oks),
+                    CheckRule("app", True, fails, oks),
+                    CheckRule("dns", False, fails, oks),
+                ),
+            )
+        ]
+    )
+
+
+def feed(m: StateMachine, pattern: str, check: str = "web", error: str = "timeout") -> list[object]:
+    """Feed one result per character: '+' ok, '-' failed; 30 s apart."""
+    events: list[object] = []
+    for i, ch in enumerate(pattern):
+        obs = Observation(
+            "privatbank",
+            check,
+            "http",
+            T0 + timedelta(seconds=30 * i),
+            ch == "+",
+            None if ch == "+" else error,
+        )
+        events.extend(m.observe(obs))
+    return events
+
+
+@pytest.mark.parametrize(
+    ("pattern", "state"),
+    [
+        ("", "unknown"),
+        ("+", "up"),
+        ("-", "unknown"),
+        ("--", "unknown"),
+        ("---", "down"),
+        ("+--", "up"),
+        ("+---", "down"),
+        ("+---+", "down"),
+        ("+---++", "up"),
+        ("+-+-+-+-+-", "up"),  # flapping below the threshold never goes down
+        ("---+-+-", "down"),
+    ],
+)
+def test_check_state_thresholds(pattern: str, state: str) -> None:
+    m = machine()
+    feed(m, pattern)
+    assert m.check_state("privatbank", "web") == state
+
+
+def test_flapping_opens_no_outage() -> None:
+    m = machine()
+    events = feed(m, "+-+--+-+--+" * 3)
+    assert not [e for e in events if isinstance(e, OutageOpened)]
+
+
+@pytest.mark.parametrize(
+    ("web", "app", "dns", "status"),
+    [
+        ("+", "+", "+", "up"),
+        ("---", "+", "+", "degraded"),
+        ("+", "+", "---", "degraded"),  # a non-critical check down degrades, never downs
+        ("---", "---", "+", "down"),
+        ("---", "---", "---", "down"),
+        ("", "", "", "unknown"),
+        ("+", "", "", "up"),
+    ],
+)
+def test_service_status(web: str, app: str, dns: str, status: str) -> None:
+    m = machine()
+    feed(m, web, "web")
+    feed(m, app, "app")
+    feed(m, dns, "dns")
+    assert m.status("privatbank") == status
+
+
+def test_outage_opens_at_first_failure_and_closes_with_signature() -> None:
+    m = machine()
+    feed(m, "++")
+    opened = [
+        e
+        for e in feed(m, "---", "web", "timeout") + feed(m, "---", "app", "http_status")
+        if isinstance(e, OutageOpened)
+    ]
+    assert len(opened) == 1
+    outage = m.open_outage("privatbank")
+    assert outage is not None and outage.worst == "down"
+    assert (
+        outage.started_at == T0
+    )  # first failure of the streak, not when the threshold was crossed
+    assert dict(outage.signature) == {"timeout": 3, "http_status": 3}
+    closed = [e for e in feed(m, "++", "web") + feed(m, "++", "app") if isinstance(e, OutageClosed)]
+    assert len(closed) == 1 and closed[0].outage.ended_at is not None
+    assert m.open_outage("privatbank") is None
+
+
+def test_snapshot_restore_keeps_open_outage_and_counters() -> None:
+    m = machine()
+    feed(m, "---", "web")
+    feed(m, "---", "app")
+    feed(m, "-", "web")
+    snap = m.snapshot()
+    again = machine()
+    again.restore(snap)
+    assert again.status("privatbank") == "down"
+    assert again.open_outage("privatbank") == m.open_outage("privatbank")
+    # no second outage on resume: further failures extend the same one
+    assert not [e for e in feed(again, "--", "web") if isinstance(e, OutageOpened)]
+
+
+def test_reconfigure_keeps_unchanged_checks() -> None:
+    m = machine()
+    feed(m, "---", "web")
+    m.reconfigure([ServiceRule("privatbank", (CheckRule("web"), CheckRule("new")))])
+    assert m.check_state("privatbank", "web") == "down"
+    assert m.check_state("privatbank", "new") == "unknown"
+    assert m.check_state("privatbank", "app") == "unknown"
+
+
+def test_unknown_service_or_check_is_ignored() -> None:
+    m = machine()
+    assert m.observe(Observation("nope", "web", "http", T0, False, "timeout")) == []
+    assert m.observe(Observation("privatbank", "nope", "http", T0, False, "timeout")) == []
+
+
+def test_outage_starts_at_its_own_streak_not_an_earlier_blip() -> None:
+    m = machine()
+    feed(m, "+")
+    feed(m, "+" * 3, "app")
+    feed(m, "+" * 3, "dns")
+    # t0+30s: one failure below the threshold, then good again
+    events = feed(m, "+-+")
+    assert m.status("privatbank") == "up" and not [e for e in events if isinstance(e, OutageOpened)]
+    # a later, real outage of both critical checks starts at its own first failure
+    later = T0 + timedelta(minutes=10)
+    for i in range(3):
+        for check in ("web", "app"):
+            m.observe(
+                Observation(
+                    "privatbank", check, "http", later + timedelta(seconds=30 * i), False, "timeout"
+                )
+            )
+    outage = m.open_outage("privatbank")
+    assert outage is not None and outage.started_at == later

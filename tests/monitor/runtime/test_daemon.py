@@ -1,0 +1,226 @@
+"""The daemon in-process: reload, auth, secrets, and a store that is locked by someone else."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import bcrypt
+import pytest
+
+from monitor import config
+from monitor.runtime.daemon import Daemon
+from tests.conftest import free_port
+from tests.integration.helpers import Target, wait_for
+
+SECRET = "tok-9f8e7d6c5b4a"
+
+
+def write(tmp: Path, port: int, target: Target, extra: str = "", checks: str = "") -> Path:
+    path = tmp / "config.yaml"
+    path.write_text(
+        f"""vantage: unit
+storage: {{path: ./ow.db, busy_timeout: 200ms}}
+web: {{listen: "127.0.0.1:{port}"}}
+defaults: {{interval: 200ms, timeout: 150ms, failures_before_down: 2, successes_before_up: 1}}
+services:
+  - name: privatbank
+    group: bank
+    checks:
+      - {{kind: http, url: "{target.url}", id: web}}
+{checks}
+{extra}
+"""
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # storage.path is relative to the working directory
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    t = Target(free_port())
+    await t.start()
+    yield t
+    await t.stop()
+
+
+async def started(path: Path) -> Daemon:
+    cfg = config.parse(path.read_text(), str(path), path.parent)
+    cfg = cfg.model_copy(
+        update={"storage": cfg.storage.model_copy(update={"path": str(path.parent / "ow.db")})}
+    )
+    d = Daemon(cfg, str(path))
+    await d.start()
+    return d
+
+
+async def get(
+    port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, f"http://127.0.0.1:{port}{path}", headers=headers) as r,
+    ):
+        return r.status, await r.text()
+
+
+async def test_reload_applies_valid_config_and_keeps_state(tmp_path: Path, target: Target) -> None:
+    port = free_port()
+    path = write(
+        tmp_path, port, target, checks='      - {kind: tcp, target: "127.0.0.1:1", id: gone}'
+    )
+    d = await started(path)
+    try:
+        await wait_for(lambda: _state(d, "web", "up"), 5)
+        key_web = "privatbank/web"
+        write(tmp_path, port, target, checks='      - {kind: tcp, target: "127.0.0.1:2", id: new}')
+        ok, detail = await d.reload()
+        assert ok, detail
+        assert set(d.scheduler.keys()) == {key_web, "privatbank/new"}
+        assert d.pipeline.machine.check_state("privatbank", "web") == "up"  # kept its state
+        _, metrics = await get(port, "/metrics")
+        assert 'outwatch_config_last_reload_successful{vantage="unit"} 1.0' in metrics
+    finally:
+        await d.stop(grace=1)
+
+
+async def test_invalid_reload_is_rejected_whole(
+    tmp_path: Path, target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    path = write(tmp_path, port, target)
+    d = await started(path)
+    try:
+        path.write_text(path.read_text().replace("kind: http", "kind: htp"))
+        ok, detail = await d.reload()
+        assert not ok and "services[0].checks[0].kind" in detail
+        assert d.scheduler.keys() == ["privatbank/web"]
+        assert any("services[0].checks[0].kind" in r.getMessage() for r in caplog.records)
+        _, metrics = await get(port, "/metrics")
+        assert 'outwatch_config_last_reload_successful{vantage="unit"} 0.0' in metrics
+        status, _ = await get(port, "/-/reload", method="POST")
+        assert status == 403  # state-changing endpoints need web.auth configured
+    finally:
+        await d.stop(grace=1)
+
+
+async def test_auth_tokens_and_basic(
+    tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OW_TOKEN", SECRET)
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
+    port = free_port()
+    extra = f"""web:
+  listen: "127.0.0.1:{port}"
+  auth: {{tokens: ["${{OW_TOKEN}}"], basic: {{soc: "{hashed}"}}, protect_metrics: true}}"""
+    path = (
+        write(tmp_path, port, target)
+        .read_text()
+        .replace(f'web: {{listen: "127.0.0.1:{port}"}}\n', "")
+    )
+    (tmp_path / "config.yaml").write_text(path + extra)
+    d = await started(tmp_path / "config.yaml")
+    try:
+        assert (await get(port, "/healthz"))[0] == 200
+        assert (await get(port, "/api/v1/services"))[0] == 401
+        assert (await get(port, "/metrics"))[0] == 401
+        assert (await get(port, "/api/v1/services", {"Authorization": "Bearer wrong"}))[0] == 401
+        assert (await get(port, "/api/v1/services", {"Authorization": f"Bearer {SECRET}"}))[
+            0
+        ] == 200
+        basic = base64.b64encode(b"soc:pw").decode()
+        assert (await get(port, "/metrics", {"Authorization": f"Basic {basic}"}))[0] == 200
+        bad = base64.b64encode(b"soc:nope").decode()
+        assert (await get(port, "/metrics", {"Authorization": f"Basic {bad}"}))[0] == 401
+        status, _ = await get(port, "/-/reload", {"Authorization": f"Bearer {SECRET}"}, "POST")
+        assert status == 200
+        # the token never shows up anywhere the daemon writes or serves
+        _, body = await get(port, "/api/v1/services", {"Authorization": f"Bearer {SECRET}"})
+        _, metrics = await get(port, "/metrics", {"Authorization": f"Bearer {SECRET}"})
+        assert SECRET not in body and SECRET not in metrics
+    finally:
+        await d.stop(grace=1)
+    assert SECRET.encode() not in (tmp_path / "ow.db").read_bytes()
+
+
+async def test_locked_store_keeps_probing_from_memory(tmp_path: Path, target: Target) -> None:
+    port = free_port()
+    d = await started(write(tmp_path, port, target))
+    try:
+        await wait_for(lambda: _state(d, "web", "up"), 5)
+        other = sqlite3.connect(tmp_path / "ow.db", isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        await wait_for(lambda: _false(lambda: d.store_up), 5, "store failure not noticed")
+        before = d.pipeline.probes[("privatbank", "web", "http")]
+        await target.stop()
+        await wait_for(
+            lambda: _state(d, "web", "down"), 5, "probing stopped while the store was locked"
+        )
+        assert d.pipeline.probes[("privatbank", "web", "http")] > before
+        _, metrics = await get(port, "/metrics")
+        assert 'outwatch_store_up{vantage="unit"} 0.0' in metrics
+        other.execute("ROLLBACK")
+        other.close()
+        await wait_for(lambda: _false(lambda: not d.store_up), 5, "store never came back")
+        rows = d.store.run_sync(lambda db: db.execute("select count(*) from outages").fetchone()[0])
+        assert rows == 1  # the outage seen while locked was written once the lock went away
+    finally:
+        await d.stop(grace=1)
+
+
+async def test_database_file_mode_is_0600(tmp_path: Path, target: Target) -> None:
+    d = await started(write(tmp_path, free_port(), target))
+    await d.stop(grace=1)
+    assert (tmp_path / "ow.db").stat().st_mode & 0o777 == 0o600
+
+
+async def _state(d: Daemon, check: str, want: str) -> bool:
+    await asyncio.sleep(0)
+    return d.pipeline.machine.check_state("privatbank", check) == want
+
+
+async def _false(fn: object) -> bool:
+    await asyncio.sleep(0)
+    return not fn()  # type: ignore[operator]
+
+
+async def test_web_serves_https_when_configured(tmp_path: Path, target: Target) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "web.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "web.key"))
+    port = free_port()
+    path = write(tmp_path, port, target)
+    path.write_text(
+        path.read_text().replace(
+            f'web: {{listen: "127.0.0.1:{port}"}}',
+            f'web: {{listen: "127.0.0.1:{port}", tls: {{cert_path: web.pem, key_path: web.key}}}}',
+        )
+    )
+    d = await started(path)
+    try:
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"https://127.0.0.1:{port}/healthz", ssl=client) as r:
+                assert r.status == 200
+            try:
+                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    plain = r.status
+            except aiohttp.ClientError:
+                plain = 0
+            assert plain != 200  # no plain HTTP beside it
+    finally:
+        await d.stop(grace=1)

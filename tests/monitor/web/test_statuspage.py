@@ -1,0 +1,443 @@
+"""The status page renders every service, incident and notice, and escapes what comes from outside."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.web.statuspage import MAX_TEXT, StatusView, render_status_page, safe_url
+
+NOW = datetime(2022, 2, 15, 16, 30, tzinfo=UTC)
+HOSTILE = (
+    '<script>alert(1)</script><img src=x onerror="alert(2)"> \u202egnp.exe\u202c "quoted" & done'
+)
+HOSTILE_URL = "javascript:alert(document.cookie)"
+
+
+def _iso(minutes_ago: int) -> str:
+    return (NOW - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def _check(cid: str, kind: str, target: str, state: str, error: str | None) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "kind": kind,
+        "target": target,
+        "critical": True,
+        "state": state,
+        "interval": 30.0,
+        "last": {
+            "at": _iso(0),
+            "ok": error is None,
+            "error": error,
+            "detail": "" if error is None else f"{error} after 10s",
+            "duration": 0.12,
+            "status_code": 503 if error == "http_status" else None,
+        },
+    }
+
+
+def _service(name: str, title: str, group: str, status: str, day: float | None) -> dict[str, Any]:
+    down = status == "down"
+    return {
+        "name": name,
+        "title": title,
+        "group": group,
+        "status": status,
+        "outage": {"started_at": _iso(50), "signature": {"timeout": 6, "http_status": 4}}
+        if down
+        else None,
+        "checks": [
+            _check(
+                "http",
+                "http",
+                f"https://{name}.example/",
+                "down" if down else "up",
+                "timeout" if down else None,
+            ),
+            _check("dns", "dns", f"{name}.example", "up", None),
+        ],
+        "availability": {"24h": day, "7d": None if day is None else min(1.0, day + 0.01)},
+    }
+
+
+def founding_view(hostile: str = HOSTILE, url: str = HOSTILE_URL) -> StatusView:
+    """15 February 2022 at its worst, with one hostile notice from a pinned source."""
+    services = [
+        _service("privatbank", "PrivatBank", "bank", "down", 0.93),
+        _service("oschadbank", "Oschadbank", "bank", "down", 0.95),
+        _service("monobank", "Monobank", "bank", "up", 1.0),
+        _service("mod", "Ministry of Defence", "government", "down", 0.91),
+        _service("zsu", "Armed Forces", "government", "degraded", 0.97),
+        _service("diia", "Diia", "government", "unknown", None),
+    ]
+    attack = {
+        "key": "dsszzi/101",
+        "source": "dsszzi",
+        "kind": "attack",
+        "services": ["privatbank", "oschadbank", "mod", "zsu"],
+        "text": "Масована DDoS-атака на ресурси Міноборони, ЗСУ, Приватбанку та Ощадбанку.",
+        "published_at": _iso(40),
+        "url": "https://t.me/dsszzi/101",
+    }
+    restored = {
+        "key": "dsszzi/102",
+        "source": "dsszzi",
+        "kind": "restored",
+        "services": ["privatbank"],
+        "text": "Web resources resumed.",
+        "published_at": _iso(10),
+        "url": "https://t.me/dsszzi/102",
+    }
+    evil = {
+        "key": "spravdi/666",
+        "source": "spravdi",
+        "kind": "advisory",
+        "services": ["mod"],
+        "text": hostile,
+        "published_at": _iso(5),
+        "url": url,
+    }
+    incidents = [
+        {
+            "id": "inc-privatbank-1",
+            "service": "privatbank",
+            "observed": True,
+            "announced": True,
+            "confirmed": True,
+            "status": "open",
+            "started_at": _iso(50),
+            "ended_at": None,
+            "flags": ["restored_claim_while_down"],
+            "hints": ["timeouts from this vantage while DNS answers"],
+            "campaign": "camp-1",
+            "announcements": [attack, restored],
+        },
+        {
+            "id": "inc-mod-1",
+            "service": "mod",
+            "observed": True,
+            "announced": True,
+            "confirmed": True,
+            "status": "open",
+            "started_at": _iso(48),
+            "ended_at": None,
+            "flags": [],
+            "hints": [],
+            "campaign": "camp-1",
+            "announcements": [attack, evil],
+        },
+        {
+            "id": "inc-oschadbank-1",
+            "service": "oschadbank",
+            "observed": True,
+            "announced": False,
+            "confirmed": False,
+            "status": "open",
+            "started_at": _iso(45),
+            "ended_at": None,
+            "flags": ["observed_not_announced"],
+            "hints": [],
+            "campaign": "camp-1",
+            "announcements": [],
+        },
+        {
+            "id": "inc-diia-1",
+            "service": "diia",
+            "observed": False,
+            "announced": True,
+            "confirmed": False,
+            "status": "resolved",
+            "started_at": _iso(200),
+            "ended_at": _iso(120),
+            "flags": ["announced_not_observed"],
+            "hints": [],
+            "campaign": None,
+            "announcements": [],
+        },
+    ]
+    campaigns = [
+        {
+            "id": "camp-1",
+            "services": ["privatbank", "oschadbank", "mod", "zsu"],
+            "groups": ["bank", "government"],
+            "started_at": _iso(50),
+            "status": "open",
+        }
+    ]
+    return StatusView(
+        vantage="kyiv-1",
+        generated_at=NOW,
+        vantage_offline=False,
+        services=services,
+        incidents=incidents,
+        campaigns=campaigns,
+        announcements=[evil, restored, attack],
+    )
+
+
+class _Tags(HTMLParser):
+    """Collects the element names and attributes an HTML parser sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Tags:
+    p = _Tags()
+    p.feed(page)
+    p.close()
+    return p
+
+
+def test_hostile_notice_is_text_not_markup() -> None:
+    page = render_status_page(founding_view())
+    parsed = _parse(page)
+    assert "script" not in parsed.tags
+    assert "img" not in parsed.tags
+    assert not any(name.startswith("on") for name, _ in parsed.attrs)
+    assert "<script>alert(1)</script>" in "".join(parsed.text)  # shown, as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "javascript:" not in page
+
+
+def test_only_https_links() -> None:
+    page = render_status_page(founding_view())
+    hrefs = [v for k, v in _parse(page).attrs if k == "href"]
+    assert hrefs and all(h is not None and h.startswith("https://") for h in hrefs)
+    assert "https://t.me/dsszzi/102" in hrefs
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://t.me/dsszzi/101", True),
+        ("https://example.org/feed/1", True),
+        ("HTTPS://t.me/x/1", True),
+        ("javascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        (" javascript:alert(1)", False),
+        ("\tjavascript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("http://t.me/x/1", False),
+        ("https://", False),
+        ("https://t.me/x\n/1", False),
+        ("https://t.me/x/1\u202e", False),
+        ("//t.me/x/1", False),
+        (None, False),
+        (42, False),
+        ("https://t.me/" + "a" * 3000, False),
+    ],
+)
+def test_safe_url(url: Any, ok: bool) -> None:
+    assert (safe_url(url) is not None) is ok
+
+
+def test_quotes_in_urls_cannot_break_out_of_attributes() -> None:
+    page = render_status_page(founding_view(url='https://t.me/x/1"onmouseover="alert(1)'))
+    parsed = _parse(page)
+    assert not any(name.startswith("on") for name, _ in parsed.attrs)
+
+
+def test_every_group_and_service_appears() -> None:
+    view = founding_view()
+    page = render_status_page(view)
+    for group in ("bank", "government"):
+        assert f"<h3><bdi>{group}</bdi></h3>" in page
+    for svc in view.services:
+        assert str(svc["title"]) in page
+        assert f'id="svc-{svc["name"]}"' in page
+
+
+def test_status_is_written_not_only_coloured() -> None:
+    page = render_status_page(founding_view())
+    for label in ("Down", "Degraded", "Up", "Unknown"):
+        assert f"</span> {label}</span>" in page
+    assert "3 down, 1 degraded, 1 up, 1 unknown" in page
+
+
+def test_availability_shown_as_percent() -> None:
+    page = render_status_page(founding_view())
+    assert "24h 93.00%" in page
+    assert "7d 94.00%" in page
+    assert "24h 100%" in page
+    assert "24h — · 7d —" in page  # no data is not 0%
+
+
+@pytest.mark.parametrize(
+    "flag", ["restored_claim_while_down", "announced_not_observed", "observed_not_announced"]
+)
+def test_disagreement_flags_are_prominent(flag: str) -> None:
+    page = render_status_page(founding_view())
+    assert re.search(rf'<li class="flag loud">.*?<strong>{flag}</strong>', page)
+
+
+def test_campaign_banner_and_incidents() -> None:
+    page = render_status_page(founding_view())
+    assert 'class="banner campaign"' in page
+    assert "4 services across" in page
+    assert "(3 open)" in page
+    # open incidents come before resolved ones
+    assert page.index("inc-oschadbank-1") < page.index("inc-diia-1")
+    assert "Масована DDoS-атака" in page
+
+
+def test_no_campaign_banner_when_none_open() -> None:
+    view = founding_view()
+    closed = [{**c, "status": "resolved"} for c in view.campaigns]
+    page = render_status_page(StatusView(vantage="kyiv-1", generated_at=NOW, campaigns=closed))
+    assert 'class="banner campaign"' not in page
+
+
+def test_vantage_offline_banner() -> None:
+    assert "Vantage offline" not in render_status_page(founding_view())
+    view = StatusView(vantage="kyiv-1", generated_at=NOW, vantage_offline=True)
+    assert "Vantage offline" in render_status_page(view)
+
+
+def test_page_is_self_contained_and_refreshes() -> None:
+    page = render_status_page(founding_view())
+    parsed = _parse(page)
+    assert '<meta http-equiv="refresh" content="15">' in page
+    assert 'name="viewport"' in page
+    assert not {"script", "link", "iframe", "object", "embed", "form"} & set(parsed.tags)
+    assert not any(k == "src" for k, _ in parsed.attrs)
+    assert "@import" not in page and "url(" not in page
+
+
+def test_huge_text_is_cut() -> None:
+    huge = "<b>x</b>" * (1 << 17)  # 1 MiB of markup
+    page = render_status_page(founding_view(hostile=huge))
+    assert len(page) < 100_000
+    assert "<b>" not in page
+    # cut to MAX_TEXT characters of source text, never through an entity
+    shown = re.findall(r'<p class="text" dir="auto"><bdi>(.*?)</bdi></p>', page)
+    longest = max(shown, key=len)
+    assert longest.endswith("…")
+    assert len(longest.replace("&lt;", "<").replace("&gt;", ">")) == MAX_TEXT
+    assert not re.search(r"&[a-z]*…", longest)
+
+
+def test_bidi_marks_are_isolated_and_controls_removed() -> None:
+    page = render_status_page(founding_view(hostile="a\u202eb\x00c\x1bd\ud800e"))
+    assert "<bdi>a\u202ebcde</bdi>" in page
+    page.encode("utf-8")  # no lone surrogates left
+
+
+def test_out_of_range_numbers_and_times_are_shown_not_raised() -> None:
+    svc = {
+        "name": "x",
+        "status": "down",
+        "outage": {
+            "started_at": "0001-01-01T00:00:00+01:00",
+            "signature": {"a": float("inf"), "b": 10**400, "c": float("nan"), "d": 1},
+        },
+        "availability": {"24h": 10**400, "7d": float("nan")},
+    }
+    inc = {"status": "open", "started_at": "9999-12-31T23:59:59-05:00", "ended_at": "bad"}
+    page = render_status_page(StatusView("k", NOW, services=[svc], incidents=[inc]))
+    assert "Failures: <bdi>d</bdi> 100%" in page
+    assert "24h — · 7d —" in page
+
+
+def test_empty_view_renders() -> None:
+    page = render_status_page(StatusView(vantage="kyiv-1", generated_at=NOW))
+    assert "No services configured." in page
+    assert "No open or recent incidents." in page
+    assert "No announcements yet." in page
+
+
+_keys = st.sampled_from(
+    [
+        "name",
+        "title",
+        "group",
+        "status",
+        "outage",
+        "checks",
+        "availability",
+        "service",
+        "flags",
+        "announcements",
+        "text",
+        "url",
+        "started_at",
+        "ended_at",
+        "published_at",
+        "signature",
+        "last",
+        "services",
+        "groups",
+        "kind",
+        "id",
+        "hints",
+        "campaign",
+        "24h",
+        "7d",
+        "state",
+        "error",
+        "status_code",
+        "detail",
+        "ok",
+        "critical",
+        "at",
+    ]
+)
+_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=30)
+    | st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))])).map(
+        lambda d: d.isoformat()
+    )
+)
+_json = st.recursive(
+    _scalar,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_keys | st.text(max_size=5), inner, max_size=6)
+    ),
+    max_leaves=12,
+)
+_item = st.dictionaries(_keys, _json, max_size=10)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    services=st.lists(_item, max_size=3),
+    incidents=st.lists(_item, max_size=3),
+    campaigns=st.lists(_item.map(lambda d: {**d, "status": "open"}), max_size=2),
+    announcements=st.lists(_item, max_size=3),
+    vantage=st.text(max_size=20),
+)
+def test_malformed_data_never_breaks_the_page(
+    services: list[dict[str, Any]],
+    incidents: list[dict[str, Any]],
+    campaigns: list[dict[str, Any]],
+    announcements: list[dict[str, Any]],
+    vantage: str,
+) -> None:
+    view = StatusView(vantage, NOW, True, services, incidents, campaigns, announcements)
+    page = render_status_page(view)
+    page.encode("utf-8")
+    parsed = _parse(page)
+    assert "script" not in parsed.tags
+    assert all(v is None or v.startswith("https://") for k, v in parsed.attrs if k == "href")
