@@ -13,7 +13,8 @@ from monitor import config
 from monitor.core.base import Message
 from monitor.sources.export import ExportError, load_export
 from monitor.sources.telegram import channel_key
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.announcements import AnnouncementStore
+from monitor.store.channels import ChannelStore, Pin
 from monitor.store.db import Store
 
 BATCH = 500  # messages per transaction: the store thread stays responsive for a running daemon
@@ -59,9 +60,10 @@ async def _import(cfg: config.Config, store: Store, path: Path, source: str | No
         Classifier,  # loads dictionaries: only when importing
     )
 
-    ann = AnnouncementStore(store)
+    ann, channels = AnnouncementStore(store), ChannelStore(store)
     await ann.ensure_schema()
-    messages = await _load(ann, path, source)
+    await channels.ensure_schema()
+    messages = await _load(channels, path, source)
     classifier = Classifier.from_services(cfg.services)
     counts: Counter[str] = Counter()
     for start in range(0, len(messages), BATCH):
@@ -71,12 +73,12 @@ async def _import(cfg: config.Config, store: Store, path: Path, source: str | No
     return counts
 
 
-async def _load(ann: AnnouncementStore, path: Path, source: str | None) -> list[Message]:
+async def _load(channels: ChannelStore, path: Path, source: str | None) -> list[Message]:
     """The export's messages, filed under the pinned channel's name where there is one."""
     if source is None:
-        pins = {f"id{p.channel_id}": p for p in await ann.pins()}
+        pins = {f"id{p.channel_id}": p for p in await channels.pins()}
         return [_named(m, pins.get(m.source)) for m in load_export(path)]
-    pin = await ann.pin(channel_key(source))
+    pin = await channels.pin(channel_key(source))
     if pin is None:
         return load_export(path, source)
     wanted = f"id{pin.channel_id}"

@@ -15,6 +15,7 @@ from typing import Any
 from monitor.config import Correlation
 from monitor.core.base import Announcement, AnnouncementKind, Outage, ServiceStatus
 from monitor.core.campaigns import CampaignBook, CampaignChange, Member
+from monitor.core.codec import dt, iso, outage_dict, outage_from
 from monitor.core.incidents import (
     Campaign,
     Change,
@@ -487,7 +488,7 @@ class Correlator:
             "offline": self._offline,
             "gap": _gap_dict(self._gap),
             "suppressed": [outage_dict(o) for _, o in sorted(self._suppressed.items())],
-            "online_at": _iso(self._online_at),
+            "online_at": iso(self._online_at),
             "boosts": {s: u.isoformat() for s, u in sorted(self._boosts.items())},
         }
 
@@ -505,7 +506,7 @@ class Correlator:
         self._gap = _gap_from(snap.get("gap"))
         suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
         self._suppressed = {o.id: o for o in suppressed if o is not None}
-        self._online_at = _dt(snap.get("online_at"))
+        self._online_at = dt(snap.get("online_at"))
         self._boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
 
 
@@ -517,51 +518,15 @@ def _outs(c: Change) -> Iterable[str]:
     return c.incident.outages if c.incident is not None else ()
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
-def outage_dict(o: Outage | None) -> dict[str, Any] | None:
-    """An outage as plain data (None stays None)."""
-    if o is None:
-        return None
-    return {
-        "service": o.service,
-        "started_at": o.started_at.isoformat(),
-        "ended_at": _iso(o.ended_at),
-        "worst": o.worst,
-        "signature": dict(o.signature),
-        "failing_checks": list(o.failing_checks),
-    }
-
-
-def outage_from(d: Mapping[str, Any] | None) -> Outage | None:
-    """The inverse of outage_dict."""
-    if not d:
-        return None
-    return Outage(
-        service=d["service"],
-        started_at=datetime.fromisoformat(d["started_at"]),
-        ended_at=_dt(d.get("ended_at")),
-        worst=d.get("worst", "down"),
-        signature=dict(d.get("signature") or {}),
-        failing_checks=tuple(d.get("failing_checks") or ()),
-    )
-
-
 def _track_dict(t: _Track) -> dict[str, Any]:
     return {
         "incident": incident_dict(t.inc),
         "open_outage": outage_dict(t.open_outage),
         "closed_sig": dict(t.closed_sig),
-        "observed_since": _iso(t.observed_since),
-        "up_since": _iso(t.up_since),
-        "first_claim_at": _iso(t.first_claim_at),
-        "last_claim_at": _iso(t.last_claim_at),
+        "observed_since": iso(t.observed_since),
+        "up_since": iso(t.up_since),
+        "first_claim_at": iso(t.first_claim_at),
+        "last_claim_at": iso(t.last_claim_at),
     }
 
 
@@ -570,10 +535,10 @@ def _track_from(d: Mapping[str, Any]) -> _Track:
         inc=incident_from(d["incident"]),
         open_outage=outage_from(d.get("open_outage")),
         closed_sig=Counter(d.get("closed_sig") or {}),
-        observed_since=_dt(d.get("observed_since")),
-        up_since=_dt(d.get("up_since")),
-        first_claim_at=_dt(d.get("first_claim_at")),
-        last_claim_at=_dt(d.get("last_claim_at")),
+        observed_since=dt(d.get("observed_since")),
+        up_since=dt(d.get("up_since")),
+        first_claim_at=dt(d.get("first_claim_at")),
+        last_claim_at=dt(d.get("last_claim_at")),
     )
 
 
@@ -582,7 +547,7 @@ def _gap_dict(g: Gap | None) -> dict[str, Any] | None:
         return None
     return {
         "started_at": g.started_at.isoformat(),
-        "ended_at": _iso(g.ended_at),
+        "ended_at": iso(g.ended_at),
         "outages": list(g.outages),
     }
 
@@ -592,6 +557,6 @@ def _gap_from(d: Mapping[str, Any] | None) -> Gap | None:
         return None
     return Gap(
         started_at=datetime.fromisoformat(d["started_at"]),
-        ended_at=_dt(d.get("ended_at")),
+        ended_at=dt(d.get("ended_at")),
         outages=tuple(d.get("outages") or ()),
     )

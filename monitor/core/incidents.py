@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from monitor.core.base import AnnouncementKind, CheckState
+from monitor.core.codec import dt, iso
 
 IncidentStatus = Literal["open", "resolved"]
 CampaignStatus = Literal["open", "closed"]
@@ -136,14 +137,6 @@ def vantage_offline(canary_states: Mapping[str, CheckState], ratio: float) -> bo
 # -- plain data, for the store, the API and snapshots ------------------------------------------
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
 def incident_dict(i: Incident) -> dict[str, Any]:
     """An incident as JSON-ready data (with its confirmation, shares and hints)."""
     return {
@@ -154,8 +147,8 @@ def incident_dict(i: Incident) -> dict[str, Any]:
         "observed": i.observed,
         "announced": i.announced,
         "confirmed": i.confirmed,
-        "started_at": _iso(i.started_at),
-        "ended_at": _iso(i.ended_at),
+        "started_at": iso(i.started_at),
+        "ended_at": iso(i.ended_at),
         "outages": list(i.outages),
         "announcements": dict(i.announcements),
         "flags": list(i.flags),
@@ -165,7 +158,7 @@ def incident_dict(i: Incident) -> dict[str, Any]:
             "shares": i.shares,
             "hints": list(i.hints),
         },
-        "first_notice_at": _iso(i.first_notice_at),
+        "first_notice_at": iso(i.first_notice_at),
         "campaign": i.campaign,
     }
 
@@ -179,7 +172,7 @@ def incident_from(d: Mapping[str, Any]) -> Incident:
         group=d.get("group", "other"),
         started_at=datetime.fromisoformat(d["started_at"]),
         status=d.get("status", "open"),
-        ended_at=_dt(d.get("ended_at")),
+        ended_at=dt(d.get("ended_at")),
         observed=bool(d.get("observed")),
         announced=bool(d.get("announced")),
         outages=tuple(d.get("outages") or ()),
@@ -187,7 +180,7 @@ def incident_from(d: Mapping[str, Any]) -> Incident:
         flags=tuple(d.get("flags") or ()),
         failing_checks=tuple(ev.get("failing_checks") or ()),
         signature=dict(ev.get("signature") or {}),
-        first_notice_at=_dt(d.get("first_notice_at")),
+        first_notice_at=dt(d.get("first_notice_at")),
         campaign=d.get("campaign"),
     )
 
@@ -197,8 +190,8 @@ def campaign_dict(c: Campaign) -> dict[str, Any]:
     return {
         "id": c.id,
         "status": c.status,
-        "started_at": _iso(c.started_at),
-        "ended_at": _iso(c.ended_at),
+        "started_at": iso(c.started_at),
+        "ended_at": iso(c.ended_at),
         "services": list(c.services),
         "incidents": list(c.incidents),
         "groups": list(c.groups),
@@ -214,5 +207,5 @@ def campaign_from(d: Mapping[str, Any]) -> Campaign:
         incidents=tuple(d.get("incidents") or ()),
         groups=tuple(d.get("groups") or ()),
         status=d.get("status", "open"),
-        ended_at=_dt(d.get("ended_at")),
+        ended_at=dt(d.get("ended_at")),
     )

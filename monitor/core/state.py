@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.core.base import CheckState, Observation, Outage, ServiceStatus
+from monitor.core.codec import dt, iso, outage_dict, outage_from
 
 
 @dataclass(frozen=True)
@@ -197,13 +198,29 @@ class StateMachine:
         """Names of the services tracked."""
         return list(self._services)
 
+    def statuses(self) -> dict[str, ServiceStatus]:
+        """Every tracked service's status, in configured order."""
+        return {name: svc.status for name, svc in self._services.items()}
+
+    def check_states(self) -> dict[tuple[str, str], CheckState]:
+        """Every tracked check's state, keyed (service, check)."""
+        return {
+            (name, cid): t.state
+            for name, svc in self._services.items()
+            for cid, t in svc.checks.items()
+        }
+
+    def open_outages(self) -> dict[str, Outage]:
+        """The open outage of each service that has one."""
+        return {name: svc.outage for name, svc in self._services.items() if svc.outage is not None}
+
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume after a restart, as plain data."""
         return {
             name: {
                 "status": svc.status,
                 "signature": dict(svc.signature),
-                "outage": _outage_dict(svc.outage),
+                "outage": outage_dict(svc.outage),
                 "checks": {cid: _track_dict(t) for cid, t in svc.checks.items()},
             }
             for name, svc in self._services.items()
@@ -217,7 +234,7 @@ class StateMachine:
                 continue
             svc.status = data.get("status", "unknown")
             svc.signature = Counter(data.get("signature") or {})
-            svc.outage = _outage_from(data.get("outage"))
+            svc.outage = outage_from(data.get("outage"))
             for cid, t in (data.get("checks") or {}).items():
                 if cid in svc.checks:
                     svc.checks[cid] = _track_from(t)
@@ -245,22 +262,14 @@ def _count(track: CheckTrack, rule: CheckRule, obs: Observation) -> None:
             track.state = "down"
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
 def _track_dict(t: CheckTrack) -> dict[str, Any]:
     return {
         "state": t.state,
         "fails": t.fails,
         "oks": t.oks,
-        "failing_since": _iso(t.failing_since),
+        "failing_since": iso(t.failing_since),
         "last_error": t.last_error,
-        "changed_at": _iso(t.changed_at),
+        "changed_at": iso(t.changed_at),
     }
 
 
@@ -269,33 +278,9 @@ def _track_from(d: dict[str, Any]) -> CheckTrack:
         state=d.get("state", "unknown"),
         fails=int(d.get("fails", 0)),
         oks=int(d.get("oks", 0)),
-        failing_since=_dt(d.get("failing_since")),
+        failing_since=dt(d.get("failing_since")),
         last_error=d.get("last_error"),
-        changed_at=_dt(d.get("changed_at")),
-    )
-
-
-def _outage_dict(o: Outage | None) -> dict[str, Any] | None:
-    if o is None:
-        return None
-    return {
-        "service": o.service,
-        "started_at": o.started_at.isoformat(),
-        "worst": o.worst,
-        "signature": dict(o.signature),
-        "failing_checks": list(o.failing_checks),
-    }
-
-
-def _outage_from(d: dict[str, Any] | None) -> Outage | None:
-    if not d:
-        return None
-    return Outage(
-        service=d["service"],
-        started_at=datetime.fromisoformat(d["started_at"]),
-        worst=d.get("worst", "down"),
-        signature=d.get("signature") or {},
-        failing_checks=tuple(d.get("failing_checks") or ()),
+        changed_at=dt(d.get("changed_at")),
     )
 
 

@@ -30,16 +30,20 @@ from monitor.core.classify.classifier import Classifier
 from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
 from monitor.runtime.decisions import Decisions
+from monitor.runtime.facts import SourceTracker, alert_inputs
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
-from monitor.runtime.view import DaemonView, alert_inputs
-from monitor.sources.base import Source, SourceHealth, recording_sink, sources_from_config
+from monitor.sources.base import Source, SourceHealth, recording_sink
 from monitor.sources.ingest import ingest_routes
+from monitor.sources.registry import sources_from_config
 from monitor.store import db as store
 from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.store.announcements import Change as AnnouncementChange
+from monitor.store.channels import ChannelStore
+from monitor.web.api import Api
+from monitor.web.base import Snapshot
 from monitor.web.server import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
 
@@ -73,6 +77,7 @@ class Daemon:
         self.boosted: set[str] = set()
         self.classifier = Classifier.from_services(cfg.services)
         self.announcements = AnnouncementStore(self.store, self.clock)
+        self.channels = ChannelStore(self.store, self.clock)
         self.sink = recording_sink(self.announcements, self._classify, self._announced)
         self.sources: list[Source] = []
         self._source_tasks: list[asyncio.Task[None]] = []
@@ -86,7 +91,7 @@ class Daemon:
             vantage=self.vantage,
             external_url=self.external_url,
         )
-        self.source_down_since: dict[str, datetime] = {}
+        self.source_tracker = SourceTracker()
         self.pins = CampaignPins()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
@@ -132,9 +137,7 @@ class Daemon:
         )
 
     def _start_sources(self) -> None:
-        self.sources = sources_from_config(
-            self.cfg.sources, self.sink, self.announcements, self.clock
-        )
+        self.sources = sources_from_config(self.cfg.sources, self.sink, self.channels, self.clock)
         self._source_tasks = [
             asyncio.create_task(src.run(), name=f"source-{src.name}") for src in self.sources
         ]
@@ -150,7 +153,8 @@ class Daemon:
             *ingest_routes(self.cfg.sources.ingest, self.sink, self.ingest_health, self.clock),
             *silence_routes(self.dispatcher),
         ]
-        app = make_app(self.cfg.web, DaemonView(self), routes)
+        api = Api(self.snapshot, self.reload, self.store, self.announcements)
+        app = make_app(self.cfg.web, api, routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = split_listen(self.cfg.web.listen)
@@ -175,6 +179,33 @@ class Daemon:
             await self._runner.cleanup()
         await asyncio.to_thread(self.store.close)
         log.info("stopped")
+
+    def snapshot(self) -> Snapshot:
+        """What the read side shows now (built per request, scrape or alert evaluation)."""
+        d = self.decisions
+        return Snapshot(
+            vantage=self.vantage,
+            now=self.clock.now(),
+            started=self.started,
+            services=self.cfg.services,
+            probes=self.pipeline.snapshot(),
+            intervals=self.scheduler.intervals(),
+            boosted=frozenset(self.boosted),
+            store_up=self.store_up,
+            store_errors=self.store_errors,
+            reload_ok=self.reload_ok,
+            reload_at=self.reload_at,
+            skipped=self.scheduler.skipped,
+            lateness=self.scheduler.lateness,
+            open_incidents=d.open_incidents(),
+            open_campaigns=[c for c in d.correlator.campaigns() if c.status == "open"],
+            offline_since=d.offline_since,
+            announcement_lag=d.lag,
+            sources=[h for src in self.sources for h in src.healths()],
+            ingest=self.ingest_health,
+            announcement_counts=dict(self.announcement_counts),
+            delivery=self.dispatcher.stats,
+        )
 
     # -- probing ---------------------------------------------------------------------------
 
@@ -238,6 +269,7 @@ class Daemon:
         corr = self.decisions.correlator
         try:
             await self.announcements.ensure_schema()
+            await self.channels.ensure_schema()
             await self.store.run(incident_store.create_tables)
             if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
                 log.info("restored %d incidents", len(corr.incidents()))
@@ -302,6 +334,7 @@ class Daemon:
     def _tick(self) -> None:
         now = self.clock.now()
         self.decisions.tick(now)
+        self.source_tracker.observe((h for src in self.sources for h in src.healths()), now)
         boosts = set(self.decisions.correlator.boosts(now))
         if boosts == self.boosted:
             return
@@ -317,7 +350,10 @@ class Daemon:
 
     async def _evaluate_alerts(self) -> None:
         try:
-            await self.dispatcher.update(self.pins.apply(alerts_for(alert_inputs(self))))
+            inputs = alert_inputs(
+                self.snapshot(), self.external_url, self.links, self.source_tracker.down_since
+            )
+            await self.dispatcher.update(self.pins.apply(alerts_for(inputs)))
         except store.StoreError as exc:
             self._store_failed(exc)
 

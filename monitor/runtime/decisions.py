@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-
-from prometheus_client.core import Metric
 
 from monitor.config import Config
 from monitor.core.base import Announcement, Observation
@@ -15,7 +12,7 @@ from monitor.core.correlate import Correlator
 from monitor.core.engine import CANARY_SERVICE, VantageGuard, correlate_events
 from monitor.core.incidents import Change, Incident
 from monitor.core.state import Event, StateMachine
-from monitor.web.metrics import LAG_BUCKETS, Histogram, gauge, histogram
+from monitor.core.stats import LAG_BUCKETS, Histogram
 
 log = logging.getLogger("outwatch.correlate")
 
@@ -71,58 +68,9 @@ class Decisions:
         """Incidents still open."""
         return [i for i in self.correlator.incidents() if i.status == "open"]
 
-    def families(self, boosted: set[str], services: dict[str, str]) -> Iterator[Metric]:
-        """Correlation metrics, read from the correlator's current state."""
-        v = self.vantage
-        incidents = self.open_incidents()
-        yield gauge(
-            "outwatch_incident_open",
-            "1 per open incident",
-            ["service", "group", "observed", "announced", "vantage"],
-            [([i.service, i.group, _b(i.observed), _b(i.announced), v], 1.0) for i in incidents],
-        )
-        yield gauge(
-            "outwatch_incident_flag",
-            "1 per flag raised on an open incident",
-            ["service", "flag", "vantage"],
-            [([i.service, f, v], 1.0) for i in incidents for f in i.flags],
-        )
-        camps = [c for c in self.correlator.campaigns() if c.status == "open"]
-        yield gauge(
-            "outwatch_campaign_open", "Open campaigns", ["vantage"], [([v], float(len(camps)))]
-        )
-        yield gauge(
-            "outwatch_campaign_services",
-            "Services in each open campaign",
-            ["campaign", "vantage"],
-            [([c.id, v], float(len(c.services))) for c in camps],
-        )
-        yield histogram(
-            "outwatch_announcement_lag_seconds",
-            "Outage start to first official notice",
-            ["vantage"],
-            [([v], self.lag)],
-        )
-        yield gauge(
-            "outwatch_vantage_offline",
-            "1 while most canaries fail",
-            ["vantage"],
-            [([v], 1.0 if self.offline_since else 0.0)],
-        )
-        yield gauge(
-            "outwatch_check_boosted",
-            "1 while a service's checks run at the boost interval",
-            ["service", "vantage"],
-            [([s, v], 1.0 if s in boosted else 0.0) for s in services],
-        )
-
 
 def _groups(cfg: Config) -> dict[str, str]:
     return {s.name: s.group for s in cfg.services}
-
-
-def _b(x: bool) -> str:
-    return "true" if x else "false"
 
 
 def _log(ch: Change) -> None:

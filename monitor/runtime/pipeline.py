@@ -9,18 +9,8 @@ from typing import Any
 
 from monitor.core.base import Observation, Outage
 from monitor.core.state import Event, OutageClosed, OutageOpened, StateMachine, rules_from_config
+from monitor.web.base import LastResult, ProbeSnapshot
 from probes.base import ProbeResult
-
-
-@dataclass(frozen=True)
-class LastResult:
-    """The latest result of one check, for metrics and the API."""
-
-    service: str
-    check: str
-    kind: str
-    at: datetime
-    result: ProbeResult
 
 
 @dataclass
@@ -80,6 +70,20 @@ class Pipeline:
         if open_outage is not None and not result.ok:
             self.pending_outages[open_outage.id] = open_outage
         return obs, events
+
+    def snapshot(self) -> ProbeSnapshot:
+        """What the read side shows now: copies, so a scrape never sees a half-applied result."""
+        m = self.machine
+        return ProbeSnapshot(
+            last=dict(self.last),
+            check_states=m.check_states(),
+            statuses=m.statuses(),
+            open_outages=m.open_outages(),
+            groups=dict(self.groups),
+            probes=dict(self.probes),
+            errors=dict(self.errors),
+            outages_total=dict(self.outages_total),
+        )
 
     def take_pending(self) -> tuple[list[Observation], list[Outage]]:
         """Hand over what must be written, and forget it."""

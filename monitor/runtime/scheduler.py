@@ -15,7 +15,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.web.metrics import Histogram
+from monitor.core.stats import Histogram
 
 log = logging.getLogger("outwatch.scheduler")
 # First runs are placed on this grid, so checks due close together share one scheduler wake-up:
@@ -139,6 +139,10 @@ class ProbeScheduler:
     def interval(self, key: str) -> float | None:
         """The interval a check currently runs at."""
         return self._intervals.get(key)
+
+    def intervals(self) -> dict[str, float]:
+        """The interval each check currently runs at, by key."""
+        return dict(self._intervals)
 
     def keys(self) -> list[str]:
         """Keys of all scheduled checks."""

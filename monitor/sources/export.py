@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.base import Message
-from monitor.sources.base import clean_text
+from monitor.core.text import clean_text
 
 CHANNEL_TYPES = ("public_channel", "private_channel")
 MAX_EXPORT_BYTES = 2 * 1024**3  # a sanity bound: exports are JSON read whole

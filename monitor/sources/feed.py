@@ -16,10 +16,11 @@ import aiohttp
 import feedparser
 
 from monitor import __version__
-from monitor.config import Feed
+from monitor.config import Feed, Sources
 from monitor.core.base import Clock, Message, SystemClock
-from monitor.sources.base import Sink, SourceHealth, clean_text
-from monitor.store.announcements import AnnouncementStore
+from monitor.core.text import clean_text
+from monitor.sources.base import Sink, Source, SourceHealth
+from monitor.store.channels import ChannelStore
 
 log = logging.getLogger("outwatch.sources.feed")
 
@@ -105,7 +106,7 @@ class FeedSource:
         self,
         cfg: Feed,
         sink: Sink,
-        store: AnnouncementStore | None = None,
+        store: ChannelStore | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -216,3 +217,10 @@ class FeedSource:
         self.health.errors += 1
         self.health.detail = detail
         log.warning("feed %s: %s", self.name, detail)
+
+
+def build(
+    cfg: Sources, sink: Sink, channels: ChannelStore | None, clock: Clock | None
+) -> list[Source]:
+    """One source per configured feed."""
+    return [FeedSource(f, sink, channels, clock) for f in cfg.feeds]

@@ -12,7 +12,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Val
 
 from monitor.config import Ingest
 from monitor.core.base import Clock, Message, SystemClock
-from monitor.sources.base import MAX_TEXT, Sink, SourceHealth, clean_text
+from monitor.core.text import MAX_TEXT, clean_text
+from monitor.sources.base import Sink, SourceHealth
 
 log = logging.getLogger("outwatch.sources.ingest")
 

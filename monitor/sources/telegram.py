@@ -14,10 +14,11 @@ from typing import Any
 from telethon import TelegramClient, errors, events, utils
 from telethon.tl import functions, types
 
-from monitor.config import Telegram
+from monitor.config import Sources, Telegram
 from monitor.core.base import Clock, Message, SystemClock
-from monitor.sources.base import Sink, SourceHealth, clean_text
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.core.text import clean_text
+from monitor.sources.base import Sink, Source, SourceHealth
+from monitor.store.channels import ChannelStore, Pin
 
 log = logging.getLogger("outwatch.sources.telegram")
 
@@ -98,7 +99,7 @@ class TelegramSource:
         self,
         cfg: Telegram,
         sink: Sink,
-        store: AnnouncementStore,
+        store: ChannelStore,
         client_factory: Callable[[], TelegramClient] | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -354,3 +355,12 @@ def _only_channel(chats: list[Any], channel_id: int) -> types.Channel:
     raise ValueError(
         f"Telegram did not return channel id {channel_id} (not a channel, or no access)"
     )
+
+
+def build(
+    cfg: Sources, sink: Sink, channels: ChannelStore | None, clock: Clock | None
+) -> list[Source]:
+    """The one Telegram account, if configured (it needs the channel store for its pins)."""
+    if cfg.telegram is None or channels is None:
+        return []
+    return [TelegramSource(cfg.telegram, sink, channels, clock=clock)]

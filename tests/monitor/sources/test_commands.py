@@ -11,7 +11,7 @@ import pytest
 
 from monitor import cli
 from monitor.commands.telegram import secure, session_files
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.channels import ChannelStore, Pin
 from monitor.store.db import Store
 
 DATA = Path(__file__).parent / "data"
@@ -70,7 +70,7 @@ def test_import_files_a_pinned_channel_under_its_name(
 ) -> None:
     cfg = write_config(tmp_path)
     store = Store(str(tmp_path / "ow.db"))
-    ann = AnnouncementStore(store)
+    ann = ChannelStore(store)
 
     async def pin() -> None:
         await ann.ensure_schema()

@@ -17,6 +17,7 @@ from monitor.core.base import Classification, FakeClock, Message
 from monitor.sources.base import recording_sink
 from monitor.sources.feed import FeedSource, html_text
 from monitor.store.announcements import AnnouncementStore
+from monitor.store.channels import ChannelStore
 from monitor.store.db import Store
 from tests.conftest import free_port
 
@@ -189,6 +190,8 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
     store = Store(str(tmp_path / "a.db"))
     ann = AnnouncementStore(store, FakeClock())
     await ann.ensure_schema()
+    channels = ChannelStore(store, FakeClock())
+    await channels.ensure_schema()
     changes: list[str] = []
 
     async def on_change(change: object) -> None:
@@ -202,7 +205,7 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
         await asyncio.sleep(3600)
 
     for _ in range(2):  # a restart: the second run resumes with the saved ETag
-        source = FeedSource(Feed(name="cert", url=feed_server.url), sink, ann, sleep=sleep)
+        source = FeedSource(Feed(name="cert", url=feed_server.url), sink, channels, sleep=sleep)
         task = asyncio.create_task(source.run())
         await asyncio.wait_for(polled.wait(), 5)
         task.cancel()

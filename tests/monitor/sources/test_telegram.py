@@ -16,6 +16,7 @@ from monitor.core.base import Classification
 from monitor.sources.base import recording_sink
 from monitor.sources.telegram import TelegramSource, channel_key
 from monitor.store.announcements import AnnouncementStore, Change
+from monitor.store.channels import ChannelStore
 from monitor.store.db import Store
 from tests.monitor.sources.fake_telegram import T0, World, channel, post
 
@@ -34,6 +35,7 @@ def classify(text: str) -> Classification:
 class Rig:
     world: World
     ann: AnnouncementStore
+    channels: ChannelStore
     source: TelegramSource
     changes: list[Change] = field(default_factory=list)
     slept: list[float] = field(default_factory=list)
@@ -65,7 +67,7 @@ async def until(cond: Callable[[], bool]) -> None:
             await asyncio.sleep(0.005)
 
 
-async def until_cursor(ann: AnnouncementStore, source: str, last_id: int) -> None:
+async def until_cursor(ann: ChannelStore, source: str, last_id: int) -> None:
     async with asyncio.timeout(5):
         while await ann.last_seen_id(source) != last_id:
             await asyncio.sleep(0.005)
@@ -88,6 +90,8 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
     store = Store(str(tmp_path / "a.db"))
     ann = AnnouncementStore(store)
     await ann.ensure_schema()
+    channels = ChannelStore(store)
+    await channels.ensure_schema()
     rigs: list[Rig] = []
 
     async def make(world: World | None = None, **cfg: Any) -> Rig:
@@ -100,7 +104,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             "backfill_interval": 3600,
             **cfg,
         }
-        rig = Rig(world, ann, None)  # type: ignore[arg-type]
+        rig = Rig(world, ann, channels, None)  # type: ignore[arg-type]
 
         async def on_change(change: Change) -> None:
             rig.changes.append(change)
@@ -112,7 +116,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
         rig.source = TelegramSource(
             Telegram.model_validate(settings),
             recording_sink(ann, classify, on_change),
-            ann,
+            channels,
             client_factory=world.client,
             sleep=sleep,
         )
@@ -134,7 +138,7 @@ async def test_backfill_live_and_restart_with_a_gap(
     rig = await make_rig()
     rig.start()
     await until(lambda: len(rig.changes) == 2)
-    await until_cursor(rig.ann, "dsszzi", 2)
+    await until_cursor(rig.channels, "dsszzi", 2)
     assert rig.source.health.connected
     assert [h.name for h in rig.source.healths()] == ["telegram", "dsszzi", "mod_ua"]
     first = rig.changes[0].announcement
@@ -152,11 +156,11 @@ async def test_backfill_live_and_restart_with_a_gap(
     rig.world.history[DSSZZI] += [post(DSSZZI, 4, "DDoS"), post(DSSZZI, 5, "Роботу відновлено")]
     rig.client.drop()
     await until(lambda: len(rig.changes) == 5)
-    await until_cursor(rig.ann, "dsszzi", 5)
+    await until_cursor(rig.channels, "dsszzi", 5)
     await until(lambda: rig.source.health.connected)
     assert rig.seen() == [("new", "dsszzi", str(i)) for i in range(1, 6)]
     assert rig.source.health.reconnects == 1
-    assert await rig.ann.last_seen_id("dsszzi") == 5
+    assert await rig.channels.last_seen_id("dsszzi") == 5
     assert len(rig.world.clients) == 2
 
     # a restart of the whole daemon: nothing is double-counted
@@ -215,7 +219,7 @@ async def test_renamed_channel_is_flagged_and_squatter_ignored(
     rig.start()
     await until(lambda: len(rig.changes) == 2)
     await rig.stop()
-    pinned = await rig.ann.pin("dsszzi")
+    pinned = await rig.channels.pin("dsszzi")
     assert pinned is not None and pinned.channel_id == DSSZZI
 
     # the official channel changes its username; someone else registers the old one
@@ -243,7 +247,7 @@ async def test_renamed_channel_is_flagged_and_squatter_ignored(
         isinstance(r, functions.contacts.ResolveUsernameRequest) and r.username == "dsszzi"
         for r in world.requests[before:]
     )
-    assert (await again.ann.pin("dsszzi")) == pinned
+    assert (await again.channels.pin("dsszzi")) == pinned
 
 
 async def test_flood_waits_are_slept_through_and_counted(
@@ -283,6 +287,8 @@ async def test_missing_session_file(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "a.db"))
     ann = AnnouncementStore(store)
     await ann.ensure_schema()
+    channels = ChannelStore(store)
+    await channels.ensure_schema()
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -290,7 +296,7 @@ async def test_missing_session_file(tmp_path: Path) -> None:
         await asyncio.sleep(0)
 
     cfg = Telegram(api_id=1, api_hash="x", session=str(tmp_path / "none.session"), channels=["x"])  # type: ignore[arg-type]
-    source = TelegramSource(cfg, recording_sink(ann, classify), ann, sleep=sleep)
+    source = TelegramSource(cfg, recording_sink(ann, classify), channels, sleep=sleep)
     task = asyncio.create_task(source.run())
     await until(lambda: bool(slept))
     task.cancel()
