@@ -13,10 +13,8 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, FakeClock, Message, Observation
-from monitor.core.correlate import Correlator
-from monitor.core.engine import CANARY_SERVICE, VantageGuard, correlate_events
+from monitor.core.engine import CANARY_SERVICE, Engine
 from monitor.core.incidents import Campaign, Change, Gap, Incident
-from monitor.core.state import StateMachine, rules_from_config
 from probes.base import ERROR_CLASSES
 
 Classify = Callable[[str], Classification]
@@ -226,9 +224,7 @@ def replay(
     cfg: Config, results: list[Observation], messages: list[Message], classify: Classify
 ) -> ReplayReport:
     """Run state, classification and correlation over time-ordered results and messages."""
-    machine = StateMachine(rules_from_config(cfg.services))
-    guard = VantageGuard(cfg)
-    corr = Correlator(cfg.correlation, {s.name: s.group for s in cfg.services}, cfg.vantage.name)
+    engine = Engine(cfg)
     clock = FakeClock()
     seen = _Collector()
     # at one instant: canaries first (so the guard decides before outages open), then the rest
@@ -243,18 +239,14 @@ def replay(
         clock.set(when)
         now = clock.now()
         if isinstance(item, Message):
-            ann = Announcement(item, classify(item.text))
-            seen.add(corr.announcement(ann, now))
-        elif item.service == CANARY_SERVICE:
-            offline, since = guard.observe(item)
-            seen.add(corr.vantage(offline, now, since))
+            seen.add(engine.announcement(Announcement(item, classify(item.text)), now))
         else:
-            seen.add(correlate_events(corr, machine, item, machine.observe(item), now))
-    seen.add(corr.tick(clock.now()))
+            seen.add(engine.observe(item)[1])
+    seen.add(engine.tick(clock.now()))
     return ReplayReport(
         incidents=sorted(seen.incidents.values(), key=lambda i: (i.started_at, i.service)),
         campaigns=sorted(seen.campaigns.values(), key=lambda c: (c.started_at, c.id)),
-        gaps=corr.gaps(),
+        gaps=engine.correlator.gaps(),
         results=len(results),
         messages=len(messages),
     )

@@ -8,16 +8,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from alerts.base import Alert
-
-SIGNATURE_WORDS = {
-    "timeout": "timed out",
-    "refused": "refused",
-    "reset": "reset",
-    "http_status": "bad HTTP status",
-    "dns": "DNS failure",
-    "tls": "TLS failure",
-    "content": "content mismatch",
-}
+from monitor.core.vocabulary import ERROR_WORDS, FLAGS
 
 
 class IncidentLike(Protocol):
@@ -119,7 +110,7 @@ def describe_signature(signature: Mapping[str, int]) -> str:
     if not total:
         return "no failed probes recorded"
     parts = [
-        f"{round(100 * n / total)}% {SIGNATURE_WORDS.get(k, k)}"
+        f"{round(100 * n / total)}% {ERROR_WORDS.get(k, k)}"
         for k, n in sorted(signature.items(), key=lambda kv: -kv[1])
     ]
     return f"{', '.join(parts)} (of {total} failed probes)"
@@ -216,18 +207,14 @@ def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:
                 url,
             )
         )
-    summaries = {
-        "restored_claim_while_down": f"{inc.service}: an official notice says restored, but probes still see it down",
-        "announced_not_observed": f"{inc.service}: an official notice reports an attack or outage that probes do not see",
-        "observed_not_announced": f"{inc.service}: down with no official notice",
-    }
     for flag in inc.flags:
-        severity = "critical" if flag == "restored_claim_while_down" else "warning"
+        words = FLAGS.get(flag)  # type: ignore[call-overload]
+        severity = words.severity if words else "warning"
         out.append(
             _alert(
                 inp,
                 {"alertname": flag, "severity": severity, **base},
-                summaries.get(flag, f"{inc.service}: {flag}"),
+                words.summary.format(service=inc.service) if words else f"{inc.service}: {flag}",
                 evidence,
                 inc.started_at,
                 url,

@@ -1,4 +1,4 @@
-"""Shared monitor types: the clock, states, outages and announcements."""
+"""Shared monitor types: the clock, observations, outages and announcements."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-CheckState = Literal["up", "down", "unknown"]
-ServiceStatus = Literal["up", "degraded", "down", "unknown"]
-AnnouncementKind = Literal["attack", "outage", "restored", "advisory", "other"]
-ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
-    "attack",
-    "outage",
-    "restored",
-    "advisory",
-    "other",
+from monitor.core.vocabulary import (
+    ANNOUNCEMENT_KINDS,
+    AnnouncementKind,
+    CheckState,
+    ServiceStatus,
 )
 
 
@@ -132,3 +128,11 @@ class Announcement:
     @property
     def services(self) -> tuple[str, ...]:
         return self.classification.services
+
+
+__all__ = [
+    "ANNOUNCEMENT_KINDS",
+    "AnnouncementKind",
+    "CheckState",
+    "ServiceStatus",
+]

@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 from monitor.core.base import AnnouncementKind, CheckState
 from monitor.core.codec import dt, iso
+from monitor.core.vocabulary import Flag
 
 IncidentStatus = Literal["open", "resolved"]
 CampaignStatus = Literal["open", "closed"]
-Flag = Literal["restored_claim_while_down", "announced_not_observed", "observed_not_announced"]
 FLAGS: tuple[Flag, ...] = Flag.__args__  # type: ignore[attr-defined]
 ChangeKind = Literal[
     "incident_opened",

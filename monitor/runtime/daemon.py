@@ -73,7 +73,7 @@ class Daemon:
         self.listen_port: int | None = None
         self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
         self.pipeline = Pipeline.from_config(cfg.services)
-        self.decisions = Decisions(cfg)
+        self.decisions = Decisions(cfg, self.pipeline.machine)
         self.boosted: set[str] = set()
         self.classifier = Classifier.from_services(cfg.services)
         self.announcements = AnnouncementStore(self.store, self.clock)
@@ -197,8 +197,8 @@ class Daemon:
             reload_at=self.reload_at,
             skipped=self.scheduler.skipped,
             lateness=self.scheduler.lateness,
-            open_incidents=d.open_incidents(),
-            open_campaigns=[c for c in d.correlator.campaigns() if c.status == "open"],
+            open_incidents=d.engine.open_incidents(),
+            open_campaigns=d.engine.open_campaigns(),
             offline_since=d.offline_since,
             announcement_lag=d.lag,
             sources=[h for src in self.sources for h in src.healths()],
@@ -215,7 +215,7 @@ class Daemon:
             item.service, item.check.id, item.check.kind, result, self.clock.now()
         )
         self._log_events(events)
-        self.decisions.result(self.pipeline.machine, obs, events)
+        self.decisions.result(obs, events)
 
     async def ingest(self, message: Message) -> None:
         """The sink every source uses: classify, store, correlate."""
@@ -270,7 +270,6 @@ class Daemon:
         try:
             await self.announcements.ensure_schema()
             await self.channels.ensure_schema()
-            await self.store.run(incident_store.create_tables)
             if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
                 log.info("restored %d incidents", len(corr.incidents()))
             since = self.clock.now() - timedelta(seconds=self.cfg.correlation.window_after * 2)

@@ -14,6 +14,7 @@ import sqlite_utils
 from monitor.core.base import Announcement, Classification, Clock, Message, SystemClock
 from monitor.core.codec import dt, iso, utc
 from monitor.core.text import clean_text
+from monitor.store import schema
 from monitor.store.db import Store
 
 log = logging.getLogger("outwatch.announcements")
@@ -28,49 +29,6 @@ class Change:
     kind: ChangeKind
     announcement: Announcement
     previous: Announcement | None = None
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """The announcement tables (idempotent)."""
-    db.table("announcements").create(
-        {
-            "source": str,
-            "id": str,
-            "published_at": str,
-            "edited_at": str,
-            "text": str,
-            "url": str,
-            "deleted": int,
-            "deleted_at": str,
-            "kind": str,
-            "services": str,
-            "confidence": float,
-            "evidence": str,
-            "version": int,
-            "first_seen": str,
-            "updated_at": str,
-        },
-        pk=("source", "id"),
-        not_null={"source", "id", "published_at", "text", "kind"},
-        defaults={"deleted": 0, "version": 1},
-        if_not_exists=True,
-    )
-    db.table("announcements").create_index(["published_at"], if_not_exists=True)
-    db.table("announcements").create_index(["source", "published_at"], if_not_exists=True)
-    db.table("announcement_edits").create(
-        {
-            "source": str,
-            "id": str,
-            "version": int,
-            "text": str,
-            "edited_at": str,
-            "kind": str,
-            "services": str,
-            "recorded_at": str,
-        },
-        pk=("source", "id", "version"),
-        if_not_exists=True,
-    )
 
 
 def _row_announcement(row: dict[str, Any]) -> Announcement:
@@ -198,7 +156,7 @@ class AnnouncementStore:
 
     async def ensure_schema(self) -> None:
         """Create the tables if they are missing."""
-        await self.store.run(create_tables)
+        await self.store.run(schema.create_all)
 
     async def record(self, message: Message, classification: Classification) -> Change:
         """Record a new, edited or deleted message; says what changed."""

@@ -11,6 +11,7 @@ import sqlite_utils
 
 from monitor.core.base import Clock, SystemClock
 from monitor.core.codec import iso
+from monitor.store import schema
 from monitor.store.db import Store
 
 
@@ -46,28 +47,6 @@ class Rename:
         return f"channel {self.key} was renamed: " + ", ".join(parts)
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Create the cursor and channel tables if they are missing."""
-    db.table("source_cursors").create(
-        {"source": str, "value": str, "updated_at": str}, pk="source", if_not_exists=True
-    )
-    db.table("telegram_channels").create(
-        {
-            "key": str,
-            "channel_id": int,
-            "access_hash": int,
-            "username": str,
-            "title": str,
-            "pinned_at": str,
-            "seen_username": str,
-            "seen_title": str,
-            "seen_at": str,
-        },
-        pk="key",
-        if_not_exists=True,
-    )
-
-
 class ChannelStore:
     """Source cursors and channel pins, through the one store writer."""
 
@@ -77,7 +56,7 @@ class ChannelStore:
 
     async def ensure_schema(self) -> None:
         """Create the tables if they are missing."""
-        await self.store.run(create_tables)
+        await self.store.run(schema.create_all)
 
     # -- per-source cursors ------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from monitor.core.base import Observation, Outage
+from monitor.store import schema
 
 T = TypeVar("T")
 log = logging.getLogger("outwatch.store")
@@ -43,43 +44,6 @@ def _open(path: str, busy_timeout: float) -> sqlite_utils.Database:
     return db
 
 
-def _create_core(db: sqlite_utils.Database) -> None:
-    db.table("results").create(
-        {
-            "ts": str,
-            "service": str,
-            "check_id": str,
-            "kind": str,
-            "ok": int,
-            "error": str,
-            "duration": float,
-            "status_code": int,
-            "detail": str,
-        },
-        if_not_exists=True,
-    )
-    db.table("results").create_index(["ts"], if_not_exists=True)
-    db.table("results").create_index(["service", "check_id", "ts"], if_not_exists=True)
-    # successes are pruned sooner than failures; without this, each prune batch would scan
-    # past every failure kept in the ts index
-    db.execute("CREATE INDEX IF NOT EXISTS results_ok_ts ON results(ts) WHERE ok = 1")
-    db.table("state").create({"key": str, "value": str}, pk="key", if_not_exists=True)
-    db.table("outages").create(
-        {
-            "id": str,
-            "service": str,
-            "started_at": str,
-            "ended_at": str,
-            "worst": str,
-            "signature": str,
-            "failing_checks": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("outages").create_index(["service", "started_at"], if_not_exists=True)
-
-
 class Store:
     """Owns the database; every read and write runs on its one thread, in a transaction."""
 
@@ -92,7 +56,7 @@ class Store:
     def _db_or_open(self) -> sqlite_utils.Database:
         if self._db is None:
             self._db = _open(self.path, self.busy_timeout)
-            _create_core(self._db)
+            schema.create_all(self._db)
         return self._db
 
     def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:

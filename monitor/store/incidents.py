@@ -26,46 +26,6 @@ _JSON_INCIDENT = ("outages", "announcements", "flags", "evidence")
 _JSON_CAMPAIGN = ("services", "incidents", "groups")
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Create the incidents and campaigns tables (idempotent)."""
-    db.table("incidents").create(
-        {
-            "id": str,
-            "service": str,
-            "group": str,
-            "status": str,
-            "observed": int,
-            "announced": int,
-            "confirmed": int,
-            "started_at": str,
-            "ended_at": str,
-            "first_notice_at": str,
-            "campaign": str,
-            "outages": str,
-            "announcements": str,
-            "flags": str,
-            "evidence": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("incidents").create_index(["started_at"], if_not_exists=True)
-    db.table("incidents").create_index(["service", "started_at"], if_not_exists=True)
-    db.table("campaigns").create(
-        {
-            "id": str,
-            "status": str,
-            "started_at": str,
-            "ended_at": str,
-            "services": str,
-            "incidents": str,
-            "groups": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-
-
 def _incident_row(i: Incident) -> dict[str, Any]:
     row = incident_dict(i)
     for key in _JSON_INCIDENT:
@@ -100,19 +60,16 @@ def _campaign_out(row: dict[str, Any]) -> dict[str, Any]:
 
 def upsert_incident(db: sqlite_utils.Database, inc: Incident) -> None:
     """Insert or update an incident by id."""
-    create_tables(db)
     db.table("incidents").upsert(_incident_row(inc), pk="id")
 
 
 def upsert_campaign(db: sqlite_utils.Database, c: Campaign) -> None:
     """Insert or update a campaign by id."""
-    create_tables(db)
     db.table("campaigns").upsert(_campaign_row(c), pk="id")
 
 
 def apply_changes(db: sqlite_utils.Database, changes: Iterable[Change]) -> int:
     """Write what the correlator decided; withdrawn incidents and campaigns are deleted."""
-    create_tables(db)
     n = 0
     for ch in changes:
         if ch.incident is not None:
@@ -138,7 +95,6 @@ def list_incidents(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """Incidents as API data, newest first; `since` keeps those still open or ended after it."""
-    create_tables(db)
     where, args = _filters(status, service)
     if since is not None:
         where.append("(ended_at IS NULL OR ended_at >= ? OR started_at >= ?)")
@@ -164,7 +120,6 @@ def _filters(status: str | None, service: str | None) -> tuple[list[str], list[A
 
 def get_incident(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
     """One incident as API data, or None."""
-    create_tables(db)
     row = next(db.query("SELECT * FROM incidents WHERE id = ?", [incident_id]), None)
     return _incident_out(row) if row else None
 
@@ -176,7 +131,6 @@ def list_campaigns(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Campaigns as API data, newest first."""
-    create_tables(db)
     where, args = _filters(status, None)
     if since is not None:
         where.append("(ended_at IS NULL OR ended_at >= ?)")

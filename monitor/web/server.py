@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from alerts.base import parse_duration
 from monitor.config import Web
+from monitor.core.vocabulary import ANNOUNCEMENT_KINDS
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -222,7 +223,7 @@ async def campaigns(request: web.Request) -> web.Response:
 async def announcements(request: web.Request) -> web.Response:
     """Announcements (?since=, ?source=, ?kind=, ?service=, ?limit=)."""
     try:
-        kind = _choice(request, "kind", ("attack", "outage", "restored", "advisory", "other"))
+        kind = _choice(request, "kind", ANNOUNCEMENT_KINDS)
         since, limit = _since(request), _limit(request)
     except BadQuery as exc:
         return _error(400, str(exc))

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from monitor.core.vocabulary import ANNOUNCEMENT_KINDS, FLAGS, SERVICE_STATUSES
+
 # Everything below comes from probes, config and the internet (announcement text, URLs),
 # so every string goes through _text()/_attr() and every class name through a whitelist.
 
@@ -25,17 +27,11 @@ MAX_NOTICES_PER_INCIDENT = 5
 _META_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 CONTENT_SECURITY_POLICY = _META_CSP + "; frame-ancestors 'none'"
 
-STATUSES = ("down", "degraded", "up", "unknown")
 STATUS_LABEL = {"up": "Up", "degraded": "Degraded", "down": "Down", "unknown": "Unknown"}
 STATUS_MARK = {"up": "✓", "degraded": "!", "down": "✕", "unknown": "?"}
-KINDS = ("attack", "outage", "restored", "advisory", "other")
 
 # Disagreements between what was seen and what was said: shown first and loudly.
-LOUD_FLAGS = {
-    "restored_claim_while_down": "Announced as restored while probes still see it down",
-    "announced_not_observed": "Announced, but not observed from this vantage",
-    "observed_not_announced": "Observed down, but no official notice",
-}
+LOUD_FLAGS = {flag: words.title for flag, words in FLAGS.items()}
 
 # C0/C1 controls (except tab and newline) are not valid in HTML text; lone surrogates
 # cannot be encoded. Bidi overrides are kept but isolated with <bdi>.
@@ -89,11 +85,11 @@ def safe_url(url: Any) -> str | None:
 
 
 def _status(value: Any) -> str:
-    return value if value in STATUSES else "unknown"
+    return value if value in SERVICE_STATUSES else "unknown"
 
 
 def _kind(value: Any) -> str:
-    return value if value in KINDS else "other"
+    return value if value in ANNOUNCEMENT_KINDS else "other"
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -263,10 +259,10 @@ def _services(services: Sequence[Mapping[str, Any]], now: datetime) -> str:
 
 
 def _summary(services: Sequence[Mapping[str, Any]]) -> str:
-    counts = {s: 0 for s in STATUSES}
+    counts: dict[str, int] = dict.fromkeys(SERVICE_STATUSES, 0)
     for svc in services:
         counts[_status(svc.get("status"))] += 1
-    shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in STATUSES if counts[s]]
+    shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in SERVICE_STATUSES if counts[s]]
     return ", ".join(shown) or "no services"
 
 

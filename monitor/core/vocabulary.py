@@ -1,0 +1,60 @@
+"""The domain's words, each written once: states, announcement kinds, flags, failure words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CheckState = Literal["up", "down", "unknown"]
+ServiceStatus = Literal["up", "degraded", "down", "unknown"]
+SERVICE_STATUSES: tuple[ServiceStatus, ...] = ("down", "degraded", "up", "unknown")
+
+AnnouncementKind = Literal["attack", "outage", "restored", "advisory", "other"]
+ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
+    "attack",
+    "outage",
+    "restored",
+    "advisory",
+    "other",
+)
+
+Flag = Literal["restored_claim_while_down", "announced_not_observed", "observed_not_announced"]
+
+
+@dataclass(frozen=True)
+class FlagWords:
+    """How a flag is shown on the page and said in an alert ("{service}" is filled in)."""
+
+    title: str
+    summary: str
+    severity: Literal["critical", "warning"]
+
+
+FLAGS: dict[Flag, FlagWords] = {
+    "restored_claim_while_down": FlagWords(
+        "Announced as restored while probes still see it down",
+        "{service}: an official notice says restored, but probes still see it down",
+        "critical",
+    ),
+    "announced_not_observed": FlagWords(
+        "Announced, but not observed from this vantage",
+        "{service}: an official notice reports an attack or outage that probes do not see",
+        "warning",
+    ),
+    "observed_not_announced": FlagWords(
+        "Observed down, but no official notice",
+        "{service}: down with no official notice",
+        "warning",
+    ),
+}
+
+# failure signature entries (probe error classes) in the words alerts and hints use
+ERROR_WORDS = {
+    "timeout": "timed out",
+    "refused": "refused",
+    "reset": "reset",
+    "http_status": "bad HTTP status",
+    "dns": "DNS failure",
+    "tls": "TLS failure",
+    "content": "content mismatch",
+}
