@@ -22,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from monitor import config
-from monitor.web import split_listen
+from monitor.web.server import split_listen
 
 DEFAULT_CONFIG = "/etc/outwatch/config.yaml"
 TIMEOUT = 4.0

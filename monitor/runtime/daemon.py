@@ -25,7 +25,7 @@ from monitor import config as config_mod
 from monitor import logs
 from monitor.config import Config, ConfigError
 from monitor.core.alertrules import CampaignPins, alerts_for
-from monitor.core.base import Clock, Message, SystemClock
+from monitor.core.base import ANNOUNCEMENT_KINDS, Clock, Message, SystemClock
 from monitor.core.classify.classifier import Classifier
 from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
@@ -203,9 +203,19 @@ class Daemon:
             announcement_lag=d.lag,
             sources=[h for src in self.sources for h in src.healths()],
             ingest=self.ingest_health,
-            announcement_counts=dict(self.announcement_counts),
+            announcement_counts=self._announcement_counts(),
             delivery=self.dispatcher.stats,
         )
+
+    def _announcement_counts(self) -> dict[tuple[str, str], int]:
+        """Every configured source and kind, 0 until its first notice, so increase() sees it.
+
+        A Telegram account's own health has no notices of its own; its zero rows are harmless.
+        Ingest sources are named by the client, so they cannot be known before they send.
+        """
+        names = [h.name for src in self.sources for h in src.healths()]
+        zeros = {(n, k): 0 for n in names for k in ANNOUNCEMENT_KINDS}
+        return zeros | dict(self.announcement_counts)
 
     # -- probing ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.base import ANNOUNCEMENT_KINDS
+from monitor.core.vocabulary import ANNOUNCEMENT_KINDS
 from tests.conftest import free_port, require_binary
 from tests.deploy import dashboard
 from tests.deploy.conftest import PROMETHEUS
@@ -211,11 +211,6 @@ async def test_live_metrics_pass_promtool_check_metrics(stack: Stack) -> None:
     assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stdout + out.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monitor/views.py exports outwatch_announcements_total only after the first notice "
-    "(issue 16; the lead applies the change, then removes this mark)",
-)
 async def test_announcement_counters_exist_at_zero_before_any_notice(stack: Stack) -> None:
     # the announcement panels and annotations read increase(): a counter that first appears at
     # 1 reads 0 there, so the first notices of a source would never show

@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from monitor.metrics import PHASES
+from monitor.web.metrics import PHASES
 from tests.conftest import free_port, require_binary
 from tests.deploy import dashboard
 from tests.deploy.conftest import PROMETHEUS
