@@ -275,6 +275,7 @@ class Daemon:
             return
         if snap:
             self.pipeline.machine.restore(snap)
+            self.pipeline.reindex()
             log.info("restored state of %d services", len(snap))
         corr = self.decisions.correlator
         try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.core.base import Observation, Outage
+from monitor.core.base import CheckState, Observation, Outage, ServiceStatus
 from monitor.core.state import Event, OutageClosed, OutageOpened, StateMachine, rules_from_config
 from monitor.web.base import LastResult, ProbeSnapshot
 from probes.base import ProbeResult
@@ -25,6 +25,22 @@ class Pipeline:
     outages_total: Counter[str] = field(default_factory=Counter)
     pending_results: list[Observation] = field(default_factory=list)
     pending_outages: dict[str, Outage] = field(default_factory=dict)
+    # flat copies of the machine's current states, kept per result so a snapshot is a dict copy
+    check_states: dict[tuple[str, str], CheckState] = field(default_factory=dict)
+    statuses: dict[str, ServiceStatus] = field(default_factory=dict)
+    open_outages: dict[str, Outage] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild the flat copies from the machine (after a reload or a restore)."""
+        m = self.machine
+        self.check_states, self.statuses, self.open_outages = (
+            m.check_states(),
+            m.statuses(),
+            m.open_outages(),
+        )
 
     @classmethod
     def from_config(cls, services: Any) -> Pipeline:
@@ -35,6 +51,7 @@ class Pipeline:
         """Swap in new services; unchanged checks keep their state."""
         self.machine.reconfigure(rules_from_config(services))
         self.groups = {s.name: s.group for s in services}
+        self.reindex()
         live = {(s.name, c.id) for s in services for c in s.checks}
         for key in [k for k in self.last if k not in live]:
             del self.last[key]
@@ -66,19 +83,26 @@ class Pipeline:
             if isinstance(ev, OutageOpened | OutageClosed):
                 self.pending_outages[ev.outage.id] = ev.outage
         # an open outage's signature grows with each failure; keep the stored copy current
-        open_outage = self.machine.open_outage(service)
+        m = self.machine
+        open_outage = m.open_outage(service)
         if open_outage is not None and not result.ok:
             self.pending_outages[open_outage.id] = open_outage
+        if service in self.statuses:
+            self.check_states[(service, check)] = m.check_state(service, check)
+            self.statuses[service] = m.status(service)
+            if open_outage is None:
+                self.open_outages.pop(service, None)
+            else:
+                self.open_outages[service] = open_outage
         return obs, events
 
     def snapshot(self) -> ProbeSnapshot:
         """What the read side shows now: copies, so a scrape never sees a half-applied result."""
-        m = self.machine
         return ProbeSnapshot(
             last=dict(self.last),
-            check_states=m.check_states(),
-            statuses=m.statuses(),
-            open_outages=m.open_outages(),
+            check_states=dict(self.check_states),
+            statuses=dict(self.statuses),
+            open_outages=dict(self.open_outages),
             groups=dict(self.groups),
             probes=dict(self.probes),
             errors=dict(self.errors),
