@@ -83,6 +83,20 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
 AlertStatus = Literal["firing", "resolved"]
+_FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, 0xFFFFFFFFFFFFFFFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """prometheus/common's LabelSet.Fingerprint as hex: FNV-1a 64 over sorted names and values,
+    each followed by the single byte 0xFF (a byte no UTF-8 text contains).
+
+    An empty value is an absent label, as Alertmanager drops it when an alert is posted.
+    """
+    h = _FNV_OFFSET
+    for key in sorted((k for k in labels if labels[k]), key=str.encode):  # Go sorts bytewise
+        for byte in key.encode() + b"\xff" + labels[key].encode() + b"\xff":
+            h = ((h ^ byte) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
 
 
 @dataclass(frozen=True)
@@ -103,12 +117,7 @@ class Alert:
     @property
     def fingerprint(self) -> str:
         """Stable identity from the labels alone, as Alertmanager computes it (FNV-1a 64 hex)."""
-        h = 0xCBF29CE484222325
-        for key in sorted(self.labels):
-            for part in (key, "\xff", self.labels[key], "\xff"):
-                for byte in part.encode():
-                    h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-        return f"{h:016x}"
+        return fingerprint(self.labels)
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,10 @@ from alerts.delivery import attempt, without_resolved
 from alerts.groups import Group, LogEntry, needs_update
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.matchers import Matcher
-from alerts.router import Route, build, group_key, group_labels
+from alerts.router import Route, build, group_key, group_labels, shown_group_labels
 from alerts.silences import Silence
 from alerts.stats import DeliveryStats
+from alerts.timeintervals import active
 
 log = logging.getLogger("outwatch.alerts")
 MAX_SLEEP = 60.0
@@ -226,10 +227,10 @@ class Dispatcher:
         for route in self._root.match(a.labels):
             labels = group_labels(route, a.labels, group_campaigns=self.cfg.group_campaigns)
             key = group_key(route, labels)
-            group = self._groups.get(key)
+            group = self._groups.get(nflog.slot(route, key))
             if group is None:
                 group = Group(route, key, labels, next_flush=mono + route.group_wait)
-                self._groups[key] = group
+                self._groups[group.slot] = group
             group.alerts[a.fingerprint] = a
 
     # -- muting ------------------------------------------------------------------------------
@@ -285,14 +286,25 @@ class Dispatcher:
             key=lambda a: (a.starts_at, a.fingerprint),
         )
         queued = 0
-        if receiver is not None and visible:
+        if receiver is not None and visible and not self._time_muted(g.route, now):
             queued = await self._notify(g, receiver, visible, now, repeat)
         # resolved alerts have been told (or were muted): the group forgets them
         for fp in [fp for fp, a in g.alerts.items() if a.ends_at is not None]:
             del g.alerts[fp]
         if not g.alerts:
-            del self._groups[g.key]
+            del self._groups[g.slot]
         return queued
+
+    def _time_muted(self, route: Route, now: datetime) -> bool:
+        """Alertmanager's time mute and time active stages: the whole group waits."""
+        named = self.cfg.intervals()
+
+        def inside(names: tuple[str, ...]) -> bool:
+            return any(active(named[n].time_intervals, now) for n in names if n in named)
+
+        if route.active_time_intervals and not inside(route.active_time_intervals):
+            return True
+        return inside(route.mute_time_intervals)
 
     async def _notify(
         self, g: Group, receiver: Any, visible: list[Alert], now: datetime, repeat: float
@@ -312,7 +324,7 @@ class Dispatcher:
         n = Notification(
             receiver.name,
             g.key,
-            dict(g.labels),
+            shown_group_labels(g.route, g.labels, visible),
             tuple(visible),
             self.external_url,
             uuid.uuid4().hex,

@@ -152,7 +152,10 @@ async def test_campaign_is_one_page(recorder: Recorder, make_dispatcher: Dispatc
     await asyncio.sleep(0.3)
     assert len(recorder.hits) == 1
     body = recorder.hits[0].json()
-    assert body["groupLabels"] == {"campaign": "2022-02-15-ddos"}
+    # groupLabels keep the route's group_by key (service) beside the campaign that grouped them
+    services = ",".join(sorted(banks))
+    assert body["groupLabels"] == {"campaign": "2022-02-15-ddos", "service": services}
+    assert body["groupKey"] == '{}:{campaign="2022-02-15-ddos"}'
     assert len(body["alerts"]) == 12
 
 
