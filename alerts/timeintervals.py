@@ -118,7 +118,9 @@ def _location(value: object) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Kyiv)") from None
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Europe/Kyiv)"
+        ) from None
     return value
 
 
@@ -155,7 +157,10 @@ class TimeIntervalSpec(BaseModel):
         minute = t.hour * 60 + t.minute
         weekday = (t.weekday() + 1) % 7  # Go counts from Sunday
         checks = (
-            (self.times, lambda: any(r.start_time <= minute < r.end_time for r in self.times or ())),
+            (
+                self.times,
+                lambda: any(r.start_time <= minute < r.end_time for r in self.times or ()),
+            ),
             (self.days_of_month, lambda: _in_days(t, self.days_of_month or ())),
             (self.months, lambda: _within(t.month, self.months or ())),
             (self.weekdays, lambda: _within(weekday, self.weekdays or ())),

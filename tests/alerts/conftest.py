@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -19,6 +21,7 @@ from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
 from monitor.base import SystemClock
 from monitor.store import Store
+from tests.conftest import free_port, require_binary
 
 T0 = datetime(2022, 2, 15, 10, 0, tzinfo=UTC)
 
@@ -126,3 +129,46 @@ async def until(pred: Callable[[], bool], within: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def alertmanager_binary(name: str = "alertmanager") -> str:
+    """Debian's prometheus-alertmanager (or amtool), or an upstream build on PATH."""
+    for candidate in (f"prometheus-{name}", name):
+        try:
+            return require_binary(candidate)
+        except pytest.skip.Exception:
+            continue
+    return require_binary(name)
+
+
+@contextlib.asynccontextmanager
+async def running_alertmanager(tmp_path: Path, config: str) -> AsyncIterator[str]:
+    """A real Alertmanager on a free loopback port with `config`; yields its base URL."""
+    binary = alertmanager_binary()
+    (tmp_path / "am.yml").write_text(config)
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={tmp_path / 'am.yml'}",
+        f"--storage.path={tmp_path / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(100):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with s.get(f"{url}/-/ready") as r:
+                        if r.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("alertmanager did not become ready")
+        yield url
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(10):
+            await proc.wait()

@@ -266,3 +266,36 @@ async def test_timings_with_an_injected_clock(
     await d.update([])
     assert await step(300) == 1
     assert [h.json()["status"] for h in recorder.hits] == ["firing"] * 3 + ["resolved"]
+
+
+async def test_time_intervals_mute_and_activate_routes(
+    recorder: Recorder, make_dispatcher: DispatcherFactory
+) -> None:
+    clock = FakeClock(T0)  # Tuesday 10:00 UTC
+    cfg = config(
+        recorder.url,
+        route={
+            "group_wait": "0s",
+            "routes": [
+                {
+                    "matchers": ["team=night"],
+                    "active_time_intervals": ["nights"],
+                    "receiver": "hook",
+                },
+                {"matchers": ["team=ops"], "mute_time_intervals": ["workdays"], "receiver": "hook"},
+                {"matchers": ["team=soc"], "mute_time_intervals": ["nights"], "receiver": "hook"},
+            ],
+        },
+    )
+    cfg["time_intervals"] = [
+        {"name": "workdays", "time_intervals": [{"weekdays": ["monday:friday"]}]},
+        {
+            "name": "nights",
+            "time_intervals": [{"times": [{"start_time": "22:00", "end_time": "24:00"}]}],
+        },
+    ]
+    d = await make_dispatcher(cfg, clock=clock, start=False)
+    await d.update([alert(service=t, team=t) for t in ("night", "ops", "soc")])
+    assert await d.flush_due() == 1  # only soc: night is outside its active time, ops is muted
+    clock.set(T0 + timedelta(days=4, hours=13))  # Saturday 23:00
+    assert await d.flush_due() == 2  # now night is active and ops is not muted; soc is muted
