@@ -19,6 +19,8 @@ from pydantic import (
     SecretStr,
 )
 
+from alerts.redact import redact_url_parts
+
 T = TypeVar("T")
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -63,7 +65,8 @@ Duration = Annotated[
 
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not an http(s):// URL")
+        # the value may carry a password or a token: never echo those parts
+        raise ValueError(f"{redact_url_parts(value)!r} is not an http(s):// URL")
     return value.rstrip("/") if value.count("/") == 2 else value
 
 
