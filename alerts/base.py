@@ -86,6 +86,8 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
 AlertStatus = Literal["firing", "resolved"]
+REASON_BODY_LIMIT = 4000  # of a receiver's error body kept until redaction
+REASON_LIMIT = 300  # characters of a delivery error's reason, once redacted
 _FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, 0xFFFFFFFFFFFFFFFF
 
 
@@ -166,8 +168,9 @@ def check_status(status: int, body: str = "", retry_after: str | None = None) ->
     """Decide once, for every HTTP receiver, that 5xx and 429 retry and other 4xx are final."""
     if status < 300:
         return
-    # the body comes from the internet: one line, printable, short
-    snippet = " ".join(body[:200].split())
+    # the body comes from the internet: one line; cut short only once redacted (delivery.attempt),
+    # so that a secret it echoes is never left half
+    snippet = " ".join(body[:REASON_BODY_LIMIT].split())
     reason = f"HTTP {status}: {snippet}".strip().rstrip(":")
     if status == 429 or status >= 500:
         delay = None

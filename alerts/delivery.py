@@ -9,9 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from alerts.base import DeliveryError, Notification, ReceiverContext
+from alerts.base import REASON_LIMIT, DeliveryError, Notification, ReceiverContext
 from alerts.redact import known_secrets, redact
 from alerts.registry import KINDS
+from alerts.text import cut
 
 log = logging.getLogger("outwatch.alerts")
 
@@ -36,7 +37,7 @@ async def attempt(receiver: Any, n: Notification, ctx: ReceiverContext) -> None:
         await _attempt(receiver, n, ctx)
     except DeliveryError as exc:
         raise DeliveryError(
-            redact(exc.reason, known_secrets(receiver)),
+            cut(redact(exc.reason, known_secrets(receiver)), REASON_LIMIT),
             retryable=exc.retryable,
             retry_after=exc.retry_after,
             category=exc.category,

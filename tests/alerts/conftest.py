@@ -102,13 +102,16 @@ async def make_dispatcher(store: Store) -> AsyncIterator[DispatcherFactory]:
     """Build and start dispatchers from a config dict; stopped at the end of the test."""
     started: list[Dispatcher] = []
 
-    async def make(cfg: dict[str, Any], clock: Any = None, start: bool = True) -> Dispatcher:
+    async def make(
+        cfg: dict[str, Any], clock: Any = None, start: bool = True, **kw: Any
+    ) -> Dispatcher:
         d = Dispatcher(
             AlertsConfig.model_validate(cfg),
             store,
             clock=clock or SystemClock(),
             vantage="kyiv-1",
             external_url="http://outwatch.test/",
+            **kw,
         )
         if start:
             await d.start()
