@@ -15,9 +15,14 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 Range = tuple[int, int]
+# what the YAML holds (`monday:friday`, `-7:-1`, `09:00`), not the parsed numbers
+_RANGE_SCHEMA = WithJsonSchema({"type": ["string", "integer"]})
+_TIME_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"}
+)
 
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 MONTHS = (
@@ -105,6 +110,9 @@ def _years(value: object) -> Range:
 
 
 def _minute(text: object) -> int:
+    # YAML 1.1 reads an unquoted 09:00 as the base-60 integer 540: minutes already
+    if isinstance(text, int) and not isinstance(text, bool) and 0 <= text <= 24 * 60:
+        return text
     found = _TIME.match(text) if isinstance(text, str) else None
     if found is None:
         raise ValueError(f"couldn't parse timestamp {text}, invalid format (use hh:mm)")
@@ -129,8 +137,8 @@ class TimeRange(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    start_time: Annotated[int, BeforeValidator(_minute)]
-    end_time: Annotated[int, BeforeValidator(_minute)]
+    start_time: Annotated[int, BeforeValidator(_minute), _TIME_SCHEMA]
+    end_time: Annotated[int, BeforeValidator(_minute), _TIME_SCHEMA]
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
@@ -145,10 +153,10 @@ class TimeIntervalSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     times: list[TimeRange] | None = None
-    weekdays: list[Annotated[Range, BeforeValidator(_weekdays)]] | None = None
-    days_of_month: list[Annotated[Range, BeforeValidator(_days)]] | None = None
-    months: list[Annotated[Range, BeforeValidator(_months)]] | None = None
-    years: list[Annotated[Range, BeforeValidator(_years)]] | None = None
+    weekdays: list[Annotated[Range, BeforeValidator(_weekdays), _RANGE_SCHEMA]] | None = None
+    days_of_month: list[Annotated[Range, BeforeValidator(_days), _RANGE_SCHEMA]] | None = None
+    months: list[Annotated[Range, BeforeValidator(_months), _RANGE_SCHEMA]] | None = None
+    years: list[Annotated[Range, BeforeValidator(_years), _RANGE_SCHEMA]] | None = None
     location: Annotated[str, BeforeValidator(_location)] | None = None
 
     def contains(self, when: datetime) -> bool:

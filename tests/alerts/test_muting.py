@@ -191,6 +191,7 @@ def _interval(**spec: object) -> TimeIntervalSpec:
     ("spec", "at", "inside"),
     [
         ({"times": [{"start_time": "09:00", "end_time": "17:00"}]}, NOW, True),
+        ({"times": [{"start_time": 9 * 60, "end_time": 24 * 60}]}, NOW, True),  # YAML's 24:00
         ({"times": [{"start_time": "10:01", "end_time": "24:00"}]}, NOW, False),
         ({"times": [{"start_time": "09:00", "end_time": "10:00"}]}, NOW, False),  # end excluded
         ({"weekdays": ["monday:friday"]}, NOW, True),
