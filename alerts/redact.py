@@ -29,11 +29,25 @@ def redact_url_parts(text: str) -> str:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with each known secret (longest first) and any URL credential replaced."""
+    """`text` with each known secret (longest first) and any URL credential replaced.
+
+    A secret URL keeps its scheme, host and port, so the reader still knows where it failed.
+    """
     for secret in sorted(set(secrets), key=len, reverse=True):
         if len(secret) >= MIN_SECRET:
-            text = text.replace(secret, REDACTED)
+            text = text.replace(secret, _placeholder(secret))
     return redact_url_parts(text)
+
+
+def _placeholder(secret: str) -> str:
+    if "://" not in secret:
+        return REDACTED
+    try:
+        parts = urlsplit(secret)
+        where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    except ValueError:  # an invalid port, say: show nothing of it
+        return REDACTED
+    return f"{parts.scheme}://{where}/{REDACTED}" if where else REDACTED
 
 
 def known_secrets(receiver: BaseModel) -> list[str]:
