@@ -19,6 +19,8 @@ from pydantic import (
     SecretStr,
 )
 
+from alerts.redact import redact_url_parts
+
 T = TypeVar("T")
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -63,7 +65,8 @@ Duration = Annotated[
 
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not an http(s):// URL")
+        # the value may carry a password or a token: never echo those parts
+        raise ValueError(f"{redact_url_parts(value)!r} is not an http(s):// URL")
     return value.rstrip("/") if value.count("/") == 2 else value
 
 
@@ -83,6 +86,22 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
 AlertStatus = Literal["firing", "resolved"]
+REASON_BODY_LIMIT = 4000  # of a receiver's error body kept until redaction
+REASON_LIMIT = 300  # characters of a delivery error's reason, once redacted
+_FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, 0xFFFFFFFFFFFFFFFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """prometheus/common's LabelSet.Fingerprint as hex: FNV-1a 64 over sorted names and values,
+    each followed by the single byte 0xFF (a byte no UTF-8 text contains).
+
+    An empty value is an absent label, as Alertmanager drops it when an alert is posted.
+    """
+    h = _FNV_OFFSET
+    for key in sorted((k for k in labels if labels[k]), key=str.encode):  # Go sorts bytewise
+        for byte in key.encode() + b"\xff" + labels[key].encode() + b"\xff":
+            h = ((h ^ byte) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
 
 
 @dataclass(frozen=True)
@@ -103,12 +122,7 @@ class Alert:
     @property
     def fingerprint(self) -> str:
         """Stable identity from the labels alone, as Alertmanager computes it (FNV-1a 64 hex)."""
-        h = 0xCBF29CE484222325
-        for key in sorted(self.labels):
-            for part in (key, "\xff", self.labels[key], "\xff"):
-                for byte in part.encode():
-                    h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-        return f"{h:016x}"
+        return fingerprint(self.labels)
 
 
 @dataclass(frozen=True)
@@ -154,8 +168,9 @@ def check_status(status: int, body: str = "", retry_after: str | None = None) ->
     """Decide once, for every HTTP receiver, that 5xx and 429 retry and other 4xx are final."""
     if status < 300:
         return
-    # the body comes from the internet: one line, printable, short
-    snippet = " ".join(body[:200].split())
+    # the body comes from the internet: one line; cut short only once redacted (delivery.attempt),
+    # so that a secret it echoes is never left half
+    snippet = " ".join(body[:REASON_BODY_LIMIT].split())
     reason = f"HTTP {status}: {snippet}".strip().rstrip(":")
     if status == 429 or status >= 500:
         delay = None

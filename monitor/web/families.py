@@ -167,6 +167,12 @@ def _delivery(s: Snapshot) -> Iterator[Metric]:
         ["receiver", "reason", "vantage"],
         [([r, reason, v], float(n)) for (r, reason), n in st.failed.items()],
     )
+    yield counter(
+        "outwatch_notifications_expired",
+        "Notifications dropped undelivered past their maximum age",
+        ["receiver", "vantage"],
+        [([r, v], float(n)) for r, n in st.expired.items()],
+    )
     yield histogram(
         "outwatch_notification_latency_seconds",
         "Time to deliver one notification",
