@@ -18,12 +18,8 @@ from prometheus_client.utils import floatToGoString
 
 from monitor import __version__
 from monitor.pipeline import Pipeline
-from probes.registry import KINDS
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
-PHASES = ("resolve", "connect", "tls", "processing", "transfer")
-# kinds whose results get blackbox_exporter's probe_http_* series (said by their registry entry)
-HTTP_KINDS = frozenset(name for name, kind in KINDS.items() if kind.http_metrics)
 DEFAULT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 LAG_BUCKETS = (60, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
 
@@ -105,29 +101,18 @@ def _probe_families(p: Pipeline, v: str) -> Iterator[Metric]:
     duration = GaugeMetricFamily(
         "probe_duration_seconds", "Duration of the last probe", labels=labels
     )
-    status = GaugeMetricFamily(
-        "probe_http_status_code", "HTTP status of the last probe", labels=labels
-    )
-    phases = GaugeMetricFamily(
-        "probe_http_duration_seconds",
-        "Duration of each HTTP phase of the last probe",
-        labels=[*labels, "phase"],
-    )
-    expiry = GaugeMetricFamily(
-        "probe_ssl_earliest_cert_expiry", "Leaf certificate expiry, unix seconds", labels=labels
-    )
     for (service, check), last in p.last.items():
         lv = [service, check, last.kind, v]
         r = last.result
         success.add_metric(lv, 1.0 if r.ok else 0.0)
         duration.add_metric(lv, r.duration)
-        if last.kind in HTTP_KINDS:
-            status.add_metric(lv, float(r.status_code or 0))
-            for phase in PHASES:
-                phases.add_metric([*lv, phase], float(r.phases.get(phase, 0.0)))
-        if r.cert_expiry is not None:
-            expiry.add_metric(lv, r.cert_expiry)
-    yield from (success, duration, status, phases, expiry)
+    yield from (success, duration)
+    for (name, doc), rows in _carried(p).items():
+        family = Metric(name, doc, "gauge")
+        for key, gauge_labels, value in rows:
+            own = {"service": key[0], "check": key[1], "kind": p.last[key].kind, "vantage": v}
+            family.add_sample(name, {**own, **gauge_labels}, value)
+        yield family
     total = CounterMetricFamily("outwatch_probes", "Probes run", labels=labels)
     for (service, check, kind), n in p.probes.items():
         total.add_metric([service, check, kind, v], n)
@@ -137,6 +122,22 @@ def _probe_families(p: Pipeline, v: str) -> Iterator[Metric]:
     for (service, check, kind, err), n in p.errors.items():
         errors.add_metric([service, check, kind, v, err], n)
     yield from (total, errors)
+
+
+Row = tuple[tuple[str, str], dict[str, str], float]
+
+
+def _carried(p: Pipeline) -> dict[tuple[str, str], list[Row]]:
+    """The gauges each last result carries (blackbox's families), grouped by family.
+
+    Generic on purpose: a probe kind adds families by setting them; nothing here knows kinds.
+    """
+    out: dict[tuple[str, str], list[Row]] = {}
+    for key, last in p.last.items():
+        for family, values, value in last.result.gauges():
+            rows = out.setdefault((family.name, family.doc), [])
+            rows.append((key, dict(zip(family.labels, values, strict=True)), value))
+    return out
 
 
 def _state_families(p: Pipeline, v: str, skip_checks: bool = False) -> Iterator[Metric]:
@@ -302,6 +303,14 @@ def _render_services(out: list[str], p: Pipeline, v: str) -> None:
     )
 
 
+def _with_labels(a: str, b: str, own: dict[str, str], extra: dict[str, str]) -> str:
+    """A check's label string (a + b, sorted already) with a gauge's own labels merged in order."""
+    if not extra:
+        return a + b
+    merged = sorted({**own, **extra}.items())
+    return ",".join(f'{k}="{_esc(val)}"' for k, val in merged)
+
+
 def render(view: StateView) -> bytes:
     """The text exposition of registry_for(view), without building a Metric per check."""
     v, p = _esc(view.vantage), view.pipeline
@@ -324,27 +333,13 @@ def render(view: StateView) -> bytes:
     out.extend(
         f"probe_duration_seconds{{{a}{b}}} {_go(last.result.duration)}\n" for (a, b), last in lasts
     )
-    http = [(ab, last) for ab, last in lasts if last.kind in HTTP_KINDS]
-    _head(out, "probe_http_status_code", "HTTP status of the last probe", "gauge")
-    out.extend(
-        f"probe_http_status_code{{{a}{b}}} {_go(float(last.result.status_code or 0))}\n"
-        for (a, b), last in http
-    )
-    name = "probe_http_duration_seconds"
-    _head(out, name, "Duration of each HTTP phase of the last probe", "gauge")
-    for (a, b), last in http:
-        ph = last.result.phases
-        out.extend(
-            f'{name}{{{a}phase="{phase}",{b}}} {_go(float(ph.get(phase, 0.0)))}\n'
-            for phase in PHASES
-        )
-    name = "probe_ssl_earliest_cert_expiry"
-    _head(out, name, "Leaf certificate expiry, unix seconds", "gauge")
-    out.extend(
-        f"{name}{{{a}{b}}} {_go(last.result.cert_expiry)}\n"
-        for (a, b), last in lasts
-        if last.result.cert_expiry is not None
-    )
+    for (name, doc), rows in _carried(p).items():
+        _head(out, name, doc, "gauge")
+        for key, gauge_labels, value in rows:
+            a, b = lbl[key]
+            own = {"check": key[1], "kind": p.last[key].kind, "service": key[0]}
+            own["vantage"] = view.vantage
+            out.append(f"{name}{{{_with_labels(a, b, own, gauge_labels)}}} {_go(value)}\n")
     _head(out, "outwatch_probes_total", "Probes run", "counter")
     out.extend(
         f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
