@@ -21,6 +21,8 @@ import dns.rdatatype
 import dns.rrset
 import trustme
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from monitor.config import CHECK_MODELS
 from monitor.runner import run_check
@@ -261,6 +263,12 @@ class Certs:
             cert.configure_cert(context)
         elif kind == "wrong-host":
             self.ca.issue_cert("example.org").configure_cert(context)
+        elif kind == "short-intermediate":
+            # the leaf is good for 60 days, but the intermediate that signed it ends in 5
+            inter = short_lived_child(self.ca, now + dt.timedelta(days=5))
+            inter.issue_cert(
+                "127.0.0.1", "localhost", not_after=now + dt.timedelta(days=60)
+            ).configure_cert(context)
         elif kind == "self-signed":
             other = trustme.CA()  # its own root presented as the server certificate
             with other.cert_pem.tempfile() as cert, other.private_key_pem.tempfile() as key:
@@ -268,6 +276,29 @@ class Certs:
         else:
             raise ValueError(kind)
         return context
+
+
+def short_lived_child(ca: trustme.CA, not_after: dt.datetime) -> trustme.CA:
+    """An intermediate CA of `ca` whose certificate ends at `not_after`.
+
+    trustme has no option for it, so its certificate is signed again with the new end date
+    (same key, subject and extensions).
+    """
+    child = ca.create_child_ca()
+    old: x509.Certificate = child._certificate
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.issuer)
+        .public_key(old.public_key())
+        .serial_number(old.serial_number)
+        .not_valid_before(old.not_valid_before_utc)
+        .not_valid_after(not_after)
+    )
+    for ext in old.extensions:
+        builder = builder.add_extension(ext.value, critical=ext.critical)
+    child._certificate = builder.sign(ca._private_key, hashes.SHA256())
+    return child
 
 
 # -- DNS
