@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from prometheus_client.core import (
@@ -18,6 +19,7 @@ from prometheus_client.utils import floatToGoString
 
 from monitor import __version__
 from monitor.pipeline import Pipeline
+from probes.base import Family
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
 DEFAULT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -303,12 +305,48 @@ def _render_services(out: list[str], p: Pipeline, v: str) -> None:
     )
 
 
-def _with_labels(a: str, b: str, own: dict[str, str], extra: dict[str, str]) -> str:
-    """A check's label string (a + b, sorted already) with a gauge's own labels merged in order."""
-    if not extra:
-        return a + b
-    merged = sorted({**own, **extra}.items())
-    return ",".join(f'{k}="{_esc(val)}"' for k, val in merged)
+_OWN = ("check", "kind", "service", "vantage")
+
+
+@lru_cache(maxsize=256)
+def _label_order(labels: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each label of a sample goes in name order: i < 4 is _OWN[i], else labels[i - 4]."""
+    names = [*_OWN, *labels]
+    return tuple(sorted(range(len(names)), key=names.__getitem__))
+
+
+def _carried_lines(p: Pipeline, lbl: dict[tuple[str, str], tuple[str, str]], v: str) -> list[str]:
+    """_carried's families as text, in one pass: one line per gauge, grouped by family."""
+    lines: dict[str, tuple[Family, list[str]]] = {}
+    own: dict[tuple[str, str], tuple[str, ...]] = {}  # label pieces, for gauges with labels
+    for key, last in p.last.items():
+        a, b = lbl[key]
+        for family, values, value in last.result.gauges():
+            entry = lines.get(family.name)
+            if entry is None:
+                entry = lines[family.name] = (family, [])
+            if values:
+                pieces = own.get(key)
+                if pieces is None:
+                    pieces = own[key] = (
+                        f'check="{_esc(key[1])}"',
+                        f'kind="{_esc(last.kind)}"',
+                        f'service="{_esc(key[0])}"',
+                        f'vantage="{v}"',
+                    )
+                parts = [
+                    *pieces,
+                    *(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True)),
+                ]
+                labels = ",".join(parts[i] for i in _label_order(family.labels))
+            else:
+                labels = a + b
+            entry[1].append(f"{family.name}{{{labels}}} {_go(value)}\n")
+    out: list[str] = []
+    for family, rows in lines.values():
+        _head(out, family.name, family.doc, "gauge")
+        out.extend(rows)
+    return out
 
 
 def render(view: StateView) -> bytes:
@@ -333,13 +371,7 @@ def render(view: StateView) -> bytes:
     out.extend(
         f"probe_duration_seconds{{{a}{b}}} {_go(last.result.duration)}\n" for (a, b), last in lasts
     )
-    for (name, doc), rows in _carried(p).items():
-        _head(out, name, doc, "gauge")
-        for key, gauge_labels, value in rows:
-            a, b = lbl[key]
-            own = {"check": key[1], "kind": p.last[key].kind, "service": key[0]}
-            own["vantage"] = view.vantage
-            out.append(f"{name}{{{_with_labels(a, b, own, gauge_labels)}}} {_go(value)}\n")
+    out.extend(_carried_lines(p, lbl, v))
     _head(out, "outwatch_probes_total", "Probes run", "counter")
     out.extend(
         f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'

@@ -13,8 +13,8 @@ from urllib.parse import SplitResult, quote
 
 import httptools
 
-from probes import net, tlsinfo
-from probes.base import Phases, ProbeFailure
+from probes import families, net, tlsinfo
+from probes.base import Phases, ProbeFailure, gauges
 
 MAX_HEADER_BYTES = 64 * 1024  # generous for real sites; a flood of headers is a protocol error
 _SLICE = 8 * 1024  # before the headers end, feed in slices so the header count stays exact
@@ -198,6 +198,7 @@ async def exchange(
     host = url.hostname or ""
     port = url.port or (443 if ssl_context else 80)
     addresses = await net.resolve(host, port, ip_version, timer)
+    gauges().phases(families.HTTP_DURATION, families.HTTP_PHASES)  # blackbox: all, once resolved
     proto = _Exchange(timer, max_body, keep_body, head)
     transport = await net.connect(proto, addresses, port, timer)
     try:

@@ -140,7 +140,7 @@ def _status_text(status: int, reason: str) -> str:
 
 def _start(g: Gauges) -> None:
     """The families blackbox's http prober always reports, at their values before an answer."""
-    g.phases(families.HTTP_DURATION, families.HTTP_PHASES)
+    g.phases(families.HTTP_DURATION, ("resolve",))  # the rest once the name resolved (h1)
     for family in (
         families.HTTP_CONTENT_LENGTH,
         families.HTTP_BODY_LENGTH,

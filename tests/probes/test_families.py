@@ -86,6 +86,14 @@ async def test_refused_and_timeout_keep_what_was_set() -> None:
         }
 
 
+async def test_resolve_failure_reports_only_the_resolve_phase() -> None:
+    result, _ = await run_probe("http", url="http://127.0.0.1/", ip_version="6")
+    assert result.error == "dns"
+    phases = {labels for f, labels, _ in result.gauges() if f.name == "probe_http_duration_seconds"}
+    assert phases == {("resolve",)}
+    assert values(result)["probe_ip_protocol"] == 0.0  # no address was chosen
+
+
 async def test_https_sets_ssl_families(tmp_path: Path) -> None:
     certs = servers.Certs(tmp_path)
     async with web_server(certs.server_context("good")) as port:
