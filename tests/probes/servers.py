@@ -46,6 +46,16 @@ async def run_probe(
     return result, loop.time() - start
 
 
+def has_ipv6_loopback() -> bool:
+    """Whether ::1 exists here (some containers have no IPv6 at all)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -191,9 +201,11 @@ async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 # -- friendly HTTP (aiohttp) with the usual routes
 
+LAST_MODIFIED = "Tue, 15 Feb 2022 14:00:00 GMT"  # what /modified says
+
 
 def web_app() -> web.Application:
-    """Routes: /ok, /status/{code}, /redirect-loop, /redirect/{n}, /echo."""
+    """Routes: /ok, /status/{code}, /redirect-loop, /redirect/{n}, /echo, /modified."""
 
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="all systems operational")
@@ -208,6 +220,9 @@ def web_app() -> web.Application:
         n = int(request.match_info["n"])
         raise web.HTTPFound(f"/redirect/{n - 1}" if n > 1 else "/ok")
 
+    async def modified(request: web.Request) -> web.Response:
+        return web.Response(text="notice", headers={"Last-Modified": LAST_MODIFIED})
+
     async def echo(request: web.Request) -> web.Response:
         body = await request.text()
         return web.json_response(
@@ -220,6 +235,7 @@ def web_app() -> web.Application:
     app.router.add_get("/redirect-loop", loop)
     app.router.add_get("/redirect/{n}", redirect)
     app.router.add_route("*", "/echo", echo)
+    app.router.add_get("/modified", modified)
     return app
 
 

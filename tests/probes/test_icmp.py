@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from monitor.config import CHECK_MODELS
 from probes import families
 from probes.icmp import DENIED
 from tests.conftest import require_binary
-from tests.probes.servers import run_probe
+from tests.probes.servers import has_ipv6_loopback, run_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 SILENT = "198.18.0.2"  # benchmarking range (RFC 2544): routed into lo, never answered
@@ -32,18 +31,9 @@ def _gauges(result: Any) -> dict[str, float]:
     return {f.name + "/".join(labels): v for f, labels, v in result.gauges()}
 
 
-def _has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize(("target", "version"), [("127.0.0.1", 4), ("::1", 6), ("localhost", 4)])
 async def test_echo_from_loopback(target: str, version: int) -> None:
-    if version == 6 and not _has_ipv6_loopback():
+    if version == 6 and not has_ipv6_loopback():
         pytest.skip("this machine has no ::1")
     result, _ = await run_probe("icmp", target=target, ip_version=str(version))
     assert result.ok, result

@@ -22,7 +22,7 @@ from probes.base import ProbeContext
 from tests.conftest import free_port
 from tests.probes import servers
 from tests.probes.blackbox import Blackbox, Series, parse
-from tests.probes.servers import dns_server, web_server
+from tests.probes.servers import dns_server, has_ipv6_loopback, web_server
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,9 @@ REQUIRED = {
     "probe_dns_additional_rrs",
     "probe_icmp_duration_seconds",
     "probe_icmp_reply_hop_limit",
+    "probe_http_last_modified_timestamp_seconds",
+    "probe_dns_query_succeeded",
+    "probe_ip_addr_hash",
 }
 
 
@@ -69,7 +72,13 @@ def modules(ca_file: str) -> dict[str, Any]:
             "timeout": "5s",
             "dns": {"query_name": "privatbank.ua", "query_type": "A"},
         },
+        "http_insecure": {
+            "prober": "http",
+            "timeout": "5s",
+            "http": {"tls_config": {"insecure_skip_verify": True}},
+        },
         "icmp": {"prober": "icmp", "timeout": "5s"},
+        "icmp6": {"prober": "icmp", "timeout": "5s", "icmp": {"preferred_ip_protocol": "ip6"}},
     }
 
 
@@ -124,6 +133,7 @@ async def test_families_match_blackbox(tmp_path: Path) -> None:
         web_server() as web,
         web_server(certs.server_context("short-intermediate")) as tls,
         dns_server(RECORDS) as dns,
+        dns_server({}) as nx,  # NXDOMAIN for everything
         Blackbox(tmp_path, modules(certs.ca_file)) as blackbox,
     ):
         ca = certs.ca_file
@@ -143,8 +153,18 @@ async def test_families_match_blackbox(tmp_path: Path) -> None:
             ("tcp-refused", f"127.0.0.1:{closed}", "tcp_connect", {"kind": "tcp"}),
             ("tcp-open", f"127.0.0.1:{web}", "tcp_connect", {"kind": "tcp"}),
             ("dns-a", f"127.0.0.1:{dns}", "dns_a", {"kind": "dns", "name": "privatbank.ua"}),
+            ("dns-nx", f"127.0.0.1:{nx}", "dns_a", {"kind": "dns", "name": "privatbank.ua"}),
             ("icmp-v4", "127.0.0.1", "icmp", {"kind": "icmp"}),
+            ("http-modified", f"http://127.0.0.1:{web}/modified", "http_2xx", {"kind": "http"}),
+            (
+                "https-insecure",
+                f"https://127.0.0.1:{tls}/ok",
+                "http_insecure",
+                {"kind": "http", "verify_tls": False},
+            ),
         ]
+        if has_ipv6_loopback():
+            cases.append(("icmp-v6", "::1", "icmp6", {"kind": "icmp"}))
         checks = []
         for case, target, _, fields in cases:
             where = {"http": "url", "dns": "resolver"}.get(fields["kind"], "target")
