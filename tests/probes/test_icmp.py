@@ -25,6 +25,7 @@ from tests.probes.servers import has_ipv6_loopback, run_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 SILENT = "198.18.0.2"  # benchmarking range (RFC 2544): routed into lo, never answered
+UNREACHABLE = "198.18.1.2"  # an `unreachable` route: the kernel refuses to send
 
 
 def _gauges(result: Any) -> dict[str, float]:
@@ -61,6 +62,7 @@ def _in_namespace(ping_groups: str, *targets: str) -> list[dict[str, Any]]:
     setpriv = require_binary("setpriv")
     script = (
         "set -e; ip link set lo up; ip route add 198.18.0.0/24 dev lo; "
+        "ip route add unreachable 198.18.1.0/24; "
         f"echo '{ping_groups}' > /proc/sys/net/ipv4/ping_group_range; "
         f'exec {setpriv} --bounding-set -net_raw --inh-caps -net_raw "$@"'
     )
@@ -77,7 +79,9 @@ def _in_namespace(ping_groups: str, *targets: str) -> list[dict[str, Any]]:
 
 
 def test_unprivileged_echo_and_a_target_that_never_answers() -> None:
-    v4, v6, silent = _in_namespace("0 2147483647", "127.0.0.1", "::1", SILENT)
+    v4, v6, silent, unreachable = _in_namespace(
+        "0 2147483647", "127.0.0.1", "::1", SILENT, UNREACHABLE
+    )
     assert (v4["ok"], v4["privileged"]) == (True, False), v4  # datagram ICMP, no raw socket
     assert v4["gauges"]["probe_icmp_reply_hop_limit"] == 64
     assert (v6["ok"], v6["privileged"]) == (True, False), v6
@@ -89,6 +93,7 @@ def test_unprivileged_echo_and_a_target_that_never_answers() -> None:
     assert {"probe_icmp_duration_secondsresolve", "probe_icmp_duration_secondsrtt"} <= set(
         silent["gauges"]
     )
+    assert (unreachable["error"], unreachable["detail"]) == ("unreachable", "network unreachable")
 
 
 def test_denied_when_neither_datagram_nor_raw_icmp_is_allowed() -> None:
