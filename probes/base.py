@@ -72,11 +72,6 @@ class Gauges:
         """Set one gauge (label values in the order of family.labels)."""
         self._values[(family, labels)] = float(value)
 
-    def add(self, family: Family, value: float, *labels: str) -> None:
-        """Add to one gauge (a value summed over redirects)."""
-        key = (family, labels)
-        self._values[key] = self._values.get(key, 0.0) + value
-
     def has(self, family: Family) -> bool:
         """Whether any gauge of `family` was set in this run."""
         return any(f is family for f, _ in self._values)
