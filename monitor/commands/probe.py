@@ -53,7 +53,16 @@ def as_json(check: Any, result: ProbeResult) -> dict[str, Any]:
     data = asdict(result)
     data["phases"] = dict(result.phases)
     data["extra"] = dict(result.extra)
+    del data["carried"]  # shown as blackbox's series instead: name{labels} -> value
+    data["gauges"] = {_series(f.name, f.labels, lv): v for f, lv, v in result.gauges()}
     return {"check": check.id, "kind": check.kind, **data}
+
+
+def _series(name: str, labels: tuple[str, ...], values: tuple[str, ...]) -> str:
+    pairs = ",".join(
+        f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in zip(labels, values, strict=True)
+    )
+    return f"{name}{{{pairs}}}" if pairs else name
 
 
 def as_text(check: Any, result: ProbeResult) -> str:

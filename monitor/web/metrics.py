@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -14,12 +15,9 @@ from prometheus_client.utils import floatToGoString
 
 from monitor.core.stats import HistogramLike
 from monitor.web.base import ProbeSnapshot, Snapshot
-from probes.registry import KINDS
+from probes.base import Family
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
-PHASES = ("resolve", "connect", "tls", "processing", "transfer")
-# kinds whose results get blackbox_exporter's probe_http_* series (said by their registry entry)
-HTTP_KINDS = frozenset(name for name, kind in KINDS.items() if kind.http_metrics)
 
 
 def _family(
@@ -134,6 +132,55 @@ def _render_services(out: list[str], p: ProbeSnapshot, v: str) -> None:
     )
 
 
+_OWN = ("check", "kind", "service", "vantage")
+
+
+@lru_cache(maxsize=256)
+def _label_order(labels: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each label of a sample goes in name order: i < 4 is _OWN[i], else labels[i - 4]."""
+    names = [*_OWN, *labels]
+    return tuple(sorted(range(len(names)), key=names.__getitem__))
+
+
+def _carried_lines(
+    p: ProbeSnapshot, lbl: dict[tuple[str, str], tuple[str, str]], v: str
+) -> list[str]:
+    """The gauges each last result carries (blackbox's families), one line each, by family.
+
+    Generic on purpose: a probe kind adds families by setting them; nothing here knows kinds.
+    """
+    lines: dict[str, tuple[Family, list[str]]] = {}
+    own: dict[tuple[str, str], tuple[str, ...]] = {}  # label pieces, for gauges with labels
+    for key, last in p.last.items():
+        a, b = lbl[key]
+        for family, values, value in last.result.gauges():
+            entry = lines.get(family.name)
+            if entry is None:
+                entry = lines[family.name] = (family, [])
+            if values:
+                pieces = own.get(key)
+                if pieces is None:
+                    pieces = own[key] = (
+                        f'check="{_esc(key[1])}"',
+                        f'kind="{_esc(last.kind)}"',
+                        f'service="{_esc(key[0])}"',
+                        f'vantage="{v}"',
+                    )
+                parts = [
+                    *pieces,
+                    *(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True)),
+                ]
+                labels = ",".join(parts[i] for i in _label_order(family.labels))
+            else:
+                labels = a + b
+            entry[1].append(f"{family.name}{{{labels}}} {_go(value)}\n")
+    out: list[str] = []
+    for family, rows in lines.values():
+        _head(out, family.name, family.doc, "gauge")
+        out.extend(rows)
+    return out
+
+
 def render(snap: Snapshot, extra: Iterable[Metric] = ()) -> bytes:
     """The text exposition of a snapshot: per-check families written directly, then `extra`."""
     v, p = _esc(snap.vantage), snap.probes
@@ -155,27 +202,7 @@ def render(snap: Snapshot, extra: Iterable[Metric] = ()) -> bytes:
     out.extend(
         f"probe_duration_seconds{{{a}{b}}} {_go(last.result.duration)}\n" for (a, b), last in lasts
     )
-    http = [(ab, last) for ab, last in lasts if last.kind in HTTP_KINDS]
-    _head(out, "probe_http_status_code", "HTTP status of the last probe", "gauge")
-    out.extend(
-        f"probe_http_status_code{{{a}{b}}} {_go(float(last.result.status_code or 0))}\n"
-        for (a, b), last in http
-    )
-    name = "probe_http_duration_seconds"
-    _head(out, name, "Duration of each HTTP phase of the last probe", "gauge")
-    for (a, b), last in http:
-        ph = last.result.phases
-        out.extend(
-            f'{name}{{{a}phase="{phase}",{b}}} {_go(float(ph.get(phase, 0.0)))}\n'
-            for phase in PHASES
-        )
-    name = "probe_ssl_earliest_cert_expiry"
-    _head(out, name, "Leaf certificate expiry, unix seconds", "gauge")
-    out.extend(
-        f"{name}{{{a}{b}}} {_go(last.result.cert_expiry)}\n"
-        for (a, b), last in lasts
-        if last.result.cert_expiry is not None
-    )
+    out.extend(_carried_lines(p, lbl, v))
     _head(out, "outwatch_probes_total", "Probes run", "counter")
     out.extend(
         f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'

@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from monitor.web.metrics import PHASES
+from probes.families import HTTP_PHASES as PHASES
 from tests.conftest import free_port, require_binary
 from tests.deploy import dashboard
 from tests.deploy.conftest import PROMETHEUS
@@ -42,14 +42,6 @@ DASHBOARDS = Path(__file__).with_name("blackbox_dashboards.yaml")
 # Families the dashboards read that outwatch does not export yet (issue 16: another branch adds
 # them). Their queries are only checked to parse, and the family to be absent; once the
 # families are merged, empty this set and every query is held to one series per check.
-AWAITING_FAMILIES = frozenset(
-    {
-        "probe_http_version",
-        "probe_http_ssl",
-        "probe_tls_version_info",
-        "probe_dns_lookup_time_seconds",
-    }
-)
 
 
 @dataclass
@@ -82,8 +74,7 @@ def _queries() -> list[Query]:
 
 
 QUERIES = _queries()
-PRESENT = [q for q in QUERIES if q.family not in AWAITING_FAMILIES]
-AWAITING = [q for q in QUERIES if q.family in AWAITING_FAMILIES]
+PRESENT = list(QUERIES)
 
 
 def _config(tmp: Path, port: int, web: int, secure: int, dns: int, ca_file: str) -> Path:
@@ -303,16 +294,6 @@ async def test_query_returns_the_check_when_one_instance_is_selected(
             assert len(rows) == 1, (instance, rows)
             continue
         assert [r["instance"] for r in rows] == [instance] * _series_per_instance(q), rows
-
-
-@pytest.mark.parametrize("q", AWAITING, ids=str)
-async def test_awaiting_query_parses_and_its_family_is_not_exported_yet(
-    stack: Stack, q: Query
-) -> None:
-    # when this fails on the family, it has been merged: take it out of AWAITING_FAMILIES
-    _rows(stack, _substitute(q, ".+"))
-    _, text = await stack.daemon.get("/metrics")
-    assert f"# TYPE {q.family} " not in text
 
 
 async def test_every_query_reads_the_family_it_names() -> None:

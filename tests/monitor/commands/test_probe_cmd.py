@@ -53,6 +53,8 @@ def test_failure_exits_1_with_class(http_port: int, capsys: pytest.CaptureFixtur
     assert data["detail"] == "HTTP 503 Service Unavailable"
     assert data["status_code"] == 503 and data["kind"] == "http"
     assert set(data["phases"]) >= {"connect", "processing"}
+    assert data["gauges"]["probe_http_status_code"] == 503  # blackbox's series, by name
+    assert 'probe_http_duration_seconds{phase="connect"}' in data["gauges"]
 
 
 def test_refused_tcp(capsys: pytest.CaptureFixture[str]) -> None:
