@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 # No notice, probe or export predates the Unix epoch (Telegram and feeds speak Unix time), and
@@ -57,3 +59,16 @@ def from_unix(seconds: float, now: datetime) -> tuple[datetime, str | None]:
         return clamp(datetime.fromtimestamp(seconds, UTC), now)
     except (OverflowError, OSError, ValueError):
         return now, f"unix time {seconds!r:.40}"
+
+
+def all_usable(value: object) -> bool:
+    """Whether every time inside `value` (a dataclass, container or time) is usable()."""
+    if isinstance(value, datetime):
+        return usable(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return all(all_usable(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, Mapping):
+        return all(all_usable(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(all_usable(v) for v in value)
+    return True

@@ -8,7 +8,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -231,7 +231,9 @@ class FeedSource:
 
     def _clamped(self, entry_id: str, originals: list[str]) -> None:
         self.health.clamped_times += len(originals)
-        self.health.detail = f"entry {entry_id!r:.80}: out-of-range {', '.join(originals)}; used now"
+        self.health.detail = (
+            f"entry {entry_id!r:.80}: out-of-range {', '.join(originals)}; used now"
+        )
         log.warning("feed %s: %s", self.name, self.health.detail)
 
     def _problem(self, detail: str) -> None:

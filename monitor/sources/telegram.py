@@ -294,9 +294,7 @@ class TelegramSource:
         """The message with any date the core cannot use (before 1970, far ahead) set to now."""
         now = self.clock.now()
         published, original = clamp(message.published_at, now)
-        edited, edit_original = (
-            clamp(message.edited_at, now) if message.edited_at else (None, None)
-        )
+        edited, edit_original = clamp(message.edited_at, now) if message.edited_at else (None, None)
         originals = [o for o in (original, edit_original) if o is not None]
         if not originals:
             return message

@@ -203,8 +203,7 @@ EXPORT = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=EXPORT, source=st.none() | st.text(max_size=8))
 def test_any_export_gives_messages_or_a_clear_error(data: Any, source: str | None) -> None:
-    from monitor.core.timebounds import usable
-from monitor.sources.export import _Bad
+    from monitor.sources.export import _Bad
 
     try:
         messages = parse_export(data, source)

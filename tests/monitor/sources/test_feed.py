@@ -226,3 +226,27 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
 )
 def test_html_text(html: str, text: str) -> None:
     assert html_text(html) == text
+
+
+async def test_dates_out_of_range_become_receipt_time(feed_server: FeedServer) -> None:
+    dates = [
+        "Fri, 31 Dec 9999 23:00:00 GMT",
+        "Mon, 01 Jan 0001 00:00:00 +1400",
+        "Thu, 01 Jan 1901 00:00:00 GMT",
+        "Tue, 15 Feb 2022 16:10:00 +0200",
+    ]
+    feed_server.body = RSS.format(
+        items="".join(
+            f"<item><title>DDoS {i}</title><guid>g{i}</guid><pubDate>{d}</pubDate></item>"
+            for i, d in enumerate(dates)
+        )
+    )
+    sink = Collect()
+    clock = FakeClock(datetime(2024, 5, 1, tzinfo=UTC))
+    source = FeedSource(Feed(name="cert", url=feed_server.url), sink, clock=clock)
+    async with aiohttp.ClientSession() as session:
+        assert await source.poll(session) == 4
+    when = [m.published_at for m in sink.messages]
+    assert when[:3] == [clock.now()] * 3
+    assert when[3] == datetime(2022, 2, 15, 14, 10, tzinfo=UTC)
+    assert source.health.clamped_times == 3 and source.health.errors == 0

@@ -93,8 +93,14 @@ async def test_rejects_missing_or_wrong_token(server: Server, token: str | None)
     [
         ({"published_at": "yesterday"}, "published_at: Input should be a valid datetime"),
         ({"published_at": "2022-02-15T16:10:00"}, "published_at: Input should have timezone info"),
-        ({"published_at": "9999-12-31T23:59:59+14:00"}, "published_at: 9999-12-31T23:59:59+14:00 is"),
-        ({"published_at": "0001-01-01T00:00:00+14:00"}, "published_at: 0001-01-01T00:00:00+14:00 is"),
+        (
+            {"published_at": "9999-12-31T23:59:59+14:00"},
+            "published_at: 9999-12-31T23:59:59+14:00 is",
+        ),
+        (
+            {"published_at": "0001-01-01T00:00:00+14:00"},
+            "published_at: 0001-01-01T00:00:00+14:00 is",
+        ),
         ({"published_at": "0001-01-01T00:00:00Z"}, "published_at: 0001-01-01T00:00:00+00:00 is"),
         ({"published_at": "2022-02-17T00:00:00Z"}, "published_at: 2022-02-17T00:00:00+00:00 is"),
         ({"published_at": 10**17}, "published_at: "),
