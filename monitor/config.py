@@ -12,7 +12,14 @@ from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
 from alerts.base import Duration
-from monitor.yamlsrc import Loc, SourceError, format_loc, parse_yaml, substitute
+from monitor.yamlsrc import (
+    MAX_YAML_BYTES,
+    Loc,
+    SourceError,
+    format_loc,
+    parse_yaml,
+    substitute,
+)
 from probes.registry import KINDS
 
 
@@ -381,7 +388,11 @@ def load(path: str | Path) -> Config:
     """Read and validate a config file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)  # never more: a config is not gigabytes
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError([f"{p}: the config is larger than {MAX_YAML_BYTES // 1024**2} MB"])
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read config: {exc.strerror}"]) from None
     except UnicodeDecodeError:

@@ -33,6 +33,7 @@ from monitor.runtime.decisions import Decisions
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
+from monitor.runtime.threads import in_daemon_thread
 from monitor.runtime.view import DaemonView, alert_inputs
 from monitor.sources.base import Source, SourceHealth, recording_sink, sources_from_config
 from monitor.sources.ingest import ingest_routes
@@ -350,7 +351,8 @@ class Daemon:
         if self.path is None:
             return False, "no config file to reload"
         try:
-            new = await asyncio.to_thread(config_mod.load, self.path)
+            path = self.path
+            new = await in_daemon_thread(lambda: config_mod.load(path), "outwatch-reload")
         except ConfigError as exc:
             self.reload_ok = False
             for line in exc.problems:
@@ -416,6 +418,8 @@ async def serve(daemon: Daemon, watch_config: bool = False) -> int:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        for task in list(reloads):  # a reload stuck reading the file must not delay the stop
+            task.cancel()
         await daemon.stop()
     return 0
 
