@@ -95,7 +95,8 @@ def _check_depth(text: str) -> None:
             if isinstance(event, _OPEN):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 1
+                    mark = event.start_mark
+                    line = mark.line + 1 if mark is not None else None
                     raise SourceError((), f"not valid YAML: nested deeper than {MAX_DEPTH}", line)
             elif isinstance(event, _CLOSE):
                 depth -= 1
