@@ -82,6 +82,16 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 # A URL that carries a credential (Slack and webhook URLs): validated, never shown.
 SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
+
+def _non_blank(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty or blank: an empty secret would let anyone in")
+    return value
+
+
+# A credential (token, HMAC key, password hash): never empty, never blank, never shown.
+Secret = Annotated[SecretStr, AfterValidator(_non_blank)]
+
 AlertStatus = Literal["firing", "resolved"]
 
 

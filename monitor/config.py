@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+)
 from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
-from alerts.base import Duration
+from alerts.base import Duration, Secret
 from monitor.yamlsrc import (
     MAX_YAML_BYTES,
     Loc,
@@ -109,11 +118,24 @@ class Storage(_Frozen):
     busy_timeout: Duration = 5.0  # how long a write waits for another process's lock
 
 
+def _bcrypt(value: SecretStr) -> SecretStr:
+    if not _BCRYPT.match(value.get_secret_value()):
+        # never echo the value: it may be a plain password put here by mistake
+        raise ValueError("expected a bcrypt hash ($2b$12$... from `htpasswd -nbB` or bcrypt)")
+    return value
+
+
+_BCRYPT = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+BcryptHash = Annotated[SecretStr, AfterValidator(_bcrypt)]
+
+
 class WebAuth(_Frozen):
     """Who may use the API."""
 
-    tokens: list[SecretStr] = Field(default_factory=list)
-    basic: dict[str, SecretStr] = Field(default_factory=dict)  # user -> bcrypt hash
+    tokens: list[Secret] = Field(default_factory=list)
+    basic: dict[Annotated[str, Field(min_length=1, pattern=r"^[^:\s]+$")], BcryptHash] = Field(
+        default_factory=dict
+    )  # user -> bcrypt hash
     protect_metrics: bool = False
 
 
@@ -140,7 +162,7 @@ class Telegram(_Frozen):
     """A Telegram user account watching official channels."""
 
     api_id: int
-    api_hash: SecretStr
+    api_hash: Secret
     session: str = "./outwatch.session"
     channels: list[str | int] = Field(min_length=1)
     backfill_interval: Duration = 300.0
@@ -157,7 +179,7 @@ class Feed(_Frozen):
 class Ingest(_Frozen):
     """The ingest API for other tools to forward notices."""
 
-    tokens: list[SecretStr] = Field(default_factory=list)
+    tokens: list[Secret] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(default=120, ge=1)
 
 

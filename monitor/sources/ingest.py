@@ -113,7 +113,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _token_index(cfg: Ingest, header: str) -> int | None:
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value:
+    if scheme.lower() != "bearer" or not value.strip():
         return None
     found = None
     for i, token in enumerate(cfg.tokens):

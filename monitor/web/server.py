@@ -65,6 +65,9 @@ VIEW = web.AppKey("view", WebView)
 
 def _authorised(cfg: Web, header: str) -> bool:
     scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if not value:
+        return False  # `Bearer` with nothing after it: never a credential, whatever the config
     if scheme.lower() == "bearer":
         return any(
             hmac.compare_digest(value.encode(), t.get_secret_value().encode())
