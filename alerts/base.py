@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
 )
+from yarl import URL
 
 T = TypeVar("T")
 
+MAX_DURATION = 5200 * 604800.0  # 100 years (and a bit): any time + this still fits a datetime
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
@@ -39,6 +42,9 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     else:
         raise ValueError("expected a duration like 30s, 5m or 14d")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        # every duration is added to a time somewhere: past ~100 years that overflows
+        raise ValueError("a duration must be finite and at most 100 years (5200w)")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -64,6 +70,10 @@ Duration = Annotated[
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError(f"{value!r} is not an http(s):// URL")
+    try:
+        URL(value).port  # noqa: B018 - parsing it is the check: `:abc`, `:99999`, `[::1`
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL: {exc}") from None
     return value.rstrip("/") if value.count("/") == 2 else value
 
 

@@ -182,6 +182,8 @@ def substitute(
                     out[name] = path.read_text(encoding="utf-8").strip()
                 except OSError as exc:
                     raise SourceError(loc + (key,), f"cannot read {path}: {exc.strerror}") from None
+                except UnicodeDecodeError:
+                    raise SourceError(loc + (key,), f"cannot read {path}: not UTF-8 text") from None
             else:
                 out[key] = substitute(value, loc + (str(key),), env, base, secrets)
         return out

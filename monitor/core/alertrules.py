@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from alerts.base import Alert
+from monitor.core.incidents import FLAGS
 
 SIGNATURE_WORDS = {
     "timeout": "timed out",
@@ -18,6 +19,19 @@ SIGNATURE_WORDS = {
     "tls": "TLS failure",
     "content": "content mismatch",
 }
+
+# Every alertname the rules below give (check-config warns about a route matching none of them).
+ALERTNAMES: tuple[str, ...] = (
+    "service_down",
+    "incident_confirmed",
+    *FLAGS,
+    "campaign_opened",
+    "vantage_offline",
+    "source_disconnected",
+    "source_stale",
+    "cert_expiring",
+)
+SEVERITIES = ("critical", "warning")
 
 
 class IncidentLike(Protocol):

@@ -409,7 +409,12 @@ async def serve(daemon: Daemon, watch_config: bool = False) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    await daemon.start()
+    try:
+        await daemon.start()
+    except BaseException:
+        # close what did start (sessions, store, threads): a failed start leaves no noise
+        await daemon.stop(grace=0)
+        raise
     watcher = asyncio.create_task(_watch(daemon)) if watch_config and daemon.path else None
     try:
         await stop.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -88,3 +89,21 @@ async def test_a_stuck_reload_does_not_keep_the_process_alive(
         assert daemon.stop(timeout=10) == 0  # before: the reload thread held it open
     finally:
         daemon.kill()
+
+
+async def test_a_failed_start_leaves_no_unclosed_session(tmp_path: Path, target: Target) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        daemon = DaemonProcess(write_config(tmp_path, port, target.url), port, tmp_path / "log")
+        daemon.start()
+        assert daemon.proc is not None
+        daemon.proc.wait(30)
+        assert daemon.stop() == 1
+    finally:
+        taken.close()
+    log = daemon.log()
+    assert "cannot start" in log and "address already in use" in log
+    assert "Unclosed" not in log and "Traceback" not in log
