@@ -266,13 +266,15 @@ class Daemon:
     async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
         results, outages = self.pipeline.take_pending()
         changes = self.decisions.take_pending()
-        # the machine snapshot goes with any outage change so a restart never loses an open outage
-        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+        # the machine snapshot goes with any outage change so a restart never loses an open outage;
+        # after a store failure both snapshots go again (the file may be a new, empty one)
+        again = not self.store_up
+        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final or again) else None
         # both snapshots are taken here on the loop: the store thread must not read live state
         # that probes keep changing (a torn snapshot, or a "changed size during iteration")
         corr = (
             self.decisions.correlator.snapshot()
-            if (changes or self.decisions.dirty or final)
+            if (changes or self.decisions.dirty or final or again)
             else None
         )
 

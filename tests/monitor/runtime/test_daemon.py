@@ -224,3 +224,42 @@ async def test_web_serves_https_when_configured(tmp_path: Path, target: Target) 
             assert plain != 200  # no plain HTTP beside it
     finally:
         await d.stop(grace=1)
+
+
+async def test_a_database_deleted_while_running_is_noticed_and_made_again(
+    tmp_path: Path, target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    d = await started(write(tmp_path, port, target))
+    db = tmp_path / "ow.db"
+    try:
+
+        async def stored() -> bool:
+            return _rows(db, "results") > 0
+
+        await wait_for(stored, 10, "no results stored")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+        async def remade() -> bool:
+            return db.exists() and _rows(db, "results") > 0 and _rows(db, "state") >= 2
+
+        await wait_for(remade, 10, "the database was not made again")
+        assert d.store.replaced == 1 and d.store_errors == 1 and d.store_up
+        lines = [r.getMessage() for r in caplog.records if "deleted or replaced" in r.getMessage()]
+        assert len(lines) == 1 and str(db) in lines[0]
+        assert _rows(db, "announcements") == 0  # every table is there again
+    finally:
+        await d.stop(grace=1)
+    assert _rows(db, "results") > 0  # and it survives a clean stop
+
+
+def _rows(db: Path, table: str) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return -1
