@@ -7,6 +7,7 @@ import calendar
 import hashlib
 import io
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from html.parser import HTMLParser
@@ -73,6 +74,16 @@ def _when(entry: Any, field: str, now: datetime, clamped: list[str]) -> datetime
     if original is not None:
         clamped.append(f"{field} {dict.get(entry, field)!r:.60}")
     return when
+
+
+# query values (`?key=...`) and user:password@ in any URL an exception's text carries
+_QUERY_VALUE = re.compile(r"([?&;][^=&;\s#'\"<>]+=)[^&;\s#'\"<>)]+")
+_USERINFO = re.compile(r"(\w+://)[^/@\s'\"<>]+@")
+
+
+def redact_urls(text: str) -> str:
+    """Text with URL query values and credentials replaced: feed URLs often carry an API key."""
+    return _USERINFO.sub(r"\1<redacted>@", _QUERY_VALUE.sub(r"\1<redacted>", text))
 
 
 def _field_text(detail: Any, value: Any) -> str:
@@ -238,5 +249,5 @@ class FeedSource:
 
     def _problem(self, detail: str) -> None:
         self.health.errors += 1
-        self.health.detail = detail
+        self.health.detail = detail = redact_urls(detail)
         log.warning("feed %s: %s", self.name, detail)

@@ -250,3 +250,27 @@ async def test_dates_out_of_range_become_receipt_time(feed_server: FeedServer) -
     assert when[:3] == [clock.now()] * 3
     assert when[3] == datetime(2022, 2, 15, 14, 10, tzinfo=UTC)
     assert source.health.clamped_times == 3 and source.health.errors == 0
+
+
+async def test_a_redirect_loop_never_logs_the_query_key(caplog: pytest.LogCaptureFixture) -> None:
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound(str(request.rel_url))  # to itself, query and all
+
+    app = web.Application()
+    app.router.add_get("/feed.xml", loop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://user:pa55word@127.0.0.1:{port}/feed.xml?key=S3CRET-KEY&lang=uk"
+    source = FeedSource(Feed(name="cert", url=url), Collect())
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(2):
+                assert await source.poll(session) == 0
+    finally:
+        await runner.cleanup()
+    assert source.health.errors == 2 and "TooManyRedirects" in source.health.detail
+    logged = caplog.text + source.health.detail
+    assert "feed.xml?key=<redacted>" in logged
+    assert "S3CRET-KEY" not in logged and "pa55word" not in logged
