@@ -68,9 +68,9 @@ _ESCAPES = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; never shows a traceback for a user's mistake."""
     out, err = sys.stdout, sys.stderr
-    sys.stderr = Printable(err)  # type: ignore[assignment]
+    sys.stderr = Printable(err)
     if out.isatty():  # redirected output stays byte-exact (exports, schema)
-        sys.stdout = Printable(out)  # type: ignore[assignment]
+        sys.stdout = Printable(out)
     try:
         return _main(argv)
     finally:
