@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
+from urllib.parse import quote
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -263,3 +264,28 @@ def _rows(db: Path, table: str) -> int:
             conn.close()
     except sqlite3.Error:
         return -1
+
+
+@pytest.mark.parametrize(
+    ("since", "status", "error"),
+    [
+        ("99999999999w", 400, "since must be an ISO 8601 time or a duration like 6h"),
+        ("5199w", 400, "since: "),  # 99 years back: before 1970
+        ("0001-01-01T00:00:00+14:00", 400, "since: 0001-01-01T00:00:00+14:00 is out of range"),
+        ("9999-12-31T23:59:59Z", 400, "since: 9999-12-31T23:59:59+00:00 is out of range"),
+        ("6h", 200, ""),
+        ("2022-02-15T12:00:00Z", 200, ""),
+    ],
+)
+async def test_since_is_bounded(
+    tmp_path: Path, target: Target, since: str, status: int, error: str
+) -> None:
+    port = free_port()
+    d = await started(write(tmp_path, port, target))
+    try:
+        for path in ("incidents", "campaigns", "announcements"):
+            got, body = await get(port, f"/api/v1/{path}?since={quote(since)}")
+            assert got == status, body
+            assert error in body and "Traceback" not in body
+    finally:
+        await d.stop(grace=1)
