@@ -166,8 +166,8 @@ class Web(_Frozen):
     @classmethod
     def _port_range(cls, value: str) -> str:
         port = int(value.rpartition(":")[2])
-        if not 1 <= port <= 65535:
-            raise ValueError(f"port {port} is out of range: expected 1 to 65535")
+        if port > 65535:  # 0 is fine: any free port (the demo and tests use it)
+            raise ValueError(f"port {port} is out of range: expected 0 to 65535")
         return value
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
-from urllib.parse import quote
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import bcrypt
