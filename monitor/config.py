@@ -463,19 +463,35 @@ def _load(path: str | Path) -> tuple[Config, dict[Loc, int]]:
     return parse(text, str(p), p.parent, lines), lines
 
 
+def _unreadable(name: str) -> str:
+    """Why the file cannot be read ('' when it can)."""
+    try:
+        with open(name, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return f"cannot read {name}: {exc.strerror or exc}"
+    return ""
+
+
 def _file_problems(cfg: Config) -> list[tuple[Loc, str]]:
     """Files the config names that `run` would fail on: checked here, so check-config does."""
+    out: list[tuple[Loc, str]] = []
+    checks: list[tuple[Loc, Any]] = [
+        (("services", i, "checks", j), c)
+        for i, s in enumerate(cfg.services)
+        for j, c in enumerate(s.checks)
+    ]
+    checks += [(("vantage", "canaries", j), c) for j, c in enumerate(cfg.vantage.canaries)]
+    for loc, check in checks:
+        name = getattr(check, "ca_file", None)
+        if name and (why := _unreadable(name)):
+            out.append(((*loc, "ca_file"), why))
     tls = cfg.web.tls
     if tls is None:
-        return []
-    out: list[tuple[Loc, str]] = []
+        return out
     for key in ("cert_path", "key_path"):
-        name = getattr(tls, key)
-        try:
-            with open(name, "rb") as f:
-                f.read(1)
-        except OSError as exc:
-            out.append((("web", "tls", key), f"cannot read {name}: {exc.strerror or exc}"))
+        if why := _unreadable(getattr(tls, key)):
+            out.append((("web", "tls", key), why))
     if not out:
         try:
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
