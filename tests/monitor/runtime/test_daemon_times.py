@@ -171,7 +171,7 @@ async def through_export(rig: Rig, ts: datetime, n: int) -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
