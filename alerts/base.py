@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from pydantic import (
     PlainSerializer,
     SecretStr,
 )
+from yarl import URL
 
 from alerts.redact import redact_url_parts
 
 T = TypeVar("T")
 
+MAX_DURATION = 5200 * 604800.0  # 100 years (and a bit): any time + this still fits a datetime
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
@@ -41,6 +44,9 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     else:
         raise ValueError("expected a duration like 30s, 5m or 14d")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        # every duration is added to a time somewhere: past ~100 years that overflows
+        raise ValueError("a duration must be finite and at most 100 years (5200w)")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -67,6 +73,10 @@ def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         # the value may carry a password or a token: never echo those parts
         raise ValueError(f"{redact_url_parts(value)!r} is not an http(s):// URL")
+    try:
+        URL(value).port  # noqa: B018 - parsing it is the check: `:abc`, `:99999`, `[::1`
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL: {exc}") from None
     return value.rstrip("/") if value.count("/") == 2 else value
 
 
@@ -84,6 +94,16 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 
 # A URL that carries a credential (Slack and webhook URLs): validated, never shown.
 SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
+
+
+def _non_blank(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty or blank: an empty secret would let anyone in")
+    return value
+
+
+# A credential (token, HMAC key, password hash): never empty, never blank, never shown.
+Secret = Annotated[SecretStr, AfterValidator(_non_blank)]
 
 AlertStatus = Literal["firing", "resolved"]
 REASON_BODY_LIMIT = 4000  # of a receiver's error body kept until redaction

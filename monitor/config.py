@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
-from alerts.base import Duration
-from monitor.yamlsrc import Loc, SourceError, format_loc, parse_yaml, substitute
+from alerts.base import Duration, Secret
+from monitor.yamlsrc import (
+    MAX_YAML_BYTES,
+    Loc,
+    SourceError,
+    format_loc,
+    parse_yaml,
+    substitute,
+)
 from probes.registry import KINDS
+
+log = logging.getLogger("outwatch.config")
 
 
 class _Frozen(BaseModel):
@@ -102,11 +123,24 @@ class Storage(_Frozen):
     busy_timeout: Duration = 5.0  # how long a write waits for another process's lock
 
 
+def _bcrypt(value: SecretStr) -> SecretStr:
+    if not _BCRYPT.match(value.get_secret_value()):
+        # never echo the value: it may be a plain password put here by mistake
+        raise ValueError("expected a bcrypt hash ($2b$12$... from `htpasswd -nbB` or bcrypt)")
+    return value
+
+
+_BCRYPT = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+BcryptHash = Annotated[SecretStr, AfterValidator(_bcrypt)]
+
+
 class WebAuth(_Frozen):
     """Who may use the API."""
 
-    tokens: list[SecretStr] = Field(default_factory=list)
-    basic: dict[str, SecretStr] = Field(default_factory=dict)  # user -> bcrypt hash
+    tokens: list[Secret] = Field(default_factory=list)
+    basic: dict[Annotated[str, Field(min_length=1, pattern=r"^[^:\s]+$")], BcryptHash] = Field(
+        default_factory=dict
+    )  # user -> bcrypt hash
     protect_metrics: bool = False
 
 
@@ -128,12 +162,20 @@ class Web(_Frozen):
     auth: WebAuth = WebAuth()
     tls: WebTls | None = None
 
+    @field_validator("listen")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        port = int(value.rpartition(":")[2])
+        if port > 65535:  # 0 is fine: any free port (the demo and tests use it)
+            raise ValueError(f"port {port} is out of range: expected 0 to 65535")
+        return value
+
 
 class Telegram(_Frozen):
     """A Telegram user account watching official channels."""
 
     api_id: int
-    api_hash: SecretStr
+    api_hash: Secret
     session: str = "./outwatch.session"
     channels: list[str | int] = Field(min_length=1)
     backfill_interval: Duration = 300.0
@@ -150,7 +192,7 @@ class Feed(_Frozen):
 class Ingest(_Frozen):
     """The ingest API for other tools to forward notices."""
 
-    tokens: list[SecretStr] = Field(default_factory=list)
+    tokens: list[Secret] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(default=120, ge=1)
 
 
@@ -332,11 +374,17 @@ def _semantic(cfg: Config) -> list[tuple[Loc, str]]:
     return out
 
 
-def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config:
-    """Validate config text; raise ConfigError with one `file:line: path: message` per problem."""
-    lines: dict[Loc, int] = {}
+def parse(
+    text: str, name: str = "<config>", base: Path | None = None, lines: dict[Loc, int] | None = None
+) -> Config:
+    """Validate config text; raise ConfigError with one `file:line: path: message` per problem.
+
+    `lines`, when given, is filled with the line of each key (for later messages).
+    """
+    lines = {} if lines is None else lines
     try:
-        data, lines = parse_yaml(text)
+        data, found = parse_yaml(text)
+        lines.update(found)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -378,15 +426,138 @@ def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config
 
 
 def load(path: str | Path) -> Config:
-    """Read and validate a config file."""
+    """Read and validate a config file; warnings go to the log."""
+    cfg, warnings = load_checked(path)
+    for line in warnings:
+        log.warning("%s", line)
+    return cfg
+
+
+def load_checked(path: str | Path) -> tuple[Config, list[str]]:
+    """Read and validate a config file, check the files it names; return it and its warnings."""
+    p = Path(path)
+    cfg, lines = _load(p)
+    problems = _file_problems(cfg)
+    if problems:
+        raise ConfigError(
+            [f"{_where(str(p), lines, loc)}: {format_loc(loc)}: {m}" for loc, m in problems]
+        )
+    return cfg, [
+        f"{_where(str(p), lines, loc)}: {format_loc(loc)}: {m}" for loc, m in warnings(cfg)
+    ]
+
+
+def _load(path: str | Path) -> tuple[Config, dict[Loc, int]]:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)  # never more: a config is not gigabytes
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError([f"{p}: the config is larger than {MAX_YAML_BYTES // 1024**2} MB"])
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read config: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{p}: the config is not UTF-8 text"]) from None
-    return parse(text, str(p), p.parent)
+    lines: dict[Loc, int] = {}
+    return parse(text, str(p), p.parent, lines), lines
+
+
+def _unreadable(name: str) -> str:
+    """Why the file cannot be read ('' when it can)."""
+    try:
+        with open(name, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return f"cannot read {name}: {exc.strerror or exc}"
+    return ""
+
+
+def _file_problems(cfg: Config) -> list[tuple[Loc, str]]:
+    """Files the config names that `run` would fail on: checked here, so check-config does."""
+    out: list[tuple[Loc, str]] = []
+    checks: list[tuple[Loc, Any]] = [
+        (("services", i, "checks", j), c)
+        for i, s in enumerate(cfg.services)
+        for j, c in enumerate(s.checks)
+    ]
+    checks += [(("vantage", "canaries", j), c) for j, c in enumerate(cfg.vantage.canaries)]
+    for loc, check in checks:
+        name = getattr(check, "ca_file", None)
+        if name and (why := _unreadable(name)):
+            out.append(((*loc, "ca_file"), why))
+    tls = cfg.web.tls
+    if tls is None:
+        return out
+    for key in ("cert_path", "key_path"):
+        if why := _unreadable(getattr(tls, key)):
+            out.append((("web", "tls", key), why))
+    if not out:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                tls.cert_path, tls.key_path
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            out.append((("web", "tls"), f"not a usable PEM certificate and key: {reason}"))
+    return out
+
+
+def warnings(cfg: Config) -> list[tuple[Loc, str]]:
+    """What is valid but probably not meant: tiny intervals, dead routes, nothing to probe."""
+    out: list[tuple[Loc, str]] = []
+    if not cfg.services:
+        out.append((("services",), "no services: nothing will be probed"))
+    groups: list[tuple[Loc, list[Any]]] = [
+        (("services", i, "checks"), s.checks) for i, s in enumerate(cfg.services)
+    ]
+    groups.append((("vantage", "canaries"), cfg.vantage.canaries))
+    for loc, checks in groups:
+        for j, check in enumerate(checks):
+            if check.interval < 1:
+                out.append(
+                    (
+                        (*loc, j, "interval"),
+                        f"interval {check.interval:g}s is under one second: is that meant?",
+                    )
+                )
+    out.extend(_dead_routes(cfg))
+    return out
+
+
+def _dead_routes(cfg: Config) -> list[tuple[Loc, str]]:
+    from monitor.core.alertrules import ALERTNAMES, SEVERITIES
+
+    known = {
+        "alertname": ALERTNAMES,
+        "severity": SEVERITIES,
+        "service": tuple(s.name for s in cfg.services),
+        "group": tuple({s.group for s in cfg.services}),
+        "vantage": (cfg.vantage.name,),
+    }
+    out: list[tuple[Loc, str]] = []
+
+    def walk(route: alerts_config.RouteConfig, loc: Loc, dead: bool) -> None:
+        for j, child in enumerate(route.routes):
+            where = (*loc, "routes", j)
+            why = _never(child, known)
+            if why and not dead:
+                out.append((where, f"this route matches no alert outwatch sends: {why}"))
+            walk(child, where, dead or bool(why))
+
+    walk(cfg.alerts.route, ("alerts", "route"), False)
+    return out
+
+
+def _never(route: alerts_config.RouteConfig, known: dict[str, tuple[str, ...]]) -> str:
+    """Why no alert can match the route's own matchers ('' when one can)."""
+    for label, value in route.match.items():
+        if label in known and value not in known[label]:
+            return f"no {label} is {value!r}"
+    for label, pattern in route.match_re.items():
+        if label in known and not any(re.fullmatch(pattern, v) for v in known[label]):
+            return f"no {label} matches {pattern!r}"
+    return ""
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from monitor.config import Config
 from monitor.core.base import Announcement, Classification, FakeClock, Message, Observation
 from monitor.core.engine import CANARY_SERVICE, Engine
 from monitor.core.incidents import Campaign, Change, Gap, Incident
+from monitor.core.timebounds import usable
 from probes.base import ERROR_CLASSES
 
 Classify = Callable[[str], Classification]
@@ -67,7 +68,10 @@ def _time(data: Mapping[str, Any], key: str, where: str) -> datetime:
     except ValueError:
         raise ReplayError(f"{where}: {key!r} is not an ISO 8601 time: {_short(raw)}") from None
     # a time without a zone is taken as UTC, the zone everything here is recorded in
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    if not usable(when):  # replays are history: no receipt time, but the same outer bounds
+        raise ReplayError(f"{where}: {key!r} is out of range (1970 to 9000): {_short(raw)}")
+    return when.astimezone(UTC)
 
 
 def parse_result(

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.core.incidents import Campaign, ChangeKind, campaign_dict, campaign_from
+from monitor.core.timebounds import all_usable
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,17 @@ class CampaignBook:
             "resolved": sorted(self._resolved),
         }
 
-    def restore(self, snap: dict[str, Any]) -> None:
-        """Resume from snapshot()."""
-        self._open = {c["id"]: campaign_from(c) for c in snap.get("open") or []}
-        self._members = {m["incident"]: _member_from(m) for m in snap.get("members") or []}
-        self._loose = {m["incident"]: _member_from(m) for m in snap.get("loose") or []}
+    def restore(self, snap: dict[str, Any]) -> int:
+        """Resume from snapshot(); returns how many parts with unusable times it dropped."""
+        opened = [campaign_from(c) for c in snap.get("open") or []]
+        members = [_member_from(m) for m in snap.get("members") or []]
+        loose = [_member_from(m) for m in snap.get("loose") or []]
+        self._open = {c.id: c for c in opened if all_usable(c)}
+        self._members = {m.incident: m for m in members if all_usable(m)}
+        self._loose = {m.incident: m for m in loose if all_usable(m)}
         self._resolved = set(snap.get("resolved") or [])
+        kept = len(self._open) + len(self._members) + len(self._loose)
+        return len(opened) + len(members) + len(loose) - kept
 
 
 def _campaign(cid: str, members: list[Member]) -> Campaign:

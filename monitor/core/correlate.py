@@ -26,6 +26,7 @@ from monitor.core.incidents import (
     incident_dict,
     incident_from,
 )
+from monitor.core.timebounds import all_usable, usable
 
 # Kinds that say something happened to the service (a `restored` implies it had).
 _NOTICE: frozenset[AnnouncementKind] = frozenset({"attack", "outage", "restored"})
@@ -156,8 +157,8 @@ class Correlator:
     def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
         """A classified announcement: link it, open an announced incident, or remember it."""
         out = self._begin(at)
-        if ann.kind not in _LINKED or ann.message.deleted:
-            return out
+        if ann.kind not in _LINKED or ann.message.deleted or not usable(ann.message.published_at):
+            return out  # sources bound times at the border; this guards what a store held
         heard_at = ann.message.published_at
         for svc in dict.fromkeys(ann.services):
             if svc not in self._groups:
@@ -492,22 +493,54 @@ class Correlator:
             "boosts": {s: u.isoformat() for s, u in sorted(self._boosts.items())},
         }
 
-    def restore(self, snap: Mapping[str, Any]) -> None:
-        """Resume from snapshot(); replaces the current memory."""
+    def restore(self, snap: Mapping[str, Any]) -> int:
+        """Resume from snapshot(); replaces the current memory; returns how many parts it dropped.
+
+        A part holding a time no window can be added to (year 9999, year 1: written before such
+        times were bounded at the border) is dropped; a malformed snapshot raises ValueError
+        and leaves the memory as it was.
+        """
+        try:
+            parts = _parts(snap)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise ValueError(
+                f"unreadable correlator snapshot: {type(exc).__name__}: {exc}"
+            ) from None
+        current, heard, gap, suppressed, online_at, boosts = parts
+        dropped = 0
+        for svc, track in list(current.items()):
+            if not all_usable(track):
+                dropped += 1
+                del current[svc]
+        for svc, hs in list(heard.items()):
+            kept = [h for h in hs if usable(h.published_at)]
+            dropped += len(hs) - len(kept)
+            heard[svc] = kept
+            if not kept:
+                del heard[svc]
         self._dirty = True
-        self._current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
-        self._heard = {
-            s: [_Heard(datetime.fromisoformat(p), k, kind) for p, k, kind in hs]
-            for s, hs in (snap.get("heard") or {}).items()
-        }
+        self._current, self._heard = current, heard
         self._status = dict(snap.get("status") or {})
-        self._book.restore(snap.get("campaigns") or {})
+        dropped += self._book.restore(snap.get("campaigns") or {})
         self._offline = bool(snap.get("offline"))
-        self._gap = _gap_from(snap.get("gap"))
-        suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
-        self._suppressed = {o.id: o for o in suppressed if o is not None}
-        self._online_at = dt(snap.get("online_at"))
-        self._boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
+        self._gap = gap if all_usable(gap) else None
+        self._suppressed = {o.id: o for o in suppressed if o is not None and all_usable(o)}
+        self._online_at = online_at if usable(online_at) else None
+        self._boosts = {s: u for s, u in boosts.items() if usable(u)}
+        return dropped
+
+
+def _parts(snap: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The parsed parts of a snapshot (raises on anything malformed)."""
+    current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
+    heard = {
+        s: [_Heard(datetime.fromisoformat(p), k, kind) for p, k, kind in hs]
+        for s, hs in (snap.get("heard") or {}).items()
+    }
+    suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
+    boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
+    gap = _gap_from(snap.get("gap"))
+    return current, heard, gap, suppressed, dt(snap.get("online_at")), boosts
 
 
 def _order(i: Incident) -> tuple[datetime, str]:

@@ -34,6 +34,7 @@ from monitor.runtime.facts import SourceTracker, alert_inputs
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
+from monitor.runtime.threads import in_daemon_thread
 from monitor.sources.base import Source, SourceHealth, recording_sink
 from monitor.sources.ingest import ingest_routes
 from monitor.sources.registry import sources_from_config
@@ -307,13 +308,15 @@ class Daemon:
     async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
         results, outages = self.pipeline.take_pending()
         changes = self.decisions.take_pending()
-        # the machine snapshot goes with any outage change so a restart never loses an open outage
-        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+        # the machine snapshot goes with any outage change so a restart never loses an open outage;
+        # after a store failure both snapshots go again (the file may be a new, empty one)
+        again = not self.store_up
+        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final or again) else None
         # both snapshots are taken here on the loop: the store thread must not read live state
         # that probes keep changing (a torn snapshot, or a "changed size during iteration")
         corr = (
             self.decisions.correlator.snapshot()
-            if (changes or self.decisions.dirty or final)
+            if (changes or self.decisions.dirty or final or again)
             else None
         )
 
@@ -396,7 +399,8 @@ class Daemon:
         if self.path is None:
             return False, "no config file to reload"
         try:
-            new = await asyncio.to_thread(config_mod.load, self.path)
+            path = self.path
+            new = await in_daemon_thread(lambda: config_mod.load(path), "outwatch-reload")
         except ConfigError as exc:
             self.reload_ok = False
             for line in exc.problems:
@@ -453,7 +457,12 @@ async def serve(daemon: Daemon, watch_config: bool = False) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    await daemon.start()
+    try:
+        await daemon.start()
+    except BaseException:
+        # close what did start (sessions, store, threads): a failed start leaves no noise
+        await daemon.stop(grace=0)
+        raise
     watcher = asyncio.create_task(_watch(daemon)) if watch_config and daemon.path else None
     try:
         await stop.wait()
@@ -462,6 +471,8 @@ async def serve(daemon: Daemon, watch_config: bool = False) -> int:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        for task in list(reloads):  # a reload stuck reading the file must not delay the stop
+            task.cancel()
         await daemon.stop()
     return 0
 

@@ -36,6 +36,7 @@ class SourceHealth:
     reconnects: int = 0
     errors: int = 0
     renamed: bool = False
+    clamped_times: int = 0  # times out of range (year 9999, before 1970) replaced by receipt time
     detail: str = ""  # the last problem or notable change, one line, no secrets
 
 

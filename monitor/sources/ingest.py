@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -13,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Val
 from monitor.config import Ingest
 from monitor.core.base import Clock, Message, SystemClock
 from monitor.core.text import MAX_TEXT, clean_text
+from monitor.core.timebounds import TimeRangeError, bounded
 from monitor.sources.base import Sink, SourceHealth
 
 log = logging.getLogger("outwatch.sources.ingest")
@@ -35,12 +37,12 @@ class IngestBody(BaseModel):
     published_at: AwareDatetime
     url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
 
-    def message(self) -> Message:
-        """The message this body forwards."""
+    def message(self, now: datetime) -> Message:
+        """The message this body forwards; raises TimeRangeError for a time the core cannot use."""
         return Message(
             source=PREFIX + self.source,
             id=str(self.id),
-            published_at=self.published_at,
+            published_at=bounded(self.published_at, now),
             text=clean_text(self.text),
             url=self.url,
         )
@@ -49,11 +51,13 @@ class IngestBody(BaseModel):
 _MESSAGES = {"missing": "required", "extra_forbidden": "unknown field"}
 
 
-def parse_body(raw: bytes) -> Message:
+def parse_body(raw: bytes, now: datetime) -> Message:
     """Validate a request body; raises ValueError with one line naming the bad field."""
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except RecursionError:
+        raise ValueError("body is not valid JSON: nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise ValueError(f"body is not valid JSON: {reason}") from None
     if not isinstance(data, dict):
@@ -71,7 +75,10 @@ def parse_body(raw: bytes) -> Message:
         raise ValueError(f"{fields[0]}: {message}{more}") from None
     if not str(body.id).strip() or len(str(body.id)) > 200:
         raise ValueError("id: must be 1 to 200 characters")
-    return body.message()
+    try:
+        return body.message(now)
+    except TimeRangeError as exc:
+        raise ValueError(f"published_at: {exc}") from None
 
 
 @dataclass
@@ -107,7 +114,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _token_index(cfg: Ingest, header: str) -> int | None:
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value:
+    if scheme.lower() != "bearer" or not value.strip():
         return None
     found = None
     for i, token in enumerate(cfg.tokens):
@@ -156,7 +163,7 @@ def ingest_routes(
             health.errors += 1
             return _error(413, f"body larger than {MAX_BODY // 1024} KB")
         try:
-            message = parse_body(raw)
+            message = parse_body(raw, clock.now())
         except ValueError as exc:
             health.errors += 1
             return _error(400, str(exc))

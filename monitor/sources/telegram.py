@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from telethon.tl import functions, types
 from monitor.config import Sources, Telegram
 from monitor.core.base import Clock, Message, SystemClock
 from monitor.core.text import clean_text
+from monitor.core.timebounds import clamp
 from monitor.sources.base import Sink, Source, SourceHealth
 from monitor.store.channels import ChannelStore, Pin
 
@@ -280,6 +281,7 @@ class TelegramSource:
     async def _deliver(self, channel: Channel, message: Message | None) -> None:
         if message is None:
             return
+        message = self._bounded(channel, message)
         try:
             await self.sink(message)
         except Exception as exc:  # one bad message never stops the channel
@@ -288,6 +290,21 @@ class TelegramSource:
             log.exception("telegram: %s: message %s failed", channel.key, message.id)
             return
         channel.health.last_message_at = self.health.last_message_at = self.clock.now()
+
+    def _bounded(self, channel: Channel, message: Message) -> Message:
+        """The message with any date the core cannot use (before 1970, far ahead) set to now."""
+        now = self.clock.now()
+        published, original = clamp(message.published_at, now)
+        edited, edit_original = clamp(message.edited_at, now) if message.edited_at else (None, None)
+        originals = [o for o in (original, edit_original) if o is not None]
+        if not originals:
+            return message
+        channel.health.clamped_times += len(originals)
+        channel.health.detail = (
+            f"message {message.id}: out-of-range date {', '.join(originals)}; used now"
+        )
+        log.warning("telegram: %s: %s", channel.key, channel.health.detail)
+        return replace(message, published_at=published, edited_at=edited)
 
     async def backfill(self, client: TelegramClient) -> int:
         """Read what each channel posted since its cursor; returns how many messages."""

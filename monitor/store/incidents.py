@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from monitor.core.incidents import (
     incident_from,
 )
 from monitor.store.db import get_state, put_state
+
+log = logging.getLogger("outwatch.incidents")
 
 SNAPSHOT_KEY = "correlator"
 _JSON_INCIDENT = ("outages", "announcements", "flags", "evidence")
@@ -152,5 +155,11 @@ def load_snapshot(db: sqlite_utils.Database, corr: Correlator) -> bool:
     snap = get_state(db, SNAPSHOT_KEY)
     if not isinstance(snap, dict):
         return False
-    corr.restore(snap)
+    try:
+        dropped = corr.restore(snap)
+    except ValueError as exc:  # a bad snapshot must not stop the daemon: start afresh
+        log.error("ignoring the saved incidents: %s", exc)
+        return False
+    if dropped:
+        log.warning("dropped %d saved incident parts with out-of-range times", dropped)
     return True

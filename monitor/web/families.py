@@ -146,6 +146,12 @@ def _sources(s: Snapshot) -> Iterator[Metric]:
         [([h.name, v], float(h.errors)) for h in healths],
     )
     yield counter(
+        "outwatch_source_times_clamped",
+        "Message times out of range (before 1970, far ahead) replaced by the time of receipt",
+        ["source", "vantage"],
+        [([h.name, v], float(h.clamped_times)) for h in healths],
+    )
+    yield counter(
         "outwatch_announcements",
         "Announcements received, by kind",
         ["source", "kind", "vantage"],

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from alerts.base import parse_duration
 from monitor.config import Web
+from monitor.core.timebounds import TimeRangeError, bounded
 from monitor.core.vocabulary import ANNOUNCEMENT_KINDS
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY
 
@@ -65,6 +66,9 @@ VIEW = web.AppKey("view", WebView)
 
 def _authorised(cfg: Web, header: str) -> bool:
     scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if not value:
+        return False  # `Bearer` with nothing after it: never a credential, whatever the config
     if scheme.lower() == "bearer":
         return any(
             hmac.compare_digest(value.encode(), t.get_secret_value().encode())
@@ -166,15 +170,18 @@ def _since(request: web.Request) -> datetime | None:
     raw = request.query.get("since")
     if not raw:
         return None
+    now = datetime.now(UTC)
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
     except ValueError:
-        pass
+        try:
+            when = now - timedelta(seconds=parse_duration(raw))
+        except (ValueError, OverflowError):
+            raise BadQuery("since must be an ISO 8601 time or a duration like 6h") from None
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(raw))
-    except ValueError:
-        raise BadQuery("since must be an ISO 8601 time or a duration like 6h") from None
+        return bounded(when if when.tzinfo else when.replace(tzinfo=UTC), now)
+    except TimeRangeError as exc:
+        raise BadQuery(f"since: {exc}") from None
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:

@@ -372,3 +372,39 @@ def test_hints(signature: dict[str, int], expected: tuple[str, ...]) -> None:
     assert hints(signature) == expected
     if signature:
         assert abs(sum(shares(signature).values()) - 1) < 0.01
+
+
+FAR = "9999-12-31T23:59:59+14:00"
+
+
+def test_far_times_never_reach_the_windows() -> None:
+    corr = Correlator(CFG, SERVICES, "kyiv-1")
+    for when in (datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)):
+        msg = Message("dsszzi", str(when.year), when, "text")
+        assert corr.announcement(Announcement(msg, Classification("attack", ("mod",))), t(0)) == []
+    corr.tick(t(60))
+    corr.outage_opened(Outage("mod", t(61)), t(61))
+    assert corr.tick(t(120)) is not None
+
+
+def test_a_snapshot_with_unusable_times_restores_the_rest() -> None:
+    corr, _ = run([("open", "mod", 0), ("ann", 1, "attack", ("privatbank",), 1)])
+    snap = json.loads(json.dumps(corr.snapshot()))
+    snap["heard"]["zsu"] = [[FAR, "dsszzi/9", "attack"]]
+    snap["heard"]["monobank"] = [["0001-01-01T00:00:00+14:00", "dsszzi/8", "outage"]]
+    snap["boosts"]["zsu"] = FAR
+    snap["current"]["oschadbank"] = json.loads(
+        json.dumps(snap["current"]["mod"]).replace(t(0).isoformat(), "0001-01-01T00:00:00+00:00")
+    )
+    resumed = Correlator(CFG, SERVICES, "kyiv-1")
+    assert resumed.restore(snap) == 3  # two heard, one track; the boost is dropped silently
+    assert resumed.snapshot() == corr.snapshot()
+    resumed.tick(t(600))  # every window can be added again
+
+
+def test_a_malformed_snapshot_raises_and_keeps_memory() -> None:
+    corr, _ = run([("open", "mod", 0)])
+    before = corr.snapshot()
+    with pytest.raises(ValueError, match="unreadable correlator snapshot"):
+        corr.restore({"current": {"mod": {"incident": None}}, "heard": {"x": [["no", "k", "a"]]}})
+    assert corr.snapshot() == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +365,28 @@ async def test_bad_channel_does_not_stop_the_others(
 )
 def test_channel_key(configured: str | int, key: str) -> None:
     assert channel_key(configured) == key
+
+
+async def test_dates_out_of_range_become_receipt_time(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=14)))
+    world = make_world()
+    first = post(MOD, 1, "DDoS year 1")
+    first.date = datetime(1, 1, 1, tzinfo=UTC)
+    last = post(MOD, 2, "DDoS year 9999", edit_date=far)
+    last.date = far
+    world.add(channel(MOD, "mod_ua", "Міноборони"), first, last, post(MOD, 3, "DDoS on time"))
+    rig = await make_rig(world, channels=["mod_ua"])
+    before = datetime.now(UTC)
+    rig.start()
+    await until(lambda: len(rig.changes) == 3)
+    got = {c.announcement.message.id: c.announcement.message for c in rig.changes}
+    for id_ in ("1", "2"):
+        assert before <= got[id_].published_at <= datetime.now(UTC)
+    assert got["2"].edited_at is not None and got["2"].edited_at <= datetime.now(UTC)
+    assert got["3"].published_at == T0 + timedelta(minutes=3)
+    [health] = [h for h in rig.source.healths() if h.name == "mod_ua"]
+    assert health.clamped_times == 3
+    stored = await rig.ann.load(datetime(1970, 1, 1, tzinfo=UTC))
+    assert all(a.message.published_at.year < 9000 for a in stored)
