@@ -138,7 +138,10 @@ class Dispatcher:
             for a in firing:
                 self._alerts[a.fingerprint] = a
                 self._place(a)
-        await self.prune()
+        try:
+            await self.prune()
+        except Exception as exc:  # readable but not writable: prune on a later round
+            self._storage_failed(exc)
 
     async def prune(self) -> None:
         """Forget finished notifications, old log entries and expired silences (kept a week);
