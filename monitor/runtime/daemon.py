@@ -212,7 +212,12 @@ class Daemon:
     async def _probe(self, item: Scheduled, scheduled: datetime) -> None:
         result = await run_check(item.check, self.ctx)
         obs, events = self.pipeline.record(
-            item.service, item.check.id, item.check.kind, result, self.clock.now()
+            item.service,
+            item.check.id,
+            item.check.kind,
+            result,
+            self.clock.now(),
+            self.clock.monotonic(),
         )
         self._log_events(events)
         self.decisions.result(obs, events)

@@ -40,7 +40,13 @@ class Pipeline:
             del self.last[key]
 
     def record(
-        self, service: str, check: str, kind: str, result: ProbeResult, at: datetime
+        self,
+        service: str,
+        check: str,
+        kind: str,
+        result: ProbeResult,
+        at: datetime,
+        mono: float | None = None,
     ) -> tuple[Observation, list[Event]]:
         """Account one result; returns it as an observation, and the state events it caused."""
         self.last[(service, check)] = LastResult(service, check, kind, at, result)
@@ -57,6 +63,7 @@ class Pipeline:
             duration=result.duration,
             detail=result.detail,
             status_code=result.status_code,
+            mono=mono,
         )
         self.pending_results.append(obs)
         events = self.machine.observe(obs)
