@@ -372,3 +372,18 @@ def test_hints(signature: dict[str, int], expected: tuple[str, ...]) -> None:
     assert hints(signature) == expected
     if signature:
         assert abs(sum(shares(signature).values()) - 1) < 0.01
+
+
+def test_campaign_membership_by_start_times_whatever_resolved_since() -> None:
+    """Starts at 0, 3 and 21 minutes (window 30m): a campaign, though two resolved by then."""
+    events: list[Event] = [("open", "privatbank", 0), ("close", "privatbank", 0, 1)]
+    events += [("open", "mod", 3), ("close", "mod", 3, 4), ("tick", 20)]
+    corr, changes = run(events)
+    assert {i.status for i in final(changes).values()} == {"resolved"}
+    corr, changes = run([("open", "zsu", 21)], corr)
+    (camp,) = corr.campaigns()
+    assert camp.services == ("privatbank", "mod", "zsu")
+    assert final(changes)[iid("privatbank", 0)].campaign == camp.id
+    corr, changes = run([("close", "zsu", 21, 22), ("tick", 38)], corr)
+    assert [c.kind for c in changes if c.campaign] == ["campaign_closed"]
+    assert corr.campaigns() == []
