@@ -175,8 +175,8 @@ class Correlator:
         self._online_at = None if offline else at
         if offline:
             start = since or at
-            withdrawn = self._withdraw_since(start, at)
-            self._gap = Gap(started_at=start, outages=tuple(o for c in withdrawn for o in _outs(c)))
+            withdrawn, outages = self._withdraw_since(start, at)
+            self._gap = Gap(started_at=start, outages=outages)
             return [*out, *withdrawn, Change("vantage_offline", at, gap=self._gap)]
         gap = self._gap or Gap(started_at=at)
         gap = replace(gap, ended_at=at)
@@ -449,24 +449,49 @@ class Correlator:
             out.extend(self._campaign_changes(cc, at))
         return out
 
-    def _withdraw_since(self, since: datetime, at: datetime) -> list[Change]:
-        """Withdraw observed-only incidents whose outages began when the vantage did go dark."""
+    def _withdraw_since(
+        self, since: datetime, at: datetime
+    ) -> tuple[list[Change], tuple[str, ...]]:
+        """Withdraw what was observed since the vantage did go dark: observed-only incidents
+        whole, announced ones back to announced-only; (changes, the outages withdrawn)."""
         out: list[Change] = []
+        outages: list[str] = []
         for svc in sorted(self._current):
             track = self._current[svc]
             inc = track.inc
-            if inc.status != "open" or inc.announced or track.observed_since is None:
+            if inc.status != "open" or track.observed_since is None:
                 continue
             if track.observed_since < since:
                 continue
             if track.open_outage is not None:
                 self._suppressed[track.open_outage.id] = track.open_outage
+            outages += inc.outages
+            if inc.announced:
+                out.append(self._unobserve(track, at))
+                continue
             del self._current[svc]
             out.append(Change("incident_withdrawn", at, incident=inc))
             cc = self._book.withdrawn(inc.id)
             if cc is not None:
                 out.extend(self._campaign_changes(cc, at))
-        return out
+        return out, tuple(outages)
+
+    def _unobserve(self, track: _Track, at: datetime) -> Change:
+        """The observation was the vantage's own: the incident is announced-only again."""
+        track.open_outage = None
+        track.observed_since = track.up_since = None
+        track.closed_sig = Counter()
+        track.inc = replace(
+            track.inc,
+            observed=False,
+            outages=(),
+            signature={},
+            failing_checks=(),
+            started_at=track.inc.first_notice_at or track.inc.started_at,
+        )
+        return self._changed(
+            "incident_updated", track, at, self._raise(track, "announced_not_observed")
+        )
 
     def _boost(self, svc: str, until: datetime) -> None:
         if until > self._boosts.get(svc, until - timedelta(seconds=1)):
@@ -512,10 +537,6 @@ class Correlator:
 
 def _order(i: Incident) -> tuple[datetime, str]:
     return (i.started_at, i.service)
-
-
-def _outs(c: Change) -> Iterable[str]:
-    return c.incident.outages if c.incident is not None else ()
 
 
 def _track_dict(t: _Track) -> dict[str, Any]:

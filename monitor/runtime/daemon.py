@@ -59,7 +59,7 @@ def scheduled_checks(cfg: Config) -> list[Scheduled]:
     if cfg.shard is not None:
         items = [i for i in items if in_shard(i.key, cfg.shard.index, cfg.shard.total)]
     # every instance probes its own canaries: they tell whether this vantage itself is offline
-    return items + [Scheduled(CANARY_SERVICE, c) for c in cfg.vantage.canaries]
+    return [Scheduled(CANARY_SERVICE, c, first=True) for c in cfg.vantage.canaries] + items
 
 
 class Daemon:
