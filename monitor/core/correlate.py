@@ -7,7 +7,7 @@ announce grace, window expiry) are applied first, so replay and the daemon decid
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,18 +59,13 @@ class Correlator:
     """Joins outages and announcements into incidents and campaigns; returns what changed."""
 
     def __init__(self, cfg: Correlation, services: Mapping[str, str], vantage: str) -> None:
-        self.cfg = cfg
         self.vantage_name = vantage
         self._groups = dict(services)  # service -> group
-        self._before = timedelta(seconds=cfg.window_before)
-        self._after = timedelta(seconds=cfg.window_after)
-        self._quiet = timedelta(seconds=cfg.quiet_period)
-        self._grace = timedelta(seconds=cfg.announce_grace)
-        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
+        self._settings(cfg)
         self._current: dict[str, _Track] = {}  # service -> its latest incident (open or recent)
         self._heard: dict[str, list[_Heard]] = {}
         self._status: dict[str, ServiceStatus] = {}
-        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
         self._offline = False
         self._gap: Gap | None = None
         self._gaps: list[Gap] = []
@@ -82,9 +77,50 @@ class Correlator:
         self._ticked: datetime | None = None
         self._dirty = True
 
-    def reconfigure(self, services: Mapping[str, str]) -> None:
-        """New service -> group map; incidents of removed services stay until they expire."""
+    def _settings(self, cfg: Correlation) -> None:
+        self.cfg = cfg
+        self._before = timedelta(seconds=cfg.window_before)
+        self._after = timedelta(seconds=cfg.window_after)
+        self._quiet = timedelta(seconds=cfg.quiet_period)
+        self._grace = timedelta(seconds=cfg.announce_grace)
+        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._book.window = timedelta(seconds=cfg.campaign_window)
+        self._book.min_services = cfg.campaign_min_services
+
+    def reconfigure(
+        self,
+        services: Mapping[str, str],
+        at: datetime,
+        cfg: Correlation | None = None,
+        vantage: str | None = None,
+    ) -> list[Change]:
+        """New services, windows and vantage name; open incidents of a service no longer
+        configured end now: resolved when observed, withdrawn when only announced."""
+        out = self._begin(at)
         self._groups = dict(services)
+        if cfg is not None:
+            self._settings(cfg)
+        self.vantage_name = vantage or self.vantage_name
+        for svc in sorted(set(self._current) - set(self._groups)):
+            track = self._current[svc]
+            if track.inc.status != "open":
+                continue
+            if track.inc.observed:
+                track.open_outage = None
+                out.extend(self._resolve(track, max(at, track.inc.started_at), at))
+            else:
+                del self._current[svc]
+                out.append(Change("incident_withdrawn", at, incident=track.inc))
+                cc = self._book.withdrawn(track.inc.id)
+                if cc is not None:
+                    out.extend(self._campaign_changes(cc, at))
+        gone = [k for k, o in self._suppressed.items() if o.service not in self._groups]
+        for key in gone:
+            del self._suppressed[key]
+        for table in (self._heard, self._boosts, self._status):
+            for svc in [s for s in table if s not in self._groups]:
+                del table[svc]
+        return out
 
     # -- inputs --------------------------------------------------------------------------------
 

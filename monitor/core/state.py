@@ -118,8 +118,16 @@ class StateMachine:
         self._services: dict[str, _Service] = {}
         self.reconfigure(rules)
 
-    def reconfigure(self, rules: Iterable[ServiceRule]) -> None:
-        """Apply new rules; checks and services that still exist keep their state."""
+    def reconfigure(self, rules: Iterable[ServiceRule], at: datetime | None = None) -> list[Event]:
+        """Apply new rules; checks and services that still exist keep their state. The open
+        outage of a service no longer configured closes at `at` (the returned events)."""
+        rules = list(rules)
+        names = {r.name for r in rules}
+        closed: list[Event] = [
+            OutageClosed(replace(svc.outage, ended_at=max(at, svc.outage.started_at)))
+            for name, svc in self._services.items()
+            if at is not None and name not in names and svc.outage is not None
+        ]
         new: dict[str, _Service] = {}
         for rule in rules:
             old = self._services.get(rule.name)
@@ -128,6 +136,7 @@ class StateMachine:
             svc.checks = {c.id: svc.checks.get(c.id, CheckTrack()) for c in rule.checks}
             new[rule.name] = svc
         self._services = new
+        return closed
 
     def observe(self, obs: Observation) -> list[Event]:
         """Account one probe result; return the events it caused."""

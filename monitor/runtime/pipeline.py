@@ -31,13 +31,18 @@ class Pipeline:
         """A pipeline for the configured services."""
         return cls(StateMachine(rules_from_config(services)), {s.name: s.group for s in services})
 
-    def reconfigure(self, services: Any) -> None:
-        """Swap in new services; unchanged checks keep their state."""
-        self.machine.reconfigure(rules_from_config(services))
+    def reconfigure(self, services: Any, at: datetime | None = None) -> list[Event]:
+        """Swap in new services; unchanged checks keep their state; the open outages of
+        removed services close at `at` (stored like any other)."""
+        events = self.machine.reconfigure(rules_from_config(services), at)
+        for ev in events:
+            if isinstance(ev, OutageClosed):
+                self.pending_outages[ev.outage.id] = ev.outage
         self.groups = {s.name: s.group for s in services}
         live = {(s.name, c.id) for s in services for c in s.checks}
         for key in [k for k in self.last if k not in live]:
             del self.last[key]
+        return events
 
     def record(
         self,

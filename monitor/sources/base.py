@@ -37,6 +37,7 @@ class SourceHealth:
     errors: int = 0
     renamed: bool = False
     detail: str = ""  # the last problem or notable change, one line, no secrets
+    stale_after: float | None = None  # silent this long: stale (its config's stale_after)
 
 
 class Source(Protocol):

@@ -112,7 +112,7 @@ class FeedSource:
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        self.health = SourceHealth(cfg.name, "feed")
+        self.health = SourceHealth(cfg.name, "feed", stale_after=cfg.stale_after)
         self.sink = sink
         self.store = store
         self.clock = clock or SystemClock()

@@ -117,7 +117,8 @@ class TelegramSource:
         self.channels: dict[str, Channel] = {}
         for configured in cfg.channels:
             key = channel_key(configured)
-            self.channels.setdefault(key, Channel(key, configured, SourceHealth(key, "telegram")))
+            health = SourceHealth(key, "telegram", stale_after=cfg.stale_after)
+            self.channels.setdefault(key, Channel(key, configured, health))
         self._by_peer: dict[int, Channel] = {}  # marked peer id -> channel
 
     def healths(self) -> list[SourceHealth]:
