@@ -83,6 +83,10 @@ class ProbeScheduler:
     def start(self) -> None:
         """Start the scheduler (jobs may be added before or after)."""
         self._sched.start()
+        # a canary's first slot may have passed while the rest were added: the round starts now
+        for key, item in self._items.items():
+            if item.first:
+                self._schedule(key, self._intervals[key], COALESCE)
 
     def apply(self, items: Iterable[Scheduled]) -> tuple[int, int, int]:
         """Make the job set equal to `items`; unchanged checks keep their schedule. (added, removed, changed)."""
@@ -115,7 +119,7 @@ class ProbeScheduler:
     def _offset(item: Scheduled, interval: float) -> float:
         # canaries take the first slot of each round, so the vantage is judged offline before
         # the targets' failures of the same round open outages
-        return 0.0 if item.first else spread(item.key, interval)
+        return COALESCE if item.first else spread(item.key, interval)
 
     def _schedule(self, key: str, interval: float, offset: float) -> None:
         start = _on_grid(datetime.now(UTC) + timedelta(seconds=offset))
@@ -158,6 +162,11 @@ class ProbeScheduler:
     def intervals(self) -> dict[str, float]:
         """The interval each check currently runs at, by key."""
         return dict(self._intervals)
+
+    def next_run(self, key: str) -> datetime | None:
+        """When a check runs next (None before start() or when not scheduled)."""
+        job = self._sched.get_job(key) if key in self._jobs else None
+        return getattr(job, "next_run_time", None)
 
     def keys(self) -> list[str]:
         """Keys of all scheduled checks."""
