@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -87,6 +87,7 @@ class Dispatcher:
         self._silences: dict[str, Silence] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self.beats: dict[str, float] = {}  # loop task name -> monotonic time of its last iteration
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wake_groups = asyncio.Event()
         self._wake_outbox = asyncio.Event()
@@ -415,12 +416,18 @@ class Dispatcher:
         finally:
             self._inflight.pop(entry.id, None)
 
+    def loops(self) -> list[tuple[asyncio.Task[None], Callable[[], float | None]]]:
+        """The long-lived loop tasks, each with the monotonic time of its last iteration, for
+        whoever reports liveness."""
+        return [(t, partial(self.beats.get, t.get_name())) for t in self._tasks]
+
     async def _group_loop(self) -> None:
         while True:
             try:
                 await self.flush_due()
             except Exception:  # a database hiccup must not end alerting; the next tick retries
                 log.exception("flushing alert groups failed")
+            self.beats["alerts-groups"] = self._clock.monotonic()
             mono = self._clock.monotonic()
             soonest = min((g.next_flush for g in self._groups.values()), default=None)
             delay = MAX_SLEEP if soonest is None else min(max(soonest - mono, 0.005), MAX_SLEEP)
@@ -465,6 +472,7 @@ class Dispatcher:
             except Exception as exc:  # logged once per outage of the store, not every second
                 self._storage_failed(exc)
                 delay = 1.0
+            self.beats["alerts-outbox"] = self._clock.monotonic()
             await self._wait(self._wake_outbox, delay)
 
     async def _deliver(self, entry: outbox.Entry) -> None:

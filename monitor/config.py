@@ -171,6 +171,10 @@ class Web(_Frozen):
         return value
 
 
+# a source silent this long raises source_stale: official channels post at least daily
+STALE_AFTER = 86400.0
+
+
 class Telegram(_Frozen):
     """A Telegram user account watching official channels."""
 
@@ -179,6 +183,11 @@ class Telegram(_Frozen):
     session: str = "./outwatch.session"
     channels: list[str | int] = Field(min_length=1)
     backfill_interval: Duration = 300.0
+    # on each (re)connect the recent past is read again, so edits and deletions made while
+    # the daemon was away are applied: messages of the last recheck_window, at most recheck_max
+    recheck_window: Duration = 86400.0
+    recheck_max: int = Field(default=200, ge=0)
+    stale_after: Duration | None = STALE_AFTER
 
 
 class Feed(_Frozen):
@@ -187,6 +196,7 @@ class Feed(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: str
     interval: Duration = 300.0
+    stale_after: Duration | None = STALE_AFTER
 
 
 class Ingest(_Frozen):

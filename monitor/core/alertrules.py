@@ -86,6 +86,7 @@ class SourceFacts:
     connected: bool
     last_message_at: datetime | None = None
     down_since: datetime | None = None
+    stale_after: float | None = None  # seconds of silence before source_stale; None: never
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,6 @@ class AlertInputs:
     certs: Sequence[CertFacts] = ()
     links: Mapping[str, str] = field(default_factory=dict)  # announcement key -> URL (t.me)
     source_down_after: float = 300.0
-    source_stale_after: float | None = None
 
 
 def describe_signature(signature: Mapping[str, int]) -> str:
@@ -265,14 +265,15 @@ def _source_alerts(inp: AlertInputs) -> list[Alert]:
                     s.down_since,
                 )
             )
-        stale = inp.source_stale_after
+        stale = s.stale_after
         if stale and s.last_message_at and (inp.now - s.last_message_at).total_seconds() >= stale:
             out.append(
                 _alert(
                     inp,
                     {"alertname": "source_stale", **labels},
                     f"source {s.name} has been silent since {s.last_message_at.isoformat()}",
-                    "No message for longer than sources.stale_after.",
+                    f"No message for longer than its stale_after ({stale:.0f}s): "
+                    "sources.telegram.stale_after or sources.feeds[].stale_after.",
                     s.last_message_at,
                 )
             )

@@ -67,6 +67,7 @@ class Observation:
     duration: float = 0.0
     detail: str = ""
     status_code: int | None = None
+    mono: float | None = None  # the clock's monotonic reading at `ts`, for durations
 
 
 @dataclass(frozen=True)

@@ -89,12 +89,14 @@ class CampaignBook:
         return CampaignChange("campaign_opened", c, tuple(x.incident for x in group))
 
     def resolved(self, incident: str, ended_at: datetime) -> CampaignChange | None:
-        """An incident resolved: close its campaign when every member has."""
-        self._loose.pop(incident, None)
+        """An incident resolved: close its campaign when every member has.
+
+        A loose incident stays loose: membership is decided by start times alone, so a later
+        start within the window still forms a campaign with it."""
+        self._resolved.add(incident)
         cid = self.campaign_of(incident)
         if cid is None:
             return None
-        self._resolved.add(incident)
         c = self._open[cid]
         if not all(i in self._resolved for i in c.incidents):
             return None
@@ -132,6 +134,7 @@ class CampaignBook:
         cutoff = now - 2 * self.window
         for k in [k for k, m in self._loose.items() if m.started_at < cutoff]:
             del self._loose[k]
+            self._resolved.discard(k)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data to resume from."""

@@ -7,7 +7,7 @@ announce grace, window expiry) are applied first, so replay and the daemon decid
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,18 +60,13 @@ class Correlator:
     """Joins outages and announcements into incidents and campaigns; returns what changed."""
 
     def __init__(self, cfg: Correlation, services: Mapping[str, str], vantage: str) -> None:
-        self.cfg = cfg
         self.vantage_name = vantage
         self._groups = dict(services)  # service -> group
-        self._before = timedelta(seconds=cfg.window_before)
-        self._after = timedelta(seconds=cfg.window_after)
-        self._quiet = timedelta(seconds=cfg.quiet_period)
-        self._grace = timedelta(seconds=cfg.announce_grace)
-        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
+        self._settings(cfg)
         self._current: dict[str, _Track] = {}  # service -> its latest incident (open or recent)
         self._heard: dict[str, list[_Heard]] = {}
         self._status: dict[str, ServiceStatus] = {}
-        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
         self._offline = False
         self._gap: Gap | None = None
         self._gaps: list[Gap] = []
@@ -83,9 +78,50 @@ class Correlator:
         self._ticked: datetime | None = None
         self._dirty = True
 
-    def reconfigure(self, services: Mapping[str, str]) -> None:
-        """New service -> group map; incidents of removed services stay until they expire."""
+    def _settings(self, cfg: Correlation) -> None:
+        self.cfg = cfg
+        self._before = timedelta(seconds=cfg.window_before)
+        self._after = timedelta(seconds=cfg.window_after)
+        self._quiet = timedelta(seconds=cfg.quiet_period)
+        self._grace = timedelta(seconds=cfg.announce_grace)
+        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._book.window = timedelta(seconds=cfg.campaign_window)
+        self._book.min_services = cfg.campaign_min_services
+
+    def reconfigure(
+        self,
+        services: Mapping[str, str],
+        at: datetime,
+        cfg: Correlation | None = None,
+        vantage: str | None = None,
+    ) -> list[Change]:
+        """New services, windows and vantage name; open incidents of a service no longer
+        configured end now: resolved when observed, withdrawn when only announced."""
+        out = self._begin(at)
         self._groups = dict(services)
+        if cfg is not None:
+            self._settings(cfg)
+        self.vantage_name = vantage or self.vantage_name
+        for svc in sorted(set(self._current) - set(self._groups)):
+            track = self._current[svc]
+            if track.inc.status != "open":
+                continue
+            if track.inc.observed:
+                track.open_outage = None
+                out.extend(self._resolve(track, max(at, track.inc.started_at), at))
+            else:
+                del self._current[svc]
+                out.append(Change("incident_withdrawn", at, incident=track.inc))
+                cc = self._book.withdrawn(track.inc.id)
+                if cc is not None:
+                    out.extend(self._campaign_changes(cc, at))
+        gone = [k for k, o in self._suppressed.items() if o.service not in self._groups]
+        for key in gone:
+            del self._suppressed[key]
+        for table in (self._heard, self._boosts, self._status):
+            for svc in [s for s in table if s not in self._groups]:
+                del table[svc]
+        return out
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -176,8 +212,8 @@ class Correlator:
         self._online_at = None if offline else at
         if offline:
             start = since or at
-            withdrawn = self._withdraw_since(start, at)
-            self._gap = Gap(started_at=start, outages=tuple(o for c in withdrawn for o in _outs(c)))
+            withdrawn, outages = self._withdraw_since(start, at)
+            self._gap = Gap(started_at=start, outages=outages)
             return [*out, *withdrawn, Change("vantage_offline", at, gap=self._gap)]
         gap = self._gap or Gap(started_at=at)
         gap = replace(gap, ended_at=at)
@@ -450,24 +486,49 @@ class Correlator:
             out.extend(self._campaign_changes(cc, at))
         return out
 
-    def _withdraw_since(self, since: datetime, at: datetime) -> list[Change]:
-        """Withdraw observed-only incidents whose outages began when the vantage did go dark."""
+    def _withdraw_since(
+        self, since: datetime, at: datetime
+    ) -> tuple[list[Change], tuple[str, ...]]:
+        """Withdraw what was observed since the vantage did go dark: observed-only incidents
+        whole, announced ones back to announced-only; (changes, the outages withdrawn)."""
         out: list[Change] = []
+        outages: list[str] = []
         for svc in sorted(self._current):
             track = self._current[svc]
             inc = track.inc
-            if inc.status != "open" or inc.announced or track.observed_since is None:
+            if inc.status != "open" or track.observed_since is None:
                 continue
             if track.observed_since < since:
                 continue
             if track.open_outage is not None:
                 self._suppressed[track.open_outage.id] = track.open_outage
+            outages += inc.outages
+            if inc.announced:
+                out.append(self._unobserve(track, at))
+                continue
             del self._current[svc]
             out.append(Change("incident_withdrawn", at, incident=inc))
             cc = self._book.withdrawn(inc.id)
             if cc is not None:
                 out.extend(self._campaign_changes(cc, at))
-        return out
+        return out, tuple(outages)
+
+    def _unobserve(self, track: _Track, at: datetime) -> Change:
+        """The observation was the vantage's own: the incident is announced-only again."""
+        track.open_outage = None
+        track.observed_since = track.up_since = None
+        track.closed_sig = Counter()
+        track.inc = replace(
+            track.inc,
+            observed=False,
+            outages=(),
+            signature={},
+            failing_checks=(),
+            started_at=track.inc.first_notice_at or track.inc.started_at,
+        )
+        return self._changed(
+            "incident_updated", track, at, self._raise(track, "announced_not_observed")
+        )
 
     def _boost(self, svc: str, until: datetime) -> None:
         if until > self._boosts.get(svc, until - timedelta(seconds=1)):
@@ -545,10 +606,6 @@ def _parts(snap: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _order(i: Incident) -> tuple[datetime, str]:
     return (i.started_at, i.service)
-
-
-def _outs(c: Change) -> Iterable[str]:
-    return c.incident.outages if c.incident is not None else ()
 
 
 def _track_dict(t: _Track) -> dict[str, Any]:

@@ -89,11 +89,11 @@ class Engine:
         self.correlator = Correlator(cfg.correlation, _groups(cfg), cfg.vantage.name)
         self.offline_since: datetime | None = None
 
-    def reconfigure(self, cfg: Config) -> None:
-        """New services and canaries; incidents in progress carry on (the machine's owner
-        reconfigures the machine)."""
-        self.correlator.reconfigure(_groups(cfg))
+    def reconfigure(self, cfg: Config, at: datetime) -> list[Change]:
+        """New services, canaries, correlation settings and vantage name; incidents in progress
+        carry on, those of removed services end (the machine's owner reconfigures the machine)."""
         self.guard.reconfigure(cfg)
+        return self.correlator.reconfigure(_groups(cfg), at, cfg.correlation, cfg.vantage.name)
 
     def observe(self, obs: Observation) -> tuple[list[Event], list[Change]]:
         """Run one result through the state machine, then decide; (state events, changes)."""

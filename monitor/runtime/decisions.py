@@ -36,9 +36,9 @@ class Decisions:
         """Since when this vantage has been offline (None while online)."""
         return self.engine.offline_since
 
-    def reconfigure(self, cfg: Config) -> None:
-        """New services and canaries; incidents in progress carry on."""
-        self.engine.reconfigure(cfg)
+    def reconfigure(self, cfg: Config, at: datetime) -> list[Change]:
+        """New services, canaries and settings; incidents of removed services end."""
+        return self._take(self.engine.reconfigure(cfg, at))
 
     def result(self, obs: Observation, events: list[Event]) -> list[Change]:
         """Account one probe result (a canary's or a service check's) the machine has seen."""

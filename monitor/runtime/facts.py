@@ -42,7 +42,14 @@ def alert_inputs(
         campaigns=snap.open_campaigns,
         vantage_offline_since=snap.offline_since,
         sources=[
-            SourceFacts(h.name, h.kind, h.connected, h.last_message_at, down_since.get(h.name))
+            SourceFacts(
+                h.name,
+                h.kind,
+                h.connected,
+                h.last_message_at,
+                down_since.get(h.name),
+                h.stale_after,
+            )
             for h in snap.sources
         ],
         certs=_certs(snap),

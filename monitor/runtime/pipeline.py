@@ -47,17 +47,28 @@ class Pipeline:
         """A pipeline for the configured services."""
         return cls(StateMachine(rules_from_config(services)), {s.name: s.group for s in services})
 
-    def reconfigure(self, services: Any) -> None:
-        """Swap in new services; unchanged checks keep their state."""
-        self.machine.reconfigure(rules_from_config(services))
+    def reconfigure(self, services: Any, at: datetime | None = None) -> list[Event]:
+        """Swap in new services; unchanged checks keep their state; the open outages of
+        removed services close at `at` (stored like any other)."""
+        events = self.machine.reconfigure(rules_from_config(services), at)
+        for ev in events:
+            if isinstance(ev, OutageClosed):
+                self.pending_outages[ev.outage.id] = ev.outage
         self.groups = {s.name: s.group for s in services}
         self.reindex()
         live = {(s.name, c.id) for s in services for c in s.checks}
         for key in [k for k in self.last if k not in live]:
             del self.last[key]
+        return events
 
     def record(
-        self, service: str, check: str, kind: str, result: ProbeResult, at: datetime
+        self,
+        service: str,
+        check: str,
+        kind: str,
+        result: ProbeResult,
+        at: datetime,
+        mono: float | None = None,
     ) -> tuple[Observation, list[Event]]:
         """Account one result; returns it as an observation, and the state events it caused."""
         self.last[(service, check)] = LastResult(service, check, kind, at, result)
@@ -74,6 +85,7 @@ class Pipeline:
             duration=result.duration,
             detail=result.detail,
             status_code=result.status_code,
+            mono=mono,
         )
         self.pending_results.append(obs)
         events = self.machine.observe(obs)

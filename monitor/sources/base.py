@@ -38,6 +38,7 @@ class SourceHealth:
     renamed: bool = False
     clamped_times: int = 0  # times out of range (year 9999, before 1970) replaced by receipt time
     detail: str = ""  # the last problem or notable change, one line, no secrets
+    stale_after: float | None = None  # silent this long: stale (its config's stale_after)
 
 
 class Source(Protocol):

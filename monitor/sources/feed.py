@@ -137,7 +137,7 @@ class FeedSource:
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        self.health = SourceHealth(cfg.name, "feed")
+        self.health = SourceHealth(cfg.name, "feed", stale_after=cfg.stale_after)
         self.sink = sink
         self.store = store
         self.clock = clock or SystemClock()
@@ -216,23 +216,34 @@ class FeedSource:
     async def _hand_on(self, entries: list[Any]) -> int:
         now = self.clock.now()
         seen: dict[str, str] = {}
-        handed = 0
+        handed = unrecorded = 0
         for entry in entries:
             try:
                 clamped: list[str] = []
                 message = entry_message(self.name, entry, now, clamped)
                 if clamped:
                     self._clamped(message.id, clamped)
-                seen[message.id] = message.text
-                if self._seen.get(message.id) == message.text:
-                    continue
-                await self.sink(message)
-                handed += 1
-                self.health.last_message_at = now
-            except Exception as exc:  # one bad entry never stops the feed
+            except Exception as exc:  # an entry we cannot read stays unreadable: skip it
                 self._problem(f"entry failed: {type(exc).__name__}: {exc}"[:300])
                 log.debug("feed %s: entry failed", self.name, exc_info=True)
+                continue
+            if self._seen.get(message.id) == message.text:
+                seen[message.id] = message.text
+                continue
+            try:
+                await self.sink(message)
+            except Exception as exc:  # one bad entry never stops the feed; it is tried again
+                unrecorded += 1
+                self._problem(f"entry {message.id} failed: {type(exc).__name__}: {exc}"[:300])
+                log.debug("feed %s: entry failed", self.name, exc_info=True)
+                continue
+            seen[message.id] = message.text  # seen only once recorded
+            handed += 1
+            self.health.last_message_at = now
         self._seen = seen  # only the current entries: memory stays bounded
+        if unrecorded:
+            # keep the old validators: a 304 next time would hide the entries not yet recorded
+            return handed
         self.etag, self.modified = self._validators
         if self.store is not None:
             await self.store.set_cursor(

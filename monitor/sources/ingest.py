@@ -137,21 +137,39 @@ async def _read(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def ingest_routes(
-    cfg: Ingest, sink: Sink, health: SourceHealth, clock: Clock | None = None
-) -> list[web.RouteDef]:
-    """The ingest endpoint, ready for the daemon's web app."""
-    clock = clock or SystemClock()
-    limiter = RateLimiter(cfg.rate_limit_per_minute, clock)
-    health.connected = True
+class IngestEndpoint:
+    """The ingest endpoint; `reconfigure` swaps tokens and rate limit in place (a reload)."""
 
-    async def post(request: web.Request) -> web.Response:
+    def __init__(
+        self, cfg: Ingest, sink: Sink, health: SourceHealth, clock: Clock | None = None
+    ) -> None:
+        self.sink = sink
+        self.health = health
+        self.clock = clock or SystemClock()
+        self.cfg = cfg
+        self.limiter = RateLimiter(cfg.rate_limit_per_minute, self.clock)
+        health.connected = True
+
+    def reconfigure(self, cfg: Ingest) -> None:
+        """New tokens or rate limit, from the next request on: a removed token stops working."""
+        if cfg != self.cfg:
+            # buckets are kept per token index: new tokens or a new rate start afresh
+            self.limiter = RateLimiter(cfg.rate_limit_per_minute, self.clock)
+        self.cfg = cfg
+
+    def routes(self) -> list[web.RouteDef]:
+        """The route for the daemon's web app."""
+        return [web.post(PATH, self.post)]
+
+    async def post(self, request: web.Request) -> web.Response:
+        """Accept one forwarded notice."""
+        cfg, health = self.cfg, self.health
         if not cfg.tokens:
             return _error(403, "ingest is off: set sources.ingest.tokens in the config")
         token = _token_index(cfg, request.headers.get("Authorization", ""))
         if token is None:
             return _error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        if not limiter.allow(token):
+        if not self.limiter.allow(token):
             retry = max(1, round(60 / cfg.rate_limit_per_minute))
             return _error(
                 429,
@@ -163,19 +181,24 @@ def ingest_routes(
             health.errors += 1
             return _error(413, f"body larger than {MAX_BODY // 1024} KB")
         try:
-            message = parse_body(raw, clock.now())
+            message = parse_body(raw, self.clock.now())
         except ValueError as exc:
             health.errors += 1
             return _error(400, str(exc))
         try:
-            await sink(message)
+            await self.sink(message)
         except Exception:
             health.errors += 1
             log.exception("ingest: could not record %s/%s", message.source, message.id)
             return _error(503, "could not record the message; retry later")
-        health.last_message_at = clock.now()
+        health.last_message_at = self.clock.now()
         return web.json_response(
             {"status": "accepted", "source": message.source, "id": message.id}, status=202
         )
 
-    return [web.post(PATH, post)]
+
+def ingest_routes(
+    cfg: Ingest, sink: Sink, health: SourceHealth, clock: Clock | None = None
+) -> list[web.RouteDef]:
+    """The ingest endpoint with a fixed config (tests and tools; the daemon keeps the endpoint)."""
+    return IngestEndpoint(cfg, sink, health, clock).routes()

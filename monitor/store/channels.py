@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -87,6 +88,25 @@ class ChannelStore:
         """Advance the backfill cursor (never moves it back)."""
         if last_id > await self.last_seen_id(source):
             await self.set_cursor(source, {"last_id": last_id})
+
+    async def live_message_ids(self, source: str, since: datetime) -> dict[int, datetime]:
+        """Numeric ids (and publication times) of a source's recorded, not deleted messages
+        published since `since`: what a recheck expects to find still there."""
+
+        def query(db: sqlite_utils.Database) -> dict[int, datetime]:
+            rows = db.query(
+                "SELECT id, published_at FROM announcements"
+                " WHERE source = ? AND deleted = 0 AND published_at >= ?",
+                [source, since.isoformat()],
+            )
+            found = {
+                int(r["id"]): datetime.fromisoformat(r["published_at"])
+                for r in rows
+                if str(r["id"]).isdigit()
+            }
+            return {k: v for k, v in found.items() if v >= since}
+
+        return await self.store.run(query)
 
     # -- Telegram channel pins ---------------------------------------------------------------
 

@@ -40,6 +40,11 @@ class Api:
         snap = self.snapshot()
         if not snap.started:
             return False, "starting"
+        down = [lp for lp in snap.loops if not lp.live]
+        if down:
+            return False, "; ".join(
+                f"loop {lp.name} {'stalled' if lp.alive else 'stopped'}" for lp in down
+            )
         return True, "ok" if snap.store_up else "store unavailable; running from memory"
 
     async def reload(self) -> tuple[bool, str]:

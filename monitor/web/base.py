@@ -41,6 +41,17 @@ class ProbeSnapshot:
 
 
 @dataclass(frozen=True)
+class LoopHealth:
+    """One long-lived loop of the daemon: running, finishing iterations, and how often it failed."""
+
+    name: str
+    alive: bool  # its task is running
+    live: bool  # running and finished an iteration recently enough (not stalled)
+    last_iteration: float  # unix time the last iteration finished (or the loop started)
+    errors: int  # iterations that ended in an unexpected error
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything /metrics, the API and the status page show of runtime state, at one instant."""
 
@@ -65,3 +76,5 @@ class Snapshot:
     ingest: SourceHealth
     announcement_counts: Mapping[tuple[str, str], int]  # (source, kind) -> count
     delivery: DeliveryStats
+    loops: Sequence[LoopHealth] = ()
+    restart_required: Sequence[str] = ()  # settings changed by a reload that wait for a restart

@@ -20,6 +20,7 @@ def families(s: Snapshot) -> Iterator[Metric]:
         [([__version__, s.vantage], 1.0)],
     )
     yield from _daemon(s)
+    yield from _loops(s)
     yield from _correlation(s)
     yield from _sources(s)
     yield from _delivery(s)
@@ -48,6 +49,12 @@ def _daemon(s: Snapshot) -> Iterator[Metric]:
     yield counter(
         "outwatch_store_errors", "Database errors", ["vantage"], [(v, float(s.store_errors))]
     )
+    yield gauge(
+        "outwatch_config_restart_required",
+        "Settings a reload changed that take effect only after a restart",
+        ["vantage", "setting"],
+        [([s.vantage, key], 1.0) for key in s.restart_required],
+    )
     yield counter(
         "outwatch_probe_runs_skipped",
         "Scheduled runs not made: the previous run still going, or the loop too far behind",
@@ -59,6 +66,27 @@ def _daemon(s: Snapshot) -> Iterator[Metric]:
         "How long after its scheduled slot each probe started",
         ["vantage"],
         [(v, s.lateness)],
+    )
+
+
+def _loops(s: Snapshot) -> Iterator[Metric]:
+    yield gauge(
+        "outwatch_loop_up",
+        "Whether a long-lived loop runs and finished an iteration recently",
+        ["vantage", "loop"],
+        [([s.vantage, lp.name], float(lp.live)) for lp in s.loops],
+    )
+    yield gauge(
+        "outwatch_loop_last_iteration_timestamp_seconds",
+        "When a long-lived loop last finished an iteration",
+        ["vantage", "loop"],
+        [([s.vantage, lp.name], lp.last_iteration) for lp in s.loops],
+    )
+    yield counter(
+        "outwatch_loop_errors",
+        "Iterations of a long-lived loop that ended in an unexpected error",
+        ["vantage", "loop"],
+        [([s.vantage, lp.name], float(lp.errors)) for lp in s.loops],
     )
 
 
@@ -126,6 +154,12 @@ def _sources(s: Snapshot) -> Iterator[Metric]:
             for h in healths
             if h.last_message_at
         ],
+    )
+    yield gauge(
+        "outwatch_source_stale_after_seconds",
+        "The source's stale_after setting: silent this long, it is stale",
+        ["source", "kind", "vantage"],
+        [([h.name, h.kind, v], h.stale_after) for h in healths if h.stale_after],
     )
     yield counter(
         "outwatch_source_flood_waits",

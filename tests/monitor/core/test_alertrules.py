@@ -131,8 +131,9 @@ def test_source_alerts(
         connected,
         last_message_at=NOW - timedelta(seconds=last_msg_age),
         down_since=None if down_for is None else NOW - timedelta(seconds=down_for),
+        stale_after=7 * 86400,
     )
-    inp = AlertInputs("kyiv-1", NOW, sources=[src], source_stale_after=7 * 86400)
+    inp = AlertInputs("kyiv-1", NOW, sources=[src])
     assert [a.labels["alertname"] for a in alerts_for(inp)] == expected
 
 

@@ -408,3 +408,36 @@ def test_a_malformed_snapshot_raises_and_keeps_memory() -> None:
     with pytest.raises(ValueError, match="unreadable correlator snapshot"):
         corr.restore({"current": {"mod": {"incident": None}}, "heard": {"x": [["no", "k", "a"]]}})
     assert corr.snapshot() == before
+
+
+def test_campaign_membership_by_start_times_whatever_resolved_since() -> None:
+    """Starts at 0, 3 and 21 minutes (window 30m): a campaign, though two resolved by then."""
+    events: list[Event] = [("open", "privatbank", 0), ("close", "privatbank", 0, 1)]
+    events += [("open", "mod", 3), ("close", "mod", 3, 4), ("tick", 20)]
+    corr, changes = run(events)
+    assert {i.status for i in final(changes).values()} == {"resolved"}
+    corr, changes = run([("open", "zsu", 21)], corr)
+    (camp,) = corr.campaigns()
+    assert camp.services == ("privatbank", "mod", "zsu")
+    assert final(changes)[iid("privatbank", 0)].campaign == camp.id
+    corr, changes = run([("close", "zsu", 21, 22), ("tick", 38)], corr)
+    assert [c.kind for c in changes if c.campaign] == ["campaign_closed"]
+    assert corr.campaigns() == []
+
+
+def test_vantage_offline_withdraws_the_observation_of_an_announced_incident() -> None:
+    """An attack notice at -10; mod's third failure lands a minute before the canaries'."""
+    events: list[Event] = [("ann", 1, "attack", ("mod",), -10), ("open", "mod", 0)]
+    corr, changes = run(events)
+    assert final(changes)[iid("mod", -10)].observed
+    corr, changes = run([("vantage", True, 1, 0)], corr)
+    (inc,) = corr.incidents()
+    assert (inc.observed, inc.announced, inc.outages) == (False, True, ())
+    assert inc.flags == ("announced_not_observed",)
+    assert "incident_withdrawn" not in [c.kind for c in changes]
+    (gap,) = corr.gaps()
+    assert gap.outages == (f"mod@{t(0).isoformat()}",)
+    # the outage lasts past the gap and its quiet period: a real one, observed again
+    corr, changes = run([("vantage", False, 20), ("tick", 36)], corr)
+    (inc,) = corr.incidents()
+    assert inc.observed and inc.flags == ()

@@ -185,7 +185,8 @@ async def test_random_times_never_stop_storing_or_alerting(rig: Rig, ts: datetim
     await through_export(rig, ts, n)
     before = rig.results()
     await until(lambda: rig.results() > before, "results stopped being stored")
-    assert all(not t.done() for t in d._tasks), "a background task died"
+    loops = d.supervisor.health()
+    assert all(h.alive and h.errors == 0 for h in loops), f"a background loop died: {loops}"
     if n % 8 == 0:  # alerts are still evaluated: the service goes down, it fires; back, it ends
         rig.target.mode = "503"
         await wait_for_alert(rig, present=True)

@@ -277,3 +277,26 @@ async def test_a_redirect_loop_never_logs_the_query_key(caplog: pytest.LogCaptur
     logged = caplog.text + source.health.detail
     assert "feed.xml?key=<redacted>" in logged
     assert "S3CRET-KEY" not in logged and "pa55word" not in logged
+
+
+async def test_an_entry_the_sink_failed_on_is_handed_again(feed_server: FeedServer) -> None:
+    """A transient sink failure: not seen, validators held, so the next poll records it."""
+    feed_server.body = rss((1, "DDoS", "a"), (2, "Атака", "b"))
+    failing = {"cert-2"}
+    got: list[str] = []
+
+    async def sink(message: Message) -> None:
+        if message.id in failing:
+            failing.discard(message.id)
+            raise RuntimeError("database is locked")
+        got.append(message.id)
+
+    source = FeedSource(Feed(name="cert", url=feed_server.url), sink)
+    async with aiohttp.ClientSession() as session:
+        assert await source.poll(session) == 1
+        assert source.etag is None  # not advanced: the feed is fetched whole again
+        assert await source.poll(session) == 1
+        assert "If-None-Match" not in feed_server.requests[1]
+        assert source.etag == '"v1"'
+        assert await source.poll(session) == 0  # now a 304
+    assert got == ["cert-1", "cert-2"]

@@ -390,3 +390,54 @@ async def test_dates_out_of_range_become_receipt_time(
     assert health.clamped_times == 3
     stored = await rig.ann.load(datetime(1970, 1, 1, tzinfo=UTC))
     assert all(a.message.published_at.year < 9000 for a in stored)
+
+
+async def test_backfill_cursor_holds_at_a_message_that_failed_to_record(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    world = make_world()
+    world.history[DSSZZI].append(post(DSSZZI, 3, "DDoS триває"))
+    rig = await make_rig(world)
+    record, failed = rig.source.sink, []
+
+    async def flaky(message: Any) -> None:
+        if message.source == "dsszzi" and message.id == "2" and not failed:
+            failed.append(message.id)
+            raise RuntimeError("database is locked")
+        await record(message)
+
+    rig.source.sink = flaky
+    rig.start()
+    await until(lambda: bool(failed) and rig.source.health.connected)
+    await until(lambda: len(rig.changes) == 1)
+    assert await rig.channels.last_seen_id("dsszzi") == 1  # held before message 2
+    await rig.source.backfill(rig.client)  # the next backfill reads 2 and 3
+    assert rig.seen() == [("new", "dsszzi", "1"), ("new", "dsszzi", "2"), ("new", "dsszzi", "3")]
+    assert await rig.channels.last_seen_id("dsszzi") == 3
+
+
+async def test_reconnect_applies_edits_and_deletions_made_while_away(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    rig = await make_rig()
+    rig.start()
+    await until_cursor(rig.channels, "dsszzi", 2)
+    await rig.stop()
+    # while the daemon is down: post 1 is edited, post 2 deleted (Telegram sends no update
+    # to a client that is not connected)
+    edited = post(DSSZZI, 1, "Роботу сайту Міноборони відновлено", edit_date=T0.replace(hour=18))
+    rig.world.history[DSSZZI] = [edited]
+    again = await make_rig(rig.world, recheck_window=10**9)
+    again.start()
+    await until(lambda: len(again.changes) == 2)
+    assert again.seen() == [("edited", "dsszzi", "1"), ("deleted", "dsszzi", "2")]
+    assert again.changes[0].announcement.kind == "restored"
+    stored = await again.ann.get("dsszzi", "2")
+    assert stored is not None and stored.message.deleted
+    # the default window (24 h) reaches none of these 2022 posts: nothing is judged deleted
+    third = await make_rig(rig.world)
+    rig.world.history[DSSZZI] = []
+    third.start()
+    await until(lambda: third.source.health.connected)
+    await asyncio.sleep(0.05)
+    assert third.changes == []
