@@ -24,6 +24,7 @@ from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
 from alerts.base import Duration, Secret
+from monitor.vocabulary import ALERTNAMES, SEVERITIES
 from monitor.yamlsrc import (
     MAX_YAML_BYTES,
     Loc,
@@ -536,8 +537,6 @@ def warnings(cfg: Config) -> list[tuple[Loc, str]]:
 
 
 def _dead_routes(cfg: Config) -> list[tuple[Loc, str]]:
-    from monitor.core.alertrules import ALERTNAMES, SEVERITIES
-
     known = {
         "alertname": ALERTNAMES,
         "severity": SEVERITIES,

@@ -8,20 +8,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from alerts.base import Alert
-from monitor.core.vocabulary import ERROR_WORDS, FLAGS
+from monitor.vocabulary import ERROR_WORDS, FLAGS
 
 # Every alertname the rules below give (check-config warns about a route matching none of them).
-ALERTNAMES: tuple[str, ...] = (
-    "service_down",
-    "incident_confirmed",
-    *FLAGS,
-    "campaign_opened",
-    "vantage_offline",
-    "source_disconnected",
-    "source_stale",
-    "cert_expiring",
-)
-SEVERITIES = ("critical", "warning")
 
 
 class IncidentLike(Protocol):

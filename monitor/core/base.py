@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from monitor.core.vocabulary import (
+from monitor.vocabulary import (
     ANNOUNCEMENT_KINDS,
     AnnouncementKind,
     CheckState,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from monitor.core.base import AnnouncementKind, CheckState
 from monitor.core.codec import dt, iso
-from monitor.core.vocabulary import Flag
+from monitor.vocabulary import Flag
 
 IncidentStatus = Literal["open", "resolved"]
 CampaignStatus = Literal["open", "closed"]

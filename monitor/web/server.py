@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from alerts.base import parse_duration
 from monitor.config import Web
 from monitor.core.timebounds import TimeRangeError, bounded
-from monitor.core.vocabulary import ANNOUNCEMENT_KINDS
+from monitor.vocabulary import ANNOUNCEMENT_KINDS
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

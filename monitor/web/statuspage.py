@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from monitor.core.vocabulary import ANNOUNCEMENT_KINDS, FLAGS, SERVICE_STATUSES
+from monitor.vocabulary import ANNOUNCEMENT_KINDS, FLAGS, SERVICE_STATUSES
 
 # Everything below comes from probes, config and the internet (announcement text, URLs),
 # so every string goes through _text()/_attr() and every class name through a whitelist.

@@ -18,7 +18,7 @@ import pytest_asyncio
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.core.vocabulary import ANNOUNCEMENT_KINDS
+from monitor.vocabulary import ANNOUNCEMENT_KINDS
 from tests.conftest import free_port, require_binary
 from tests.deploy import dashboard
 from tests.deploy.conftest import PROMETHEUS

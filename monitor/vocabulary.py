@@ -1,4 +1,7 @@
-"""The domain's words, each written once: states, announcement kinds, flags, failure words."""
+"""The domain's words, each written once: states, kinds, flags, alert names, failure words.
+
+Below config in the layers: config checks routes against the alert names.
+"""
 
 from __future__ import annotations
 
@@ -58,3 +61,16 @@ ERROR_WORDS = {
     "tls": "TLS failure",
     "content": "content mismatch",
 }
+
+# every alertname outwatch sends, and their severities (config warns on routes that match none)
+ALERTNAMES: tuple[str, ...] = (
+    "service_down",
+    "incident_confirmed",
+    *FLAGS,
+    "campaign_opened",
+    "vantage_offline",
+    "source_disconnected",
+    "source_stale",
+    "cert_expiring",
+)
+SEVERITIES = ("critical", "warning")
