@@ -6,7 +6,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.core.incidents import Campaign, ChangeKind, campaign_dict, campaign_from
+from monitor.core.incidents import (
+    CAMPAIGN_PREFIX,
+    Campaign,
+    ChangeKind,
+    IdBook,
+    campaign_dict,
+    campaign_from,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class CampaignBook:
         self._loose: dict[str, Member] = {}  # recent incidents in no campaign
         self._members: dict[str, Member] = {}  # incident id -> member, for open campaigns
         self._resolved: set[str] = set()
+        self.ids = IdBook(CAMPAIGN_PREFIX, 2)
 
     def open(self) -> list[Campaign]:
         """Open campaigns, oldest first."""
@@ -83,7 +91,7 @@ class CampaignBook:
         for x in group:
             self._loose.pop(x.incident, None)
             self._members[x.incident] = x
-        c = _campaign(f"campaign@{start.isoformat()}", group)
+        c = _campaign(self.ids.next(start), group)
         self._open[c.id] = c
         return CampaignChange("campaign_opened", c, tuple(x.incident for x in group))
 
@@ -139,6 +147,7 @@ class CampaignBook:
             "members": [_member_dict(m) for m in self._members.values()],
             "loose": [_member_dict(m) for m in self._loose.values()],
             "resolved": sorted(self._resolved),
+            "ids": self.ids.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -147,6 +156,7 @@ class CampaignBook:
         self._members = {m["incident"]: _member_from(m) for m in snap.get("members") or []}
         self._loose = {m["incident"]: _member_from(m) for m in snap.get("loose") or []}
         self._resolved = set(snap.get("resolved") or [])
+        self.ids.restore(snap.get("ids"))
 
 
 def _campaign(cid: str, members: list[Member]) -> Campaign:

@@ -22,7 +22,9 @@ from monitor.core.incidents import (
 from monitor.store.db import get_state, put_state
 
 SNAPSHOT_KEY = "correlator"
-_JSON_INCIDENT = ("outages", "announcements", "flags", "evidence")
+_JSON_INCIDENT = ("outages", "announcements", "flags", "flags_at", "evidence")
+# ids a person can say (`INC-20220215-004`); older rows keep their `<service>@<iso>` ids
+_SAYABLE = "'[A-Z][A-Z][A-Z]-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9]*'"
 _JSON_CAMPAIGN = ("services", "incidents", "groups")
 
 
@@ -148,9 +150,25 @@ def save_snapshot(db: sqlite_utils.Database, corr: Correlator) -> None:
 
 
 def load_snapshot(db: sqlite_utils.Database, corr: Correlator) -> bool:
-    """Resume the correlator from the last snapshot; False if there was none."""
+    """Resume the correlator from the last snapshot; False if there was none.
+
+    The ids already stored are reserved either way, so a lost or older snapshot can never
+    make the correlator hand out an id that names another incident.
+    """
     snap = get_state(db, SNAPSHOT_KEY)
-    if not isinstance(snap, dict):
-        return False
-    corr.restore(snap)
-    return True
+    if isinstance(snap, dict):
+        corr.restore(snap)
+    corr.reserve_ids(last_ids(db))
+    return isinstance(snap, dict)
+
+
+def last_ids(db: sqlite_utils.Database) -> list[str]:
+    """The highest stored incident and campaign id of each day."""
+    out = []
+    for table in ("incidents", "campaigns"):
+        rows = db.execute(
+            f"SELECT substr(id, 1, 13), max(CAST(substr(id, 14) AS INTEGER)) FROM {table} "
+            f"WHERE id GLOB {_SAYABLE} GROUP BY 1"
+        ).fetchall()
+        out += [f"{day}{n}" for day, n in rows]
+    return out
