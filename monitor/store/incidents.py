@@ -172,3 +172,67 @@ def last_ids(db: sqlite_utils.Database) -> list[str]:
         ).fetchall()
         out += [f"{day}{n}" for day, n in rows]
     return out
+
+
+# -- for the incident, campaign and status pages ---------------------------------------------
+
+MAX_TIMELINE_RESULTS = 20_000  # a day of one service's checks every few seconds
+
+
+def get_campaign(db: sqlite_utils.Database, campaign_id: str) -> dict[str, Any] | None:
+    """One campaign as API data, or None."""
+    row = next(db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]), None)
+    return _campaign_out(row) if row else None
+
+
+def incidents_by_id(db: sqlite_utils.Database, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored incidents among `ids`, oldest first."""
+    wanted = list(dict.fromkeys(ids))[:500]
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    rows = db.query(f"SELECT * FROM incidents WHERE id IN ({marks}) ORDER BY started_at", wanted)
+    return [_incident_out(r) for r in rows]
+
+
+def outages_by_id(db: sqlite_utils.Database, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored outages among `ids`, oldest first."""
+    wanted = list(dict.fromkeys(ids))[:500]
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    rows = db.query(
+        f"SELECT id, service, started_at, ended_at, worst FROM outages WHERE id IN ({marks}) "
+        "ORDER BY started_at",
+        wanted,
+    )
+    return list(rows)
+
+
+def results_between(
+    db: sqlite_utils.Database, service: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """One service's probe results in [since, until], oldest first (capped: newest kept)."""
+    rows = db.query(
+        "SELECT ts, check_id, ok, error FROM results WHERE service = ? AND ts >= ? AND ts <= ? "
+        "ORDER BY ts DESC LIMIT ?",
+        [service, since.isoformat(), until.isoformat(), MAX_TIMELINE_RESULTS],
+    )
+    return list(reversed(list(rows)))
+
+
+def data_span(
+    db: sqlite_utils.Database, service: str, checks: Iterable[str], since: datetime
+) -> tuple[str, str] | None:
+    """The first and last result time of a service's checks since `since` (index seeks only)."""
+    first: list[str] = []
+    last: list[str] = []
+    for check in checks:
+        args = [service, check, since.isoformat()]
+        where = "WHERE service = ? AND check_id = ? AND ts >= ?"
+        lo = db.execute(f"SELECT min(ts) FROM results {where}", args).fetchone()[0]
+        hi = db.execute(f"SELECT max(ts) FROM results {where}", args).fetchone()[0]
+        if lo and hi:
+            first.append(lo)
+            last.append(hi)
+    return (min(first), max(last)) if first else None

@@ -217,10 +217,20 @@ def test_hostile_notice_is_text_not_markup() -> None:
     assert "javascript:" not in page
 
 
+_OWN = re.compile(r"/((incidents|campaigns)/[A-Za-z0-9@%._-]+)?")
+
+
+def _safe_href(h: str) -> bool:
+    """An https link out, or one of this instance's own pages (quoted, never `//host`)."""
+    return h.startswith("https://") or _OWN.fullmatch(h) is not None
+
+
 def test_only_https_links() -> None:
+    """Outside links are https only; the rest are this instance's own pages."""
     page = render_status_page(founding_view())
     hrefs = [v for k, v in _parse(page).attrs if k == "href"]
-    assert hrefs and all(h is not None and h.startswith("https://") for h in hrefs)
+    assert hrefs and all(h is not None and _safe_href(h) for h in hrefs), hrefs
+    assert "/incidents/inc-mod-1" in hrefs and "/campaigns/camp-1" in hrefs
     assert "https://t.me/dsszzi/102" in hrefs
 
 
@@ -440,4 +450,4 @@ def test_malformed_data_never_breaks_the_page(
     page.encode("utf-8")
     parsed = _parse(page)
     assert "script" not in parsed.tags
-    assert all(v is None or v.startswith("https://") for k, v in parsed.attrs if k == "href")
+    assert all(v is None or _safe_href(v) for k, v in parsed.attrs if k == "href")
