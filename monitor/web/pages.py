@@ -237,11 +237,15 @@ def _notice_item(n: int, notice: Mapping[str, Any], service: str, now: datetime)
     )
 
 
-def _evidence(inc: Mapping[str, Any], outages: Sequence[Mapping[str, Any]], now: datetime) -> str:
+def _evidence(view: IncidentView, now: datetime) -> str:
+    inc, outages = view.incident, [sp._map(o) for o in view.outages]
     ev = sp._map(inc.get("evidence"))
     rows = []
     checks = ", ".join(sp._text(c, 40) for c in sp._list(ev.get("failing_checks"))[:20])
-    rows.append(f"<dt>Failing checks</dt><dd>{checks or '—'}</dd>")
+    rows.append(f"<dt>Failing checks</dt><dd>{checks or 'none now'}</dd>")
+    failed = ", ".join(sp._text(c, 40) for c in sorted(failing_bands(view.results, now))[:20])
+    if failed:
+        rows.append(f"<dt>Checks that failed during it</dt><dd>{failed}</dd>")
     rows.append(f"<dt>Failure signature</dt><dd>{sp._signature(ev.get('signature')) or '—'}</dd>")
     hints = "".join(f"<li>{sp._text(h, sp.MAX_SHORT)}</li>" for h in sp._list(ev.get("hints")))
     rows.append(f'<dt>Hints</dt><dd><ul class="hints">{hints}</ul></dd>' if hints else "")
@@ -302,7 +306,7 @@ def render_incident_page(view: IncidentView) -> str:
         f'<section><h2>Notices <span class="muted">({len(notices)})</span></h2>'
         + (f'<ol class="notices">{items}</ol>' if items else '<p class="muted">None linked.</p>')
         + "</section>"
-        + _evidence(inc, [sp._map(o) for o in view.outages], now)
+        + _evidence(view, now)
         + _members_list(view.members, view.titles, now)
     )
     return sp.page(f"{inc.get('id')} · {title}", view.vantage, now, body)

@@ -548,7 +548,7 @@ svg.thumb{max-width:440px;margin-top:6px}
 .tl-track{fill:var(--none)}
 .tl-fail{fill:var(--fail)}.tl-down{fill:var(--down)}.tl-degraded{fill:var(--deg)}
 .tl-member{fill:var(--unk);opacity:.7}.tl-member-open{fill:var(--down);opacity:.6}
-.tl-label{fill:var(--muted);font-size:11px}.tl-tick{fill:var(--muted);font-size:10px}
+.tl-label{fill:var(--muted);font-size:11px;paint-order:stroke;stroke:var(--card);stroke-width:3px}.tl-tick{fill:var(--muted);font-size:10px}
 .tl-axis{stroke:var(--muted)}.tl-grid{stroke:var(--line)}
 .tl-now{stroke:var(--fg);stroke-dasharray:4 3;opacity:.5}
 .tl-stem{stroke:currentColor;stroke-dasharray:2 2;opacity:.8}

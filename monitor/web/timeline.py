@@ -78,7 +78,7 @@ class _Geometry:
     lane_h: int = 14
     thin_h: int = 6
     label_h: int = 14
-    marker_h: int = 30
+    marker_h: int = 48
     flag_h: int = 16
     axis_h: int = 22
     ticks: int = 6
@@ -90,13 +90,14 @@ def span_of(times: Sequence[datetime | None], now: datetime) -> tuple[datetime, 
     """A start and end that hold all `times`, with a margin on each side."""
     known = [t for t in times if t is not None] or [now]
     lo, hi = min(known), max(known)
-    margin = max((hi - lo) * 0.06, timedelta(minutes=5))
+    # a share of the span, so a replay compressed into seconds is as legible as a real day
+    margin = max((hi - lo) * 0.06, timedelta(seconds=5))
     return lo - margin, hi + margin
 
 
 def render(tl: Timeline, width: int = 960, text: bool = True) -> str:
     """The timeline as one <svg> element, `width` user units wide (it scales to its box)."""
-    g = _Geometry(width=width, text=text, ticks=max(2, width // 160))
+    g = _Geometry(width=width, text=text, ticks=max(3, width // 150))
     if not text:
         g = _Geometry(
             width=width, text=False, lane_h=8, thin_h=4, label_h=0, marker_h=12, flag_h=0, axis_h=0
@@ -169,7 +170,7 @@ def _grid(g: _Geometry, tl: Timeline, top: int, bottom: int) -> str:
 def _ticks(tl: Timeline, n: int) -> list[datetime]:
     """Round times (whole minutes, 5, 15, 30 minutes, hours…) about n across the span."""
     span = (tl.end - tl.start).total_seconds()
-    steps = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+    steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
     step = next((s for s in steps if span / s <= n), 86400 * max(1, round(span / 86400 / n)))
     first = tl.start.timestamp() // step * step + step
     out = []
@@ -184,9 +185,10 @@ def _axis(g: _Geometry, tl: Timeline, y: int) -> str:
     out = [f'<line class="tl-axis" x1="{g.pad}" y1="{y}" x2="{g.width - g.pad}" y2="{y}"/>']
     ticks = _ticks(tl, g.ticks)
     days = {t.date() for t in ticks}
+    seconds = any(t.second for t in ticks)
     for t in ticks:
         x = _x(g, tl, t)
-        fmt = "%H:%M" if len(days) <= 1 else "%d %H:%M"
+        fmt = ("%H:%M:%S" if seconds else "%H:%M") if len(days) <= 1 else "%d %H:%M"
         out.append(f'<line class="tl-axis" x1="{x}" y1="{y}" x2="{x}" y2="{y + 4}"/>')
         out.append(
             f'<text class="tl-tick" x="{x}" y="{y + 16}" text-anchor="middle">'
@@ -208,9 +210,18 @@ def _now_line(g: _Geometry, tl: Timeline, top: int, bottom: int) -> str:
 def _markers(g: _Geometry, tl: Timeline, top: int, bottom: int) -> str:
     out = []
     r = 9 if g.text else 4
-    cy = top + (g.marker_h - r - 2 if g.text else r + 1)
+    base = top + (g.marker_h - r - 2 if g.text else r + 1)
+    placed: list[tuple[float, int]] = []
     for m in sorted(tl.markers, key=lambda m: m.at):
         x = _x(g, tl, m.at)
+        # notices close in time stack upwards instead of hiding each other
+        row = 0
+        while (
+            g.text and row < 2 and any(abs(x - px) < 2 * r + 2 and pr == row for px, pr in placed)
+        ):
+            row += 1
+        placed.append((x, row))
+        cy = base - row * (2 * r + 2)
         kind = m.kind if m.kind in ANNOUNCEMENT_KINDS else "other"
         style = m.style if m.style in MARKER_STYLES else "asserted"
         cls = f"tl-notice k-{kind} m-{style}"
@@ -233,18 +244,24 @@ def _flags(g: _Geometry, tl: Timeline, top: int, bottom: int) -> str:
         x = _x(g, tl, f.at)
         words = FLAGS.get(f.flag)  # type: ignore[call-overload]
         title = f"{f.flag}: {words.title}" if words else f.flag
-        anchor, dx = ("end", -4) if x > g.width * 0.6 else ("start", 4)
         text = ""
         if g.text:
-            text = (
-                f'<text x="{x + dx}" y="{top + 11}" text-anchor="{anchor}">'
-                f"⚑ {escape(f.flag)}</text>"
-            )
+            tx, anchor = _fit(g, x, 7.0 * (len(f.flag) + 2))
+            text = f'<text x="{tx}" y="{top + 11}" text-anchor="{anchor}">⚑ {escape(f.flag)}</text>'
         out.append(
             f'<g class="tl-flag">{_title(title)}'
             f'<line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}"/>{text}</g>'
         )
     return "".join(out)
+
+
+def _fit(g: _Geometry, x: float, w: float) -> tuple[float, str]:
+    """Where a label of about `w` units goes beside `x` so that it stays inside the drawing."""
+    if x + 4 + w <= g.width - g.pad:
+        return x + 4, "start"
+    if x - 4 - w >= g.pad:
+        return x - 4, "end"
+    return g.width - g.pad, "end"
 
 
 def merge(bands: Sequence[Band]) -> list[Band]:
