@@ -123,9 +123,9 @@ def _href(kind: str, ident: Any) -> str:
 
 def _page_link(kind: str, ident: Any, limit: int = 60) -> str:
     """A link to an incident's or campaign's page, or just its escaped id when it has none."""
-    if not _clean(ident, 200):
+    if not isinstance(ident, str) or not _clean(ident, 200):
         return _text(ident, limit) or "—"
-    return f'<a href="{_href(kind, ident)}">{_text(ident, limit)}</a>'
+    return f'<a class="id" href="{_href(kind, ident)}">{_text(ident, limit)}</a>'
 
 
 def _plural(n: int, word: str) -> str:
@@ -373,7 +373,7 @@ def _incident(
         + (
             f'<a class="thumb-link" href="{_href("incidents", inc.get("id"))}" '
             f'aria-label="timeline of {_attr(inc.get("id"), 60)}">{thumb}</a>'
-            if thumb and _clean(inc.get("id"), 200)
+            if thumb and isinstance(inc.get("id"), str) and _clean(inc.get("id"), 200)
             else ""
         )
         + f"{_flags(_list(inc.get('flags')))}"
@@ -535,7 +535,7 @@ code{font-size:.85em}
 .banner{border-radius:8px;padding:10px 12px;margin:8px 0;border:2px solid var(--down);background:var(--bad-bg)}
 .banner.offline{border-color:var(--deg);background:var(--warn-bg)}
 a{color:inherit}
-a.home{text-decoration:none}
+a.home{text-decoration:none}a.id{white-space:nowrap}
 .page-title{margin:8px 0;font-size:1.15rem}
 .k-advisory{color:var(--adv)}.k-other{color:var(--unk)}
 .bar{display:flex;gap:1px;height:16px;margin:6px 0 0}

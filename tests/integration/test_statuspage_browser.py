@@ -352,3 +352,83 @@ async def test_demo_incident_page_in_chromium(tmp_path: Path) -> None:
             assert a["annotations"]["incident_url"] == page, a
     finally:
         await replay.stop()
+
+
+async def test_pages_and_old_ids_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages answer by id (sayable and old stored ones), 404 for others, behind the auth."""
+    import json
+    from datetime import UTC, datetime
+    from urllib.parse import quote
+
+    import aiohttp
+
+    from monitor import config
+    from monitor.core.base import Message
+    from monitor.runtime.daemon import Daemon
+    from tests.integration.helpers import Target, wait_for
+
+    monkeypatch.chdir(tmp_path)
+    down = Target(free_port())  # never started: refused
+    port = free_port()
+    (tmp_path / "c.yaml").write_text(
+        f"""vantage: pages-1
+web: {{listen: "127.0.0.1:{port}", auth: {{tokens: [page-token-0123456789]}}}}
+defaults: {{interval: 300ms, timeout: 200ms, failures_before_down: 2, successes_before_up: 1}}
+services:
+  - {{name: privatbank, title: PrivatBank, group: bank, aliases: [ПриватБанк],
+      checks: [{{kind: http, url: "{down.url}", id: web}}]}}
+"""
+    )
+    d = Daemon(config.load(tmp_path / "c.yaml"), None)
+    await d.start()
+    old = "privatbank@2022-02-15T12:00:00+00:00"
+    try:
+        await d.ingest(Message("dsszzi", "1", datetime.now(UTC), "DDoS-атака на ПриватБанк."))
+
+        async def stored() -> bool:
+            n = await d.store.run(
+                lambda db: db.execute("select count(*) from incidents").fetchone()
+            )
+            return bool(n[0])
+
+        await wait_for(stored, 10, "no incident stored")
+        row = {
+            "id": old,
+            "service": "privatbank",
+            "group": "bank",
+            "status": "resolved",
+            "started_at": "2022-02-15T12:00:00+00:00",
+            "ended_at": "2022-02-15T13:00:00+00:00",
+            "outages": "[]",
+            "announcements": "{}",
+            "flags": "[]",
+            "evidence": json.dumps({"signature": {"timeout": 3}}),
+        }
+        await d.store.run(lambda db: db.table("incidents").insert(row))
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": "Bearer page-token-0123456789"}
+        async with aiohttp.ClientSession() as http:
+            (new,) = [
+                i
+                for i in (await (await http.get(f"{base}/api/v1/incidents", headers=auth)).json())[
+                    "incidents"
+                ]
+                if i["id"] != old
+            ]
+            assert re.fullmatch(r"INC-\d{8}-001", new["id"])
+            for path in (f"/incidents/{new['id']}", f"/incidents/{quote(old, safe='@')}"):
+                async with http.get(base + path) as resp:
+                    assert resp.status == 401, path  # the pages are behind web.auth
+                async with http.get(base + path, headers=auth) as resp:
+                    assert resp.status == 200, path
+                    assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+                    assert "<svg" in await resp.text()
+            async with http.get(
+                f"{base}/api/v1/incidents/{quote(old, safe='@')}", headers=auth
+            ) as r:
+                assert r.status == 200 and (await r.json())["id"] == old
+            for path in ("/incidents/INC-20000101-001", "/campaigns/CMP-20000101-01"):
+                async with http.get(base + path, headers=auth) as resp:
+                    assert resp.status == 404, path
+    finally:
+        await d.stop(grace=1)
