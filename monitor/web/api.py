@@ -117,6 +117,7 @@ class Api:
     ) -> IncidentView:
         now = snap.now
         notices = await self._notices(row.get("announcements") or {})
+        notices.sort(key=lambda n: n["published_at"])  # numbered in time order on the page
         service = str(row.get("service"))
         cfg = next((s for s in snap.services if s.name == service), None)
         times = [_dt(row.get("started_at")), _dt(row.get("ended_at")) or now]
@@ -160,8 +161,10 @@ class Api:
         campaign, members = await self.db.run(read)
         if campaign is None:
             return None
+        keys = dict.fromkeys(k for m in members for k in (m.get("announcements") or {}))
+        notices = sorted(await self._notices(keys), key=lambda n: n["published_at"])
         snap = self.snapshot()
-        view = CampaignView(snap.vantage, snap.now, campaign, members, _titles(snap))
+        view = CampaignView(snap.vantage, snap.now, campaign, members, _titles(snap), notices)
         return render_campaign_page(view)
 
     async def api_campaigns(

@@ -41,6 +41,7 @@ class CampaignView:
     campaign: Mapping[str, Any]
     members: Sequence[Mapping[str, Any]] = ()
     titles: Mapping[str, str] = field(default_factory=dict)
+    notices: Sequence[Mapping[str, Any]] = ()  # every member's, once each
 
 
 def incident_href(iid: Any) -> str:
@@ -194,10 +195,12 @@ def campaign_timeline(view: CampaignView, now: datetime) -> Timeline:
     lanes = [
         Lane(_member_label(m, view.titles), _member_bands(m, now)) for m in view.members[:MAX_LANES]
     ]
+    markers = _markers(view.notices, "")
     times: list[datetime | None] = [b.start for lane in lanes for b in lane.bands]
-    times += [b.end for lane in lanes for b in lane.bands]
+    times += [b.end for lane in lanes for b in lane.bands] + [m.at for m in markers]
     start, end = span_of(times, now)
-    return Timeline(start, end, lanes, now=now, label=f"Members of {view.campaign.get('id')}")
+    label = f"Members of {view.campaign.get('id')}"
+    return Timeline(start, end, lanes, markers, now=now, label=label)
 
 
 def timeline_svg(tl: Timeline) -> str:
@@ -291,8 +294,6 @@ def render_incident_page(view: IncidentView) -> str:
         else ""
     )
     ended = "" if open_ else f" → {sp._time(inc.get('ended_at'), now)}"
-    notices = [sp._map(n) for n in view.notices]
-    items = "".join(_notice_item(i, n, service, now) for i, n in enumerate(notices, 1))
     body = (
         f'<p class="muted"><a href="/">← status page</a></p>'
         f'<div class="svc-head"><h2 class="page-title">{sp._text(inc.get("id"), 60)} · '
@@ -303,13 +304,22 @@ def render_incident_page(view: IncidentView) -> str:
         f' · <a href="/api/v1/incidents/{sp._attr(quote(str(inc.get("id")), safe="@"), 200)}">JSON</a></p>'
         f"{sp._flags(sp._list(inc.get('flags')))}"
         f"<section><h2>Timeline</h2>{timeline_svg(incident_timeline(view, now))}{_legend()}</section>"
-        f'<section><h2>Notices <span class="muted">({len(notices)})</span></h2>'
-        + (f'<ol class="notices">{items}</ol>' if items else '<p class="muted">None linked.</p>')
-        + "</section>"
+        + _notices_section(view.notices, service, now)
         + _evidence(view, now)
         + _members_list(view.members, view.titles, now)
     )
-    return sp.page(f"{inc.get('id')} · {title}", view.vantage, now, body)
+    refresh = sp.REFRESH_SECONDS if open_ else 0  # an open incident's page follows it
+    return sp.page(f"{inc.get('id')} · {title}", view.vantage, now, body, refresh=refresh)
+
+
+def _notices_section(notices: Sequence[Any], service: str, now: datetime) -> str:
+    shown = [sp._map(n) for n in notices]
+    items = "".join(_notice_item(i, n, service, now) for i, n in enumerate(shown, 1))
+    return (
+        f'<section><h2>Notices <span class="muted">({len(shown)})</span></h2>'
+        + (f'<ol class="notices">{items}</ol>' if items else '<p class="muted">None linked.</p>')
+        + "</section>"
+    )
 
 
 def _members_list(
@@ -341,10 +351,12 @@ def render_campaign_page(view: CampaignView) -> str:
         f"since {sp._time(c.get('started_at'), now)}"
         + (f" → {sp._time(c.get('ended_at'), now)}" if c.get("ended_at") else "")
         + "</p>"
-        f"<section><h2>Members</h2>{timeline_svg(campaign_timeline(view, now))}</section>"
+        f"<section><h2>Timeline</h2>{timeline_svg(campaign_timeline(view, now))}</section>"
         + _members_list(members, view.titles, now)
+        + _notices_section(view.notices, "", now)
     )
-    return sp.page(f"Campaign {c.get('id')}", view.vantage, now, body)
+    refresh = sp.REFRESH_SECONDS if open_ else 0
+    return sp.page(f"Campaign {c.get('id')}", view.vantage, now, body, refresh=refresh)
 
 
 # -- the status page's 24-hour bars ------------------------------------------------------------

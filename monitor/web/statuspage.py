@@ -22,6 +22,7 @@ MAX_SHORT = 120
 MAX_INCIDENTS = 30
 MAX_ANNOUNCEMENTS = 20
 MAX_NOTICES_PER_INCIDENT = 5
+REFRESH_SECONDS = 15
 
 # The page needs nothing but its inline style. A <meta> repeats it as a second line of
 # defence; frame-ancestors only works as a header, which the web layer should send.
@@ -50,7 +51,7 @@ class StatusView:
     incidents: Sequence[Mapping[str, Any]] = ()
     campaigns: Sequence[Mapping[str, Any]] = ()
     announcements: Sequence[Mapping[str, Any]] = ()
-    refresh_seconds: int = 15
+    refresh_seconds: int = REFRESH_SECONDS
     # incident id -> its timeline thumbnail, SVG markup drawn by monitor.web.pages (trusted)
     thumbnails: Mapping[str, str] = field(default_factory=dict)
 

@@ -8,7 +8,7 @@ Every string placed in it goes through the status page's escaping.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from html import escape
 
@@ -102,6 +102,8 @@ def render(tl: Timeline, width: int = 960, text: bool = True) -> str:
         g = _Geometry(
             width=width, text=False, lane_h=8, thin_h=4, label_h=0, marker_h=12, flag_h=0, axis_h=0
         )
+    if not tl.markers:
+        g = replace(g, marker_h=2)
     y = g.pad
     body: list[str] = []
     top = y

@@ -197,10 +197,13 @@ def test_campaign_page_stacks_members() -> None:
             {"id": "CMP-20220215-01", "status": "closed", "services": ["privatbank", "oschadbank"]},
             members,
             view.titles,
+            view.notices,
         )
     )
     p = _parse(page)
     assert p.classes.count("tl-member") == 2 * 2
+    assert "tl-notice k-attack m-asserted" in p.classes and "Роботу відновлено." in page
+    assert 'http-equiv="refresh"' not in page  # closed: nothing left to follow
     assert "PrivatBank · INC-20220215-001" in "".join(p.text)
 
 
