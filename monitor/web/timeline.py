@@ -15,8 +15,9 @@ from html import escape
 from monitor.core.vocabulary import ANNOUNCEMENT_KINDS, FLAGS
 
 # Bands a lane can hold; each is a CSS class `tl-<kind>` in the page's stylesheet.
-BAND_KINDS = ("fail", "down", "degraded", "member", "member-open", "gap")
-MarkerStyle = str  # "asserted" | "denied" | "planned" | "past"
+BAND_KINDS = ("fail", "down", "degraded", "member", "member-open")
+# How a notice's claim about the service is drawn: asserted filled; denied hollow and struck;
+# planned or past as a dashed ring (claims come with the classifier's per-service claims)
 MARKER_STYLES = ("asserted", "denied", "planned", "past")
 
 
@@ -47,7 +48,7 @@ class Marker:
     kind: str
     label: str  # a short tag drawn in the marker: the notice's number on the page
     title: str = ""
-    style: MarkerStyle = "asserted"
+    style: str = "asserted"  # one of MARKER_STYLES
 
 
 @dataclass(frozen=True)
