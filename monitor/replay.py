@@ -268,6 +268,7 @@ def report_dict(report: ReplayReport) -> dict[str, Any]:
     return {
         "incidents": [
             {
+                "id": i.id,
                 "service": i.service,
                 "observed": i.observed,
                 "announced": i.announced,
@@ -280,7 +281,7 @@ def report_dict(report: ReplayReport) -> dict[str, Any]:
             for i in report.incidents
         ],
         "campaigns": [
-            {"services": list(c.services), "started_at": _utc(c.started_at)}
+            {"id": c.id, "services": list(c.services), "started_at": _utc(c.started_at)}
             for c in report.campaigns
         ],
     }
@@ -291,13 +292,18 @@ def report_json(report: ReplayReport) -> str:
     return json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def report_table(report: ReplayReport) -> str:
     """The same, for a person."""
-    rows = [("SERVICE", "SEEN", "STATUS", "STARTED", "ENDED", "NOTICES", "FLAGS")]
+    rows = [("ID", "SERVICE", "SEEN", "STATUS", "STARTED", "ENDED", "NOTICES", "FLAGS")]
     for i in report.incidents:
         seen = "confirmed" if i.confirmed else ("observed" if i.observed else "announced")
         rows.append(
             (
+                i.id,
                 i.service,
                 seen,
                 i.status,
@@ -311,14 +317,15 @@ def report_table(report: ReplayReport) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append("")
     for c in report.campaigns:
-        lines.append(f"campaign {_utc(c.started_at)}: {', '.join(c.services)}")
+        lines.append(f"campaign {c.id} {_utc(c.started_at)}: {', '.join(c.services)}")
     for g in report.gaps:
         lines.append(
             f"vantage offline {_utc(g.started_at)} .. {_utc(g.ended_at) or 'end'}: "
             f"{len(g.outages)} outages not counted as incidents"
         )
     lines.append(
-        f"{len(report.incidents)} incidents, {len(report.campaigns)} campaigns "
+        f"{_count(len(report.incidents), 'incident')}, "
+        f"{_count(len(report.campaigns), 'campaign')} "
         f"from {report.results} results and {report.messages} messages"
     )
     return "\n".join(lines) + "\n"

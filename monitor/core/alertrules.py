@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
+from urllib.parse import quote
 
 from alerts.base import Alert
 from monitor.vocabulary import ERROR_WORDS, FLAGS
@@ -118,12 +119,20 @@ def describe_signature(signature: Mapping[str, int]) -> str:
     return f"{', '.join(parts)} (of {total} failed probes)"
 
 
+def page_url(inp: AlertInputs, kind: str, ident: str) -> str:
+    """The incident's or campaign's page (`<external_url>/incidents/<id>`), or "" without a URL."""
+    return f"{inp.external_url}/{kind}/{quote(ident, safe='@')}" if inp.external_url else ""
+
+
 def alerts_for(inp: AlertInputs) -> list[Alert]:
     """The full set of alerts that should be firing now."""
     out: list[Alert] = []
     campaign_of = {i.service: i.campaign for i in inp.incidents if i.campaign}
+    incident_of = {i.service: i.id for i in inp.incidents}
     out += [
-        _service_down(inp, s, campaign_of.get(s.name)) for s in inp.services if s.status == "down"
+        _service_down(inp, s, campaign_of.get(s.name), incident_of.get(s.name))
+        for s in inp.services
+        if s.status == "down"
     ]
     for inc in inp.incidents:
         out += _incident_alerts(inp, inc)
@@ -150,13 +159,25 @@ def _alert(
     description: str,
     since: datetime,
     url: str = "",
+    links: Mapping[str, str] | None = None,
 ) -> Alert:
+    extra = {k: v for k, v in (links or {}).items() if v}
     return Alert(
         labels={**labels, "vantage": inp.vantage},
-        annotations={"summary": summary, "description": description},
+        annotations={"summary": summary, "description": description, **extra},
         starts_at=since,
         generator_url=url or inp.external_url,
     )
+
+
+def _incident_links(inp: AlertInputs, incident: str | None, campaign: str | None) -> dict[str, str]:
+    """Annotations naming the incident and campaign an alert is about, with their pages."""
+    out: dict[str, str] = {}
+    if incident:
+        out |= {"incident": incident, "incident_url": page_url(inp, "incidents", incident)}
+    if campaign:
+        out |= {"campaign": campaign, "campaign_url": page_url(inp, "campaigns", campaign)}
+    return out
 
 
 def _service_labels(service: str, group: str, campaign: str | None) -> dict[str, str]:
@@ -166,8 +187,12 @@ def _service_labels(service: str, group: str, campaign: str | None) -> dict[str,
     return labels
 
 
-def _service_down(inp: AlertInputs, s: ServiceFacts, campaign: str | None) -> Alert:
+def _service_down(
+    inp: AlertInputs, s: ServiceFacts, campaign: str | None, incident: str | None
+) -> Alert:
     checks = ", ".join(s.failing_checks) or "-"
+    page = page_url(inp, "incidents", incident) if incident else ""
+    services = f"{inp.external_url}/api/v1/services" if inp.external_url else ""
     return _alert(
         inp,
         {
@@ -178,7 +203,8 @@ def _service_down(inp: AlertInputs, s: ServiceFacts, campaign: str | None) -> Al
         f"{s.title or s.name} is down from {inp.vantage}",
         f"Failing checks: {checks}. {describe_signature(s.signature)}.",
         s.outage_started_at or inp.now,
-        f"{inp.external_url}/api/v1/services" if inp.external_url else "",
+        page or services,
+        _incident_links(inp, incident, campaign),
     )
 
 
@@ -192,7 +218,8 @@ def _notices(inp: AlertInputs, inc: IncidentLike) -> str:
 
 def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:
     base = _service_labels(inc.service, inc.group, inc.campaign)
-    url = f"{inp.external_url}/api/v1/incidents/{inc.id}" if inp.external_url else ""
+    url = page_url(inp, "incidents", inc.id)
+    links = _incident_links(inp, inc.id, inc.campaign)
     evidence = (
         f"Failing checks: {', '.join(inc.failing_checks) or '-'}. {describe_signature(inc.signature)}. "
         f"Hints: {', '.join(inc.hints) or '-'}. {_notices(inp, inc)} Incident: {url or inc.id}"
@@ -207,6 +234,7 @@ def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:
                 evidence,
                 inc.started_at,
                 url,
+                links,
             )
         )
     for flag in inc.flags:
@@ -220,6 +248,7 @@ def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:
                 evidence,
                 inc.started_at,
                 url,
+                links,
             )
         )
     return out
@@ -232,7 +261,8 @@ def _campaign(inp: AlertInputs, c: CampaignLike) -> Alert:
         f"Coordinated wave: {len(c.services)} services down together ({', '.join(c.groups)})",
         f"Services: {', '.join(c.services)}. Campaign: {c.id}",
         c.started_at,
-        f"{inp.external_url}/api/v1/campaigns" if inp.external_url else "",
+        page_url(inp, "campaigns", c.id),
+        _incident_links(inp, None, c.id),
     )
 
 

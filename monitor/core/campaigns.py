@@ -6,7 +6,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.core.incidents import Campaign, ChangeKind, campaign_dict, campaign_from
+from monitor.core.incidents import (
+    CAMPAIGN_PREFIX,
+    Campaign,
+    ChangeKind,
+    IdBook,
+    campaign_dict,
+    campaign_from,
+)
 from monitor.core.timebounds import all_usable
 
 
@@ -39,6 +46,7 @@ class CampaignBook:
         self._loose: dict[str, Member] = {}  # recent incidents in no campaign
         self._members: dict[str, Member] = {}  # incident id -> member, for open campaigns
         self._resolved: set[str] = set()
+        self.ids = IdBook(CAMPAIGN_PREFIX, 2)
 
     def open(self) -> list[Campaign]:
         """Open campaigns, oldest first."""
@@ -84,7 +92,7 @@ class CampaignBook:
         for x in group:
             self._loose.pop(x.incident, None)
             self._members[x.incident] = x
-        c = _campaign(f"campaign@{start.isoformat()}", group)
+        c = _campaign(self.ids.next(start), group)
         self._open[c.id] = c
         return CampaignChange("campaign_opened", c, tuple(x.incident for x in group))
 
@@ -143,6 +151,7 @@ class CampaignBook:
             "members": [_member_dict(m) for m in self._members.values()],
             "loose": [_member_dict(m) for m in self._loose.values()],
             "resolved": sorted(self._resolved),
+            "ids": self.ids.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> int:
@@ -154,6 +163,7 @@ class CampaignBook:
         self._members = {m.incident: m for m in members if all_usable(m)}
         self._loose = {m.incident: m for m in loose if all_usable(m)}
         self._resolved = set(snap.get("resolved") or [])
+        self.ids.restore(snap.get("ids"))
         kept = len(self._open) + len(self._members) + len(self._loose)
         return len(opened) + len(members) + len(loose) - kept
 

@@ -7,7 +7,7 @@ announce grace, window expiry) are applied first, so replay and the daemon decid
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,11 +17,13 @@ from monitor.core.base import Announcement, AnnouncementKind, Outage, ServiceSta
 from monitor.core.campaigns import CampaignBook, CampaignChange, Member
 from monitor.core.codec import dt, iso, outage_dict, outage_from
 from monitor.core.incidents import (
+    INCIDENT_PREFIX,
     Campaign,
     Change,
     ChangeKind,
     Flag,
     Gap,
+    IdBook,
     Incident,
     incident_dict,
     incident_from,
@@ -67,6 +69,7 @@ class Correlator:
         self._current: dict[str, _Track] = {}  # service -> its latest incident (open or recent)
         self._heard: dict[str, list[_Heard]] = {}
         self._status: dict[str, ServiceStatus] = {}
+        self._ids = IdBook(INCIDENT_PREFIX, 3)
         self._offline = False
         self._gap: Gap | None = None
         self._gaps: list[Gap] = []
@@ -279,7 +282,7 @@ class Correlator:
 
     def _new_track(self, svc: str, start: datetime) -> _Track:
         inc = Incident(
-            id=f"{svc}@{start.isoformat()}",
+            id=self._ids.next(start),
             service=svc,
             group=self._groups.get(svc, "other"),
             started_at=start,
@@ -335,9 +338,7 @@ class Correlator:
         return out
 
     def _track_by_id(self, iid: str) -> _Track | None:
-        svc = iid.partition("@")[0]
-        track = self._current.get(svc)
-        return track if track is not None and track.inc.id == iid else None
+        return next((t for t in self._current.values() if t.inc.id == iid), None)
 
     def _announce(self, svc: str, h: _Heard, at: datetime) -> list[Change]:
         track = self._current.get(svc)
@@ -373,7 +374,7 @@ class Correlator:
         resolve = False
         if h.kind == "restored" and track.inc.status == "open":
             if self._status.get(track.inc.service) == "down":
-                raised = self._raise(track, "restored_claim_while_down")
+                raised = self._raise(track, "restored_claim_while_down", at)
             elif not track.inc.observed:
                 resolve = True
         out = [self._changed("incident_updated", track, at, raised, cleared, was_confirmed)]
@@ -435,16 +436,19 @@ class Correlator:
             announcement_lag=lag,
         )
 
-    def _raise(self, track: _Track, flag: Flag) -> tuple[Flag, ...]:
+    def _raise(self, track: _Track, flag: Flag, at: datetime) -> tuple[Flag, ...]:
         if flag in track.inc.flags:
             return ()
-        track.inc = replace(track.inc, flags=(*track.inc.flags, flag))
+        flags_at = {**track.inc.flags_at, flag: at}
+        track.inc = replace(track.inc, flags=(*track.inc.flags, flag), flags_at=flags_at)
         return (flag,)
 
     def _clear(self, track: _Track, flag: Flag) -> tuple[Flag, ...]:
         if flag not in track.inc.flags:
             return ()
-        track.inc = replace(track.inc, flags=tuple(f for f in track.inc.flags if f != flag))
+        flags = tuple(f for f in track.inc.flags if f != flag)
+        flags_at = {f: t for f, t in track.inc.flags_at.items() if f != flag}
+        track.inc = replace(track.inc, flags=flags, flags_at=flags_at)
         return (flag,)
 
     def _due(self, track: _Track, now: datetime) -> list[Change]:
@@ -457,7 +461,7 @@ class Correlator:
         flag = self._flag_due(track, now)
         if flag is None:
             return []
-        return [self._changed("incident_updated", track, now, self._raise(track, flag))]
+        return [self._changed("incident_updated", track, now, self._raise(track, flag, now))]
 
     def _flag_due(self, track: _Track, now: datetime) -> Flag | None:
         inc, outage = track.inc, track.open_outage
@@ -527,7 +531,7 @@ class Correlator:
             started_at=track.inc.first_notice_at or track.inc.started_at,
         )
         return self._changed(
-            "incident_updated", track, at, self._raise(track, "announced_not_observed")
+            "incident_updated", track, at, self._raise(track, "announced_not_observed", at)
         )
 
     def _boost(self, svc: str, until: datetime) -> None:
@@ -552,6 +556,7 @@ class Correlator:
             "suppressed": [outage_dict(o) for _, o in sorted(self._suppressed.items())],
             "online_at": iso(self._online_at),
             "boosts": {s: u.isoformat() for s, u in sorted(self._boosts.items())},
+            "ids": self._ids.snapshot(),
         }
 
     def restore(self, snap: Mapping[str, Any]) -> int:
@@ -588,7 +593,14 @@ class Correlator:
         self._suppressed = {o.id: o for o in suppressed if o is not None and all_usable(o)}
         self._online_at = online_at if usable(online_at) else None
         self._boosts = {s: u for s, u in boosts.items() if usable(u)}
+        self._ids.restore(snap.get("ids"))
         return dropped
+
+    def reserve_ids(self, ids: Iterable[str]) -> None:
+        """Ids already stored (incidents and campaigns): never hand them out again."""
+        taken = list(ids)
+        self._ids.reserve(taken)
+        self._book.ids.reserve(taken)
 
 
 def _parts(snap: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from monitor.core.base import AnnouncementKind, CheckState
@@ -58,7 +59,7 @@ def hints(signature: Mapping[str, int]) -> tuple[str, ...]:
 class Incident:
     """One service's outage and/or the announcements about it, joined in time."""
 
-    id: str  # `<service>@<iso time it opened>`; never changes
+    id: str  # `INC-<UTC day of its start>-<nnn>` (older stores: `<service>@<iso>`); never changes
     service: str
     group: str
     started_at: datetime
@@ -73,6 +74,7 @@ class Incident:
     signature: Mapping[str, int] = field(default_factory=dict)  # error class -> count
     first_notice_at: datetime | None = None
     campaign: str | None = None
+    flags_at: Mapping[str, datetime] = field(default_factory=dict)  # flag -> when it was raised
 
     @property
     def confirmed(self) -> bool:
@@ -94,7 +96,7 @@ class Incident:
 class Campaign:
     """Several services whose incidents started close together: one wave."""
 
-    id: str  # `campaign@<iso start>`
+    id: str  # `CMP-<UTC day of its start>-<nn>` (older stores: `campaign@<iso>`)
     started_at: datetime
     services: tuple[str, ...]
     incidents: tuple[str, ...]
@@ -134,6 +136,48 @@ def vantage_offline(canary_states: Mapping[str, CheckState], ratio: float) -> bo
     return sum(s == "down" for s in known) / len(known) >= ratio
 
 
+class IdBook:
+    """Hands out ids a person can say: `INC-20220215-004`, a counter per UTC day of the start.
+
+    Pure and clock-free: the number comes from the book's own counter, which the correlator
+    keeps in its snapshot (written with the changes that used it), so replay of the same input
+    gives the same ids and a restart never hands one out twice. Ids sort by day, then by the
+    order they were given out in.
+    """
+
+    def __init__(self, prefix: str, width: int) -> None:
+        self.prefix = prefix
+        self.width = width
+        self._last: dict[str, int] = {}  # "YYYYMMDD" -> last number given out
+
+    def next(self, start: datetime) -> str:
+        """A new id for something that started at `start`."""
+        day = start.astimezone(UTC).strftime("%Y%m%d")
+        n = self._last.get(day, 0) + 1
+        self._last[day] = n
+        return f"{self.prefix}-{day}-{n:0{self.width}d}"
+
+    def reserve(self, ids: Iterable[str]) -> None:
+        """Never hand out these (ids already in the store, when the snapshot is older)."""
+        for i in ids:
+            m = _ID.fullmatch(i)
+            if m and m["prefix"] == self.prefix:
+                day, n = m["day"], int(m["n"])
+                self._last[day] = max(self._last.get(day, 0), n)
+
+    def snapshot(self) -> dict[str, int]:
+        """Plain data to resume from."""
+        return dict(sorted(self._last.items()))
+
+    def restore(self, snap: Mapping[str, Any] | None) -> None:
+        """Resume from snapshot()."""
+        self._last = {str(k): int(v) for k, v in (snap or {}).items() if isinstance(v, int)}
+
+
+_ID = re.compile(r"(?P<prefix>[A-Z]+)-(?P<day>\d{8})-(?P<n>\d+)")
+INCIDENT_PREFIX, CAMPAIGN_PREFIX = "INC", "CMP"
+
+
 # -- plain data, for the store, the API and snapshots ------------------------------------------
 
 
@@ -152,6 +196,7 @@ def incident_dict(i: Incident) -> dict[str, Any]:
         "outages": list(i.outages),
         "announcements": dict(i.announcements),
         "flags": list(i.flags),
+        "flags_at": {f: iso(t) for f, t in sorted(i.flags_at.items())},
         "evidence": {
             "failing_checks": list(i.failing_checks),
             "signature": dict(i.signature),
@@ -178,6 +223,7 @@ def incident_from(d: Mapping[str, Any]) -> Incident:
         outages=tuple(d.get("outages") or ()),
         announcements=dict(d.get("announcements") or {}),
         flags=tuple(d.get("flags") or ()),
+        flags_at={f: t for f, v in (d.get("flags_at") or {}).items() if (t := dt(v)) is not None},
         failing_checks=tuple(ev.get("failing_checks") or ()),
         signature=dict(ev.get("signature") or {}),
         first_notice_at=dt(d.get("first_notice_at")),

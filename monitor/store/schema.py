@@ -130,11 +130,14 @@ def _incidents(db: sqlite_utils.Database) -> None:
             "outages": str,
             "announcements": str,
             "flags": str,
+            "flags_at": str,
             "evidence": str,
         },
         pk="id",
         if_not_exists=True,
     )
+    if "flags_at" not in db.table("incidents").columns_dict:  # stores from before it
+        db.table("incidents").add_column("flags_at", str)
     db.table("incidents").create_index(["started_at"], if_not_exists=True)
     db.table("incidents").create_index(["service", "started_at"], if_not_exists=True)
     db.table("campaigns").create(

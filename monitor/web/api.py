@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,19 @@ from monitor.store.announcements import AnnouncementStore
 from monitor.web.base import Snapshot
 from monitor.web.families import families
 from monitor.web.metrics import render
+from monitor.web.pages import (
+    CampaignView,
+    IncidentView,
+    health_bar,
+    render_campaign_page,
+    render_incident_page,
+    thumbnail_svg,
+)
 from monitor.web.statuspage import StatusView, render_status_page
+
+MAX_THUMBNAILS = 8
+# how much of before and after an incident its timeline shows, besides its notices
+TIMELINE_MARGIN = timedelta(minutes=30)
 
 
 class Api:
@@ -81,17 +94,83 @@ class Api:
             ann = await self.announcements.get(source, mid)
             if ann is not None:
                 m = ann.message
-                out.append(
-                    {
-                        "key": key,
-                        "kind": ann.kind,
-                        "text": m.text,
-                        "url": m.url,
-                        "published_at": m.published_at.isoformat(),
-                        "deleted": m.deleted,
-                    }
-                )
+                notice = {
+                    "key": key,
+                    "kind": ann.kind,
+                    "text": m.text,
+                    "url": m.url,
+                    "published_at": m.published_at.isoformat(),
+                    "deleted": m.deleted,
+                    "services": list(ann.services),
+                    "evidence": list(ann.classification.evidence),
+                }
+                claims = _claims(ann)
+                if claims is not None:
+                    notice["claims"] = claims
+                out.append(notice)
         return out
+
+    async def incident_page(self, incident_id: str) -> str | None:
+        """The incident's HTML page, or None when there is no such incident."""
+        row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
+        if row is None:
+            return None
+        return render_incident_page(await self._incident_view(row, self.snapshot(), True))
+
+    async def _incident_view(
+        self, row: dict[str, Any], snap: Snapshot, full: bool = False
+    ) -> IncidentView:
+        now = snap.now
+        notices = await self._notices(row.get("announcements") or {})
+        notices.sort(key=lambda n: n["published_at"])  # numbered in time order on the page
+        service = str(row.get("service"))
+        cfg = next((s for s in snap.services if s.name == service), None)
+        times = [_dt(row.get("started_at")), _dt(row.get("ended_at")) or now]
+        times += [_dt(n["published_at"]) for n in notices]
+        known = [t for t in times if t is not None] or [now]
+        lo, hi = min(known) - TIMELINE_MARGIN, min(max(known) + TIMELINE_MARGIN, now)
+        outage_ids = row.get("outages") or []
+        members: list[dict[str, Any]] = []
+        campaign = row.get("campaign")
+
+        def read(db: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            results = incident_store.results_between(db, service, lo, hi)
+            outages = incident_store.outages_by_id(db, outage_ids)
+            if full and campaign:
+                c = incident_store.get_campaign(db, campaign)
+                others = [i for i in (c or {}).get("incidents", []) if i != row.get("id")]
+                members.extend(incident_store.incidents_by_id(db, others))
+            return results, outages
+
+        results, outages = await self.db.run(read)
+        return IncidentView(
+            vantage=snap.vantage,
+            generated_at=now,
+            incident=row,
+            titles=_titles(snap),
+            checks=[c.id for c in cfg.checks] if cfg is not None else [],
+            outages=outages,
+            results=results,
+            notices=notices,
+            members=members,
+        )
+
+    async def campaign_page(self, campaign_id: str) -> str | None:
+        """The campaign's HTML page, or None when there is no such campaign."""
+
+        def read(db: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+            c = incident_store.get_campaign(db, campaign_id)
+            members = incident_store.incidents_by_id(db, (c or {}).get("incidents", []))
+            return c, members
+
+        campaign, members = await self.db.run(read)
+        if campaign is None:
+            return None
+        keys = dict.fromkeys(k for m in members for k in (m.get("announcements") or {}))
+        notices = sorted(await self._notices(keys), key=lambda n: n["published_at"])
+        snap = self.snapshot()
+        view = CampaignView(snap.vantage, snap.now, campaign, members, _titles(snap), notices)
+        return render_campaign_page(view)
 
     async def api_campaigns(
         self, status: str | None, since: datetime | None
@@ -116,12 +195,16 @@ class Api:
         now = snap.now
         outages = await self.api_outages(None, 1000)
         svcs = services(snap)
+        spans = await self._data_spans(snap)
         for s in svcs:
             s["availability"] = {
                 "24h": availability(outages, s["name"], now, timedelta(hours=24)),
                 "7d": availability(outages, s["name"], now, timedelta(days=7)),
             }
+            mine = [o for o in outages if o["service"] == s["name"]]
+            s["bar"] = health_bar(mine, spans.get(s["name"]), now)
         incidents = await self.api_incidents(None, None, now - timedelta(days=7), 30)
+        thumbnails = await self._thumbnails(incidents, snap)
         for inc in incidents:
             inc["announcements"] = await self._notices(inc.get("announcements") or {})
         view = StatusView(
@@ -132,8 +215,36 @@ class Api:
             incidents=incidents,
             campaigns=await self.api_campaigns(None, now - timedelta(days=7)),
             announcements=await self.api_announcements(None, 20, None, None, None),
+            thumbnails=thumbnails,
         )
         return render_status_page(view)
+
+    async def _data_spans(self, snap: Snapshot) -> dict[str, tuple[datetime, datetime]]:
+        """Each service's first and last result of the last 24 hours (no data outside them)."""
+        since = snap.now - timedelta(hours=24)
+        checks = {s.name: [c.id for c in s.checks] for s in snap.services}
+
+        def read(db: Any) -> dict[str, tuple[str, str] | None]:
+            return {
+                svc: incident_store.data_span(db, svc, ids, since) for svc, ids in checks.items()
+            }
+
+        spans = await self.db.run(read)
+        out = {}
+        for svc, span in spans.items():
+            lo, hi = (_dt(t) for t in span) if span else (None, None)
+            if lo is not None and hi is not None:
+                out[svc] = (lo, hi)
+        return out
+
+    async def _thumbnails(self, incidents: list[dict[str, Any]], snap: Snapshot) -> dict[str, str]:
+        """Timeline thumbnails of the first incidents the page shows (open ones come first)."""
+        shown = sorted(incidents, key=lambda i: i.get("status") != "open")[:MAX_THUMBNAILS]
+        out = {}
+        for inc in shown:
+            view = await self._incident_view(inc, snap)
+            out[str(inc["id"])] = thumbnail_svg(view, snap.now)
+        return out
 
 
 def services(snap: Snapshot) -> list[dict[str, Any]]:
@@ -200,3 +311,28 @@ def availability(
         if hi > lo:
             down += hi - lo
     return round(1 - down / span, 4)
+
+
+def _dt(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _titles(snap: Snapshot) -> dict[str, str]:
+    return {s.name: s.display for s in snap.services}
+
+
+def _claims(ann: Any) -> list[dict[str, Any]] | None:
+    """The announcement's per-service claims as data, once the classifier gives them."""
+    claims = getattr(ann, "claims", None)
+    if claims is None:
+        return None
+    out = []
+    for c in claims:
+        if dataclasses.is_dataclass(c) and not isinstance(c, type):
+            out.append(dataclasses.asdict(c))
+        elif isinstance(c, Mapping):
+            out.append(dict(c))
+    return out

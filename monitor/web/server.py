@@ -24,6 +24,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths that always need credentials: they change state or accept data.
 ALWAYS_PROTECTED = ("/-/reload", "/api/v1/silences")
 OPEN = ("/healthz", "/readyz")
+PAGES = ("/incidents/", "/campaigns/")  # HTML pages: protected like the status page
 
 
 class WebView(Protocol):
@@ -59,6 +60,10 @@ class WebView(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     async def status_page(self) -> str: ...
+
+    async def incident_page(self, incident_id: str) -> str | None: ...
+
+    async def campaign_page(self, campaign_id: str) -> str | None: ...
 
 
 VIEW = web.AppKey("view", WebView)
@@ -98,7 +103,7 @@ def auth_middleware(cfg: Web) -> Any:
         path = request.path
         if path in OPEN or (path == "/api/v1/announcements" and request.method == "POST"):
             return await handler(request)  # ingest checks its own tokens
-        page = path in ("/", "/status")
+        page = path in ("/", "/status") or path.startswith(PAGES)
         needs = path.startswith(ALWAYS_PROTECTED) or (
             configured
             and (
@@ -241,17 +246,39 @@ async def announcements(request: web.Request) -> web.Response:
     return web.json_response({"announcements": rows})
 
 
-async def status_page(request: web.Request) -> web.Response:
-    """The HTML status page for people without Grafana."""
-    body = await request.app[VIEW].status_page()
+def _html(body: str, status: int = 200) -> web.Response:
     return web.Response(
         text=body,
+        status=status,
         content_type="text/html",
         headers={
             "Content-Security-Policy": CONTENT_SECURITY_POLICY,
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The HTML status page for people without Grafana."""
+    return _html(await request.app[VIEW].status_page())
+
+
+async def incident_page(request: web.Request) -> web.Response:
+    """One incident's page: its timeline, notices and evidence."""
+    body = await request.app[VIEW].incident_page(request.match_info["id"])
+    return _html(body) if body is not None else _html(_NOT_FOUND.format(what="incident"), 404)
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    """One campaign's page: its members on one axis."""
+    body = await request.app[VIEW].campaign_page(request.match_info["id"])
+    return _html(body) if body is not None else _html(_NOT_FOUND.format(what="campaign"), 404)
+
+
+_NOT_FOUND = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>not found</title></head>'
+    '<body><p>No such {what}. <a href="/">Status page</a></p></body></html>\n'
+)
 
 
 async def reload(request: web.Request) -> web.Response:
@@ -281,6 +308,8 @@ def make_app(
             web.get("/api/v1/announcements", announcements),
             web.get("/", status_page),
             web.get("/status", status_page),
+            web.get("/incidents/{id}", incident_page),
+            web.get("/campaigns/{id}", campaign_page),
             web.post("/-/reload", reload),
             *(extra_routes or []),
         ]

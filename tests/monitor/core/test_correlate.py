@@ -73,11 +73,25 @@ def final(changes: Sequence[Change]) -> dict[str, Incident]:
 
 
 def brief(i: Incident) -> tuple[Any, ...]:
-    return (i.id, i.observed, i.announced, i.status, i.ended_at, sorted(i.announcements), i.flags)
+    return (
+        (i.service, i.started_at),
+        i.observed,
+        i.announced,
+        i.status,
+        i.ended_at,
+        sorted(i.announcements),
+        i.flags,
+    )
 
 
-def iid(svc: str, minutes: float) -> str:
-    return f"{svc}@{t(minutes).isoformat()}"
+def by_start(incidents: dict[str, Incident]) -> dict[tuple[str, datetime], Incident]:
+    """The same incidents, named as iid() names them."""
+    return {(i.service, i.started_at): i for i in incidents.values()}
+
+
+def iid(svc: str, minutes: float) -> tuple[str, datetime]:
+    """What names an incident in these cases: its service and start."""
+    return (svc, t(minutes))
 
 
 CASES: list[tuple[str, list[Event], list[tuple[Any, ...]]]] = [
@@ -247,7 +261,7 @@ def test_campaigns(events: list[Event], expected: list[tuple[str, ...]]) -> None
     corr, changes = run(events)
     assert [c.services for c in corr.campaigns()] == expected
     for camp in corr.campaigns():
-        assert camp.id == f"campaign@{camp.started_at.isoformat()}"
+        assert camp.id == f"CMP-{camp.started_at:%Y%m%d}-01"
         for inc in final(changes).values():
             assert (inc.campaign == camp.id) == (inc.service in camp.services)
 
@@ -298,14 +312,14 @@ def test_outage_still_open_after_the_gap_is_real() -> None:
     corr, changes = run(events)
     assert final(changes) == {}
     corr, changes = run([("tick", 35)], corr)
-    assert list(final(changes)) == [iid("mod", 1)]
+    assert [brief(i)[0] for i in final(changes).values()] == [iid("mod", 1)]
     (gap,) = corr.gaps()
     assert gap.outages == (f"mod@{t(1).isoformat()}", f"zsu@{t(2).isoformat()}")
 
 
 def test_vantage_offline_keeps_earlier_incidents() -> None:
     _, changes = run([("open", "mod", 0), ("vantage", True, 10), ("vantage", False, 15)])
-    assert list(final(changes)) == [iid("mod", 0)]
+    assert [brief(i)[0] for i in final(changes).values()] == [iid("mod", 0)]
 
 
 def test_restart_in_the_middle_of_an_incident() -> None:
@@ -419,7 +433,7 @@ def test_campaign_membership_by_start_times_whatever_resolved_since() -> None:
     corr, changes = run([("open", "zsu", 21)], corr)
     (camp,) = corr.campaigns()
     assert camp.services == ("privatbank", "mod", "zsu")
-    assert final(changes)[iid("privatbank", 0)].campaign == camp.id
+    assert by_start(final(changes))[iid("privatbank", 0)].campaign == camp.id
     corr, changes = run([("close", "zsu", 21, 22), ("tick", 38)], corr)
     assert [c.kind for c in changes if c.campaign] == ["campaign_closed"]
     assert corr.campaigns() == []
@@ -429,7 +443,7 @@ def test_vantage_offline_withdraws_the_observation_of_an_announced_incident() ->
     """An attack notice at -10; mod's third failure lands a minute before the canaries'."""
     events: list[Event] = [("ann", 1, "attack", ("mod",), -10), ("open", "mod", 0)]
     corr, changes = run(events)
-    assert final(changes)[iid("mod", -10)].observed
+    assert by_start(final(changes))[iid("mod", -10)].observed
     corr, changes = run([("vantage", True, 1, 0)], corr)
     (inc,) = corr.incidents()
     assert (inc.observed, inc.announced, inc.outages) == (False, True, ())
