@@ -245,7 +245,7 @@ def _flags(g: _Geometry, tl: Timeline, top: int, bottom: int) -> str:
     out = []
     for f in tl.flags:
         x = _x(g, tl, f.at)
-        words = FLAGS.get(f.flag)
+        words = FLAGS.get(f.flag)  # type: ignore[call-overload]
         title = f"{f.flag}: {words.title}" if words else f.flag
         text = ""
         if g.text:
