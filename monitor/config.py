@@ -12,6 +12,7 @@ from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
 from alerts.base import Duration
+from monitor.probemodules import ProbeModule
 from monitor.yamlsrc import Loc, SourceError, format_loc, parse_yaml, substitute
 from probes.registry import KINDS
 
@@ -215,6 +216,8 @@ class Config(_Frozen):
     sources: Sources = Sources()
     correlation: Correlation = Correlation()
     alerts: alerts_config.AlertsConfig = alerts_config.AlertsConfig()
+    # modules for /probe?module=, beside blackbox's defaults (monitor/probemodules.py)
+    probe_modules: dict[str, ProbeModule] = Field(default_factory=dict)
 
     @_model_validator(mode="before")
     @classmethod
