@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -36,7 +37,11 @@ def _no_equivalent(value: Any) -> Any:
 
 
 # A blackbox key outwatch knows but cannot honour: rejected at its own path, with that reason.
-Unmapped = Annotated[Any, AfterValidator(_no_equivalent)]
+Unmapped = Annotated[
+    Any,
+    AfterValidator(_no_equivalent),
+    WithJsonSchema({"not": {}, "description": "a blackbox_exporter key outwatch cannot honour"}),
+]
 
 
 def _one(what: str) -> Any:
