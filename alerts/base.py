@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     SecretStr,
+    WithJsonSchema,
 )
 from yarl import URL
 
@@ -61,11 +62,24 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
+# What parse_duration accepts, for the JSON Schema editors check configs against.
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w))+\s*$"
+
 # Seconds as a float inside the program; `30s`-style text in YAML and JSON.
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ],
+            "description": "seconds, or a duration like 30s, 5m, 1h30m, 14d",
+        },
+        mode="validation",
+    ),
 ]
 
 

@@ -24,6 +24,7 @@ from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
 from alerts.base import Duration, Secret
+from monitor.probemodules import ProbeModule
 from monitor.vocabulary import ALERTNAMES, SEVERITIES
 from monitor.yamlsrc import (
     MAX_YAML_BYTES,
@@ -268,6 +269,8 @@ class Config(_Frozen):
     sources: Sources = Sources()
     correlation: Correlation = Correlation()
     alerts: alerts_config.AlertsConfig = alerts_config.AlertsConfig()
+    # modules for /probe?module=, beside blackbox's defaults (monitor/probemodules.py)
+    probe_modules: dict[str, ProbeModule] = Field(default_factory=dict)
 
     @_model_validator(mode="before")
     @classmethod
@@ -616,10 +619,42 @@ def _add_file_siblings(node: Any) -> None:
             _add_file_siblings(value)
 
 
+# A string the loader expands from the environment (`${VAR}`, `${VAR:-default}`) before validation.
+_ENV_STRING = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+
+
+def _allow_env(node: Any) -> Any:
+    """Let every typed or patterned value also be a `${VAR}` string, as the loader accepts."""
+    if isinstance(node, list):
+        return [_allow_env(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _allow_env(v) for k, v in node.items()}
+    typed = node.get("type") in ("integer", "number", "boolean") or "enum" in node
+    if typed or (node.get("type") == "string" and "pattern" in node):
+        keep = {k: node.pop(k) for k in ("default", "description", "title") if k in node}
+        return {"anyOf": [node, _ENV_STRING], **keep}
+    return node
+
+
+def _add_shorthands(schema: dict[str, Any]) -> None:
+    """Forms the loader rewrites before validation: `vantage: kyiv-1`, `sources.rss:`."""
+    props = schema["properties"]
+    name = Vantage.model_fields["name"].metadata[0].pattern
+    props["vantage"] = {
+        "anyOf": [{"$ref": "#/$defs/Vantage"}, {"type": "string", "pattern": name}],
+        "description": "this instance's vantage, or just its name",
+    }
+    feeds = schema["$defs"]["Sources"]["properties"]["feeds"]
+    schema["$defs"]["Sources"]["properties"]["rss"] = {**feeds, "description": "same as feeds"}
+
+
 def json_schema() -> str:
     """The JSON Schema of the config, for editors."""
     schema = Config.model_json_schema(mode="validation")
     _add_file_siblings(schema)
+    _add_shorthands(schema)
+    schema = _allow_env(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "outwatch config"
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -188,6 +188,9 @@ class CheckSpec(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # the field an on-demand probe's target fills (blackbox's ?target=): host:port by default
+    target_field: ClassVar[str] = "target"
 
     kind: str
 

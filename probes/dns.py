@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 import dns.asyncquery
 import dns.exception
@@ -59,6 +59,8 @@ class DnsExpect(BaseModel):
 
 class DnsCheck(CheckSpec):
     """Query a name against the system resolver or a configured one."""
+
+    target_field: ClassVar[str] = "resolver"
 
     kind: Literal["dns"] = "dns"
     name: str = Field(min_length=1, max_length=253)

@@ -7,7 +7,7 @@ import re
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -83,6 +83,8 @@ class HttpExpect(BaseModel):
 
 class HttpCheck(CheckSpec):
     """An HTTP request and what its answer must look like."""
+
+    target_field: ClassVar[str] = "url"
 
     kind: Literal["http"] = "http"
     url: str

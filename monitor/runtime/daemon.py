@@ -45,6 +45,8 @@ from monitor.store.announcements import Change as AnnouncementChange
 from monitor.store.channels import ChannelStore
 from monitor.web.api import Api
 from monitor.web.base import Snapshot
+from monitor.web.probe import OnDemand
+from monitor.web.probe import handler as probe_handler
 from monitor.web.server import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
 
@@ -174,7 +176,13 @@ class Daemon:
 
     async def _start_web(self) -> None:
         routes = [*self.ingest_endpoint.routes(), *silence_routes(self.dispatcher)]
-        api = Api(self.snapshot, self.reload, self.store, self.announcements)
+        ondemand = OnDemand(
+            lambda check: run_check(check, self.ctx),
+            lambda: self.cfg.probe_modules,
+            self.vantage,
+        )
+        routes.append(web.get("/probe", probe_handler(ondemand)))
+        api = Api(self.snapshot, self.reload, self.store, self.announcements, ondemand)
         app = make_app(self.cfg.web, api, routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -21,6 +21,7 @@ from monitor.web.pages import (
     render_incident_page,
     thumbnail_svg,
 )
+from monitor.web.probe import OnDemand
 from monitor.web.statuspage import StatusView, render_status_page
 
 MAX_THUMBNAILS = 8
@@ -37,8 +38,10 @@ class Api:
         reload: Callable[[], Awaitable[tuple[bool, str]]],
         db: store.Store,
         announcements: AnnouncementStore,
+        ondemand: OnDemand | None = None,
     ) -> None:
         self.snapshot = snapshot
+        self.ondemand = ondemand
         self._reload = reload
         self.db = db
         self.announcements = announcements
@@ -46,7 +49,8 @@ class Api:
     def metrics_text(self) -> bytes:
         """/metrics body."""
         snap = self.snapshot()
-        return render(snap, families(snap))
+        extra = self.ondemand.families() if self.ondemand is not None else ()
+        return render(snap, [*families(snap), *extra])
 
     def ready(self) -> tuple[bool, str]:
         """Ready when started (the store may be down: probing goes on from memory)."""

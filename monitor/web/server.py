@@ -109,7 +109,7 @@ def auth_middleware(cfg: Web) -> Any:
             and (
                 path.startswith("/api/")
                 or page
-                or (path == "/metrics" and cfg.auth.protect_metrics)
+                or (path in ("/metrics", "/probe") and cfg.auth.protect_metrics)
             )
         )
         if needs:

@@ -73,3 +73,10 @@ def test_bad_input_exits_2_with_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("outwatch probe: ") and err.count("\n") == 1
+
+
+def test_icmp_to_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "icmp://127.0.0.1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["kind"], out["ok"], out["extra"]["address"]) == ("icmp", True, "127.0.0.1")
+    assert out["gauges"]["probe_icmp_reply_hop_limit"] == 64.0
