@@ -73,7 +73,7 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
                 {"type": "string", "pattern": DURATION_PATTERN},
             ],
             "description": "seconds, or a duration like 30s, 5m, 1h30m, 14d",
@@ -117,7 +117,14 @@ def _non_blank(value: SecretStr) -> SecretStr:
 
 
 # A credential (token, HMAC key, password hash): never empty, never blank, never shown.
-Secret = Annotated[SecretStr, AfterValidator(_non_blank)]
+Secret = Annotated[
+    SecretStr,
+    AfterValidator(_non_blank),
+    WithJsonSchema(
+        {"type": "string", "format": "password", "pattern": r"\S", "writeOnly": True},
+        mode="validation",
+    ),
+]
 
 AlertStatus = Literal["firing", "resolved"]
 REASON_BODY_LIMIT = 4000  # of a receiver's error body kept until redaction

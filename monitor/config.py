@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
 )
@@ -133,7 +134,13 @@ def _bcrypt(value: SecretStr) -> SecretStr:
 
 
 _BCRYPT = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
-BcryptHash = Annotated[SecretStr, AfterValidator(_bcrypt)]
+BcryptHash = Annotated[
+    SecretStr,
+    AfterValidator(_bcrypt),
+    WithJsonSchema(
+        {"type": "string", "format": "password", "pattern": _BCRYPT.pattern, "writeOnly": True}
+    ),
+]
 
 
 class WebAuth(_Frozen):
@@ -157,7 +164,13 @@ class Web(_Frozen):
     """The HTTP server: metrics, health, API, status page."""
 
     listen: str = Field(
-        default="127.0.0.1:9464", pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):\d{1,5}$"
+        default="127.0.0.1:9464",
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):\d{1,5}$",
+        # the schema says the port's range too (the validator below says it in words)
+        json_schema_extra={
+            "pattern": r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):"
+            r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+        },
     )
     """host:port to listen on; 127.0.0.1 unless you mean to expose it."""
     external_url: str | None = None
