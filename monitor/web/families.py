@@ -129,12 +129,6 @@ def _correlation(s: Snapshot) -> Iterator[Metric]:
         ["vantage"],
         [([v], 1.0 if s.offline_since else 0.0)],
     )
-    yield gauge(
-        "outwatch_check_boosted",
-        "1 while a service's checks run at the boost interval",
-        ["service", "vantage"],
-        [([svc.name, v], 1.0 if svc.name in s.boosted else 0.0) for svc in s.services],
-    )
 
 
 def _sources(s: Snapshot) -> Iterator[Metric]:

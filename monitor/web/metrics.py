@@ -14,8 +14,7 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from monitor.core.stats import HistogramLike
-from monitor.web.base import ProbeSnapshot, Snapshot
-from probes.base import Family
+from monitor.web.base import LastResult, ProbeSnapshot, Snapshot
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
 
@@ -70,12 +69,17 @@ def _esc(value: str) -> str:
     return value
 
 
+# whole numbers recur (status codes, lengths, counters, expiry times): format each once
+_WHOLE: dict[float, str] = {0.0: "0.0", 1.0: "1.0"}
+
+
 def _go(value: float) -> str:
-    if value == 0.0:
-        return "0.0"
-    if value == 1.0:
-        return "1.0"
-    return floatToGoString(value)
+    text = _WHOLE.get(value)
+    if text is None:
+        text = floatToGoString(value)
+        if value.is_integer() and len(_WHOLE) < 65536:
+            _WHOLE[value] = text
+    return text
 
 
 def _head(out: list[str], name: str, doc: str, kind: str) -> None:
@@ -94,7 +98,9 @@ def _format_family(out: list[str], metric: Metric) -> None:
         )
 
 
-def _render_services(out: list[str], p: ProbeSnapshot, v: str) -> None:
+def _render_services(
+    out: list[str], p: ProbeSnapshot, v: str, boosted: frozenset[str] = frozenset()
+) -> None:
     """The per-service families of _state_families, written directly (one line per sample)."""
     rows = []
     for service, st in p.statuses.items():
@@ -130,9 +136,22 @@ def _render_services(out: list[str], p: ProbeSnapshot, v: str) -> None:
         f"outwatch_outages_total{{{a}{b}}} {_go(float(p.outages_total.get(svc, 0)))}\n"
         for a, b, svc, _ in rows
     )
+    name = "outwatch_check_boosted"
+    _head(out, name, "1 while a service's checks run at the boost interval", "gauge")
+    out.extend(
+        f'{name}{{service="{_esc(svc)}",vantage="{v}"}} {"1.0" if svc in boosted else "0.0"}\n'
+        for _, _, svc, _ in rows
+    )
 
 
 _OWN = ("check", "kind", "service", "vantage")
+_SUCCESS = ("probe_success", "Whether the last probe succeeded")
+_DURATION = ("probe_duration_seconds", "Duration of the last probe")
+
+Row = tuple[str, str, str]  # family name, its help, one exposition line
+Entry = tuple[
+    LastResult, str, str, tuple[Row, ...]
+]  # the last result, its two label halves, its rows
 
 
 @lru_cache(maxsize=256)
@@ -142,67 +161,87 @@ def _label_order(labels: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted(range(len(names)), key=names.__getitem__))
 
 
-def _carried_lines(
-    p: ProbeSnapshot, lbl: dict[tuple[str, str], tuple[str, str]], v: str
-) -> list[str]:
-    """The gauges each last result carries (blackbox's families), one line each, by family.
+class CheckLines:
+    """Each check's per-probe lines, written once per result and kept until the next one.
 
-    Generic on purpose: a probe kind adds families by setting them; nothing here knows kinds.
+    A scrape every 15 s of checks probed every 30 s finds half of them unchanged; their lines
+    (probe_success, probe_duration_seconds and the ~15 blackbox families a result carries) are
+    reused as they are. Entries are replaced, never changed in place, so renders in worker
+    threads only ever see whole entries.
     """
-    lines: dict[str, tuple[Family, list[str]]] = {}
-    own: dict[tuple[str, str], tuple[str, ...]] = {}  # label pieces, for gauges with labels
-    for key, last in p.last.items():
-        a, b = lbl[key]
-        for family, values, value in last.result.gauges():
-            entry = lines.get(family.name)
-            if entry is None:
-                entry = lines[family.name] = (family, [])
-            if values:
-                pieces = own.get(key)
-                if pieces is None:
-                    pieces = own[key] = (
-                        f'check="{_esc(key[1])}"',
-                        f'kind="{_esc(last.kind)}"',
-                        f'service="{_esc(key[0])}"',
-                        f'vantage="{v}"',
-                    )
-                parts = [
-                    *pieces,
-                    *(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True)),
-                ]
-                labels = ",".join(parts[i] for i in _label_order(family.labels))
-            else:
-                labels = a + b
-            entry[1].append(f"{family.name}{{{labels}}} {_go(value)}\n")
-    out: list[str] = []
-    for family, rows in lines.values():
-        _head(out, family.name, family.doc, "gauge")
-        out.extend(rows)
-    return out
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._vantage = ""
+
+    def rows(self, p: ProbeSnapshot, v: str) -> list[tuple[tuple[str, str], Entry]]:
+        """(key, entry) for every check with a result, in the snapshot's order."""
+        if v != self._vantage:
+            self._entries, self._vantage = {}, v
+        entries, out = self._entries, []
+        for key, last in p.last.items():
+            e = entries.get(key)
+            if e is None or e[0] is not last:
+                e = entries[key] = _entry(key, last, v)
+            out.append((key, e))
+        if len(entries) > len(out) + 1000:  # checks removed by a reload: forget their lines
+            self._entries = dict(out)
+        return out
 
 
-def render(snap: Snapshot, extra: Iterable[Metric] = ()) -> bytes:
-    """The text exposition of a snapshot: per-check families written directly, then `extra`."""
+def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
+    check, kind = f'check="{_esc(key[1])}"', f'kind="{_esc(last.kind)}"'
+    service, vantage = f'service="{_esc(key[0])}"', f'vantage="{v}"'
+    a, b = f"{check},{kind},", f"{service},{vantage}"
+    r = last.result
+    rows: list[Row] = [
+        (*_SUCCESS, f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n"),
+        (*_DURATION, f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n"),
+    ]
+    for family, values, value in r.gauges():
+        if values:
+            parts = [
+                check,
+                kind,
+                service,
+                vantage,
+                *(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True)),
+            ]
+            labels = ",".join(parts[i] for i in _label_order(family.labels))
+        else:
+            labels = a + b
+        rows.append((family.name, family.doc, f"{family.name}{{{labels}}} {_go(value)}\n"))
+    return last, a, b, tuple(rows)
+
+
+def _per_check(out: list[str], entries: list[tuple[tuple[str, str], Entry]]) -> None:
+    """The per-check families, grouped by family in first-seen order."""
+    fams: dict[str, tuple[str, list[str]]] = {
+        _SUCCESS[0]: (_SUCCESS[1], []),
+        _DURATION[0]: (_DURATION[1], []),
+    }
+    for _, (_, _, _, rows) in entries:
+        for name, doc, line in rows:
+            fam = fams.get(name)
+            if fam is None:
+                fam = fams[name] = (doc, [])
+            fam[1].append(line)
+    for name, (doc, lines) in fams.items():
+        _head(out, name, doc, "gauge")
+        out.extend(lines)
+
+
+def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | None = None) -> bytes:
+    """The text exposition of a snapshot: per-check families written directly, then `extra`.
+
+    Pure over the snapshot (copies): safe to run in a worker thread off the event loop.
+    """
     v, p = _esc(snap.vantage), snap.probes
     out: list[str] = []
+    entries = (cache or CheckLines()).rows(p, v)
     # label keys sorted by name, as the text format writes them: check, kind, service, vantage
-    lbl = {
-        key: (
-            f'check="{_esc(key[1])}",kind="{_esc(last.kind)}",',
-            f'service="{_esc(key[0])}",vantage="{v}"',
-        )
-        for key, last in p.last.items()
-    }
-    lasts = [(lbl[key], last) for key, last in p.last.items()]
-    _head(out, "probe_success", "Whether the last probe succeeded", "gauge")
-    out.extend(
-        f"probe_success{{{a}{b}}} {'1.0' if last.result.ok else '0.0'}\n" for (a, b), last in lasts
-    )
-    _head(out, "probe_duration_seconds", "Duration of the last probe", "gauge")
-    out.extend(
-        f"probe_duration_seconds{{{a}{b}}} {_go(last.result.duration)}\n" for (a, b), last in lasts
-    )
-    out.extend(_carried_lines(p, lbl, v))
+    lbl = {key: (e[1], e[2]) for key, e in entries}
+    _per_check(out, entries)
     _head(out, "outwatch_probes_total", "Probes run", "counter")
     out.extend(
         f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
@@ -219,7 +258,7 @@ def render(snap: Snapshot, extra: Iterable[Metric] = ()) -> bytes:
         state = p.check_states.get(key, "unknown")
         if state != "unknown":
             out.append(f"{name}{{{a}{b}}} {'1.0' if state == 'up' else '0.0'}\n")
-    _render_services(out, p, v)
+    _render_services(out, p, v, snap.boosted)
     for family in extra:
         _format_family(out, family)
     return "".join(out).encode()

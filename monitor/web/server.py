@@ -30,7 +30,7 @@ PAGES = ("/incidents/", "/campaigns/")  # HTML pages: protected like the status 
 class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
 
-    def metrics_text(self) -> bytes: ...
+    async def metrics_text(self) -> bytes: ...
 
     def ready(self) -> tuple[bool, str]: ...
 
@@ -132,7 +132,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition."""
-    body = request.app[VIEW].metrics_text()
+    body = await request.app[VIEW].metrics_text()
     # not compressed: on one core, gzip of a 10,000-check exposition made scrapes slower
     # (bench/scale.py: median 259 -> 454 ms), since the compressing thread shares the core
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
