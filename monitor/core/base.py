@@ -19,6 +19,16 @@ ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
     "other",
 )
 
+# What a claim says happened to one service; "other" is only ever a notice's overall kind.
+ClaimKind = Literal["attack", "outage", "restored", "advisory"]
+CLAIM_KINDS: tuple[ClaimKind, ...] = ("attack", "outage", "restored", "advisory")
+Polarity = Literal["asserted", "denied"]
+ClaimTime = Literal["now", "past", "planned"]
+# Why a service failed, as its claims tell: "technical" when an official says so or denies an attack
+Cause = Literal["attack", "technical", "unknown"]
+# a notice's overall kind is its most telling live claim: an attack beats an outage, and so on
+_KIND_ORDER: tuple[ClaimKind, ...] = ("attack", "outage", "restored", "advisory")
+
 
 class Clock(Protocol):
     """Where every decision takes its time from: UTC wall time for records, monotonic for spans."""
@@ -91,6 +101,41 @@ class Outage:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What a notice asserts (or denies) about one service, when, and the words that decided it."""
+
+    service: str  # "" when the notice names no service
+    kind: ClaimKind
+    polarity: Polarity = "asserted"
+    time: ClaimTime = "now"
+    evidence: tuple[str, ...] = ()
+    cause: Cause = "unknown"
+
+    @property
+    def live(self) -> bool:
+        """Asserted and current: the only claims that announce or confirm an incident."""
+        return self.polarity == "asserted" and self.time == "now"
+
+
+def overall_kind(claims: tuple[Claim, ...]) -> AnnouncementKind:
+    """A notice's kind for display: its most telling live claim, or "other"."""
+    live = {c.kind for c in claims if c.live}
+    return next((k for k in _KIND_ORDER if k in live), "other")
+
+
+def claim_dict(c: Claim) -> dict[str, object]:
+    """A claim as JSON-ready data."""
+    return {
+        "service": c.service,
+        "kind": c.kind,
+        "polarity": c.polarity,
+        "time": c.time,
+        "cause": c.cause,
+        "evidence": list(c.evidence),
+    }
+
+
+@dataclass(frozen=True)
 class Classification:
     """What the classifier decided about a notice, and the words that decided it."""
 
@@ -98,6 +143,15 @@ class Classification:
     services: tuple[str, ...] = ()
     confidence: float = 0.0
     evidence: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    def claims_or_kind(self) -> tuple[Claim, ...]:
+        """The claims, or for a classification made without them (older records, tests) the
+        kind as a live claim about each named service."""
+        if self.claims or self.kind not in CLAIM_KINDS:
+            return self.claims
+        kind: ClaimKind = self.kind  # type: ignore[assignment]
+        return tuple(Claim(s, kind) for s in self.services)
 
 
 @dataclass(frozen=True)
@@ -132,3 +186,8 @@ class Announcement:
     @property
     def services(self) -> tuple[str, ...]:
         return self.classification.services
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        """What the message asserts or denies about each service (see Classification.claims_or_kind)."""
+        return self.classification.claims_or_kind()

@@ -1,7 +1,8 @@
-"""Classify a notice (uk/ru/en): attack, outage, restored, advisory or other, and the services it names.
+"""Classify a notice (uk/ru/en) into claims: what it asserts or denies about each service, when.
 
-Words are compared by lemma (pymorphy3), so "ПриватБанку" is a form of the alias "ПриватБанк"
-and "відновлено" of the cue "відновити". Every decision keeps the words that made it.
+Words are compared by lemma (pymorphy3, simplemma), so "ПриватБанку" is a form of the alias
+"ПриватБанк" and "відновлено" of the cue "відновити". Every claim keeps the words that made it;
+the notice's overall kind is derived from its claims.
 """
 
 from __future__ import annotations
@@ -12,74 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.core.base import AnnouncementKind, Classification
+from monitor.core.base import Claim, Classification, overall_kind
 from monitor.core.classify import morph
+from monitor.core.classify.cues import CUES, GAP, TURNS, Cue
 from monitor.core.classify.morph import Token
+from monitor.core.classify.scope import Hit, Mention, claims_for, decide, scopes, turn
 
-# Cues, as `label weight phrase`: a phrase is slots joined by " + " (later slots may follow the
-# earlier one within GAP words); a slot lists, with "|", lemmas of Ukrainian/Russian words or
-# English word forms. Labels are kinds or the contexts that decide between them.
-GAP = 2
-_CUES = r"""
-cyber    1.0  ddos|dos|дудос|ддос
-cyber    1.0  кібератака|кибератака|cyberattack|cyberattacks|кіберінцидент|киберинцидент
-cyber    1.0  кібер|кибер|cyber + атака|attack|attacks|інцидент|инцидент|incident
-cyber    1.0  хакер|хакерський|хакерский|hacker|hackers|hacked|hacking|hacktivists|хактивіст|хактивист
-cyber    1.0  зламати|зламаний|злам|взломать|взломанный|взлом|deface|defaced|defacement|дефейс
-cyber    1.0  ransomware|шифрувальник|шифровальщик|wiper|вайпер
-attack   1.0  атака|атакувати|атакований|атаковать|атакованный|attack|attacks|attacked|attacking
-it       1.0  сайт|вебсайт|веб|портал|сервер|сервіс|сервис|застосунок|додаток|приложение|онлайн|інтернет|интернет|банкінг|банкинг|мережа|сеть|ресурс|інфраструктура|инфраструктура|website|websites|site|sites|portal|server|servers|service|services|app|online|internet|banking|network|infrastructure|система|platform|платформа
-weapon   1.0  ракета|ракетний|ракетный|обстріл|обстрел|удар|артилерія|артиллерия|дрон|бпла|шахед|бомба|авіаудар|авиаудар|missile|missiles|rocket|shelling|artillery|drone|drones|airstrike|strike|strikes|bomb|bombing
-army     1.0  зсу|всу|військовий|военный|армія|армия|фронт|бригада|противник|ворог|враг|окупант|оккупант|позиція|позиция|наступ|наступление|штурм|танк|бронетехніка|troops|soldiers|army|front|frontline|forces|armoured|armored|enemy|offensive|brigade|military
-restored 1.2  відновити|відновлений|відновитися|восстановить|восстановленный|восстановиться|restored|resumed|recovered|запрацювати|заработать
-restored 1.2  знову|снова|вже|уже + працювати|доступний|функціонувати|відкриватися|работать|доступный|функционировать|открываться|online|accessible|available|working|operational|up
-restored 1.2  працювати|доступний|функціонувати|работать|доступный|функционировать|accessible|available|working|operational|online + знову|снова|again
-restored 1.2  back + online|normal|up
-restored 1.2  штатний|звичайний|нормальний|звичний|штатный|обычный|нормальный|привычный + режим
-restored 1.2  стабільно|стабильно|normally|stably|нормально + працювати|работать|функціонувати|функционировать|working|operating|operate|work|functioning
-restored 1.2  працювати|работать|функціонувати|функционировать|working|operating|functioning|processing + стабільно|стабильно|normally|stably|нормально|штатно
-restored 1.0  усунути|устранить|fixed|resolved + збій|сбой|проблема|неполадка|наслідок|последствие|issue|issues|problem|outage
-restored 1.0  збій|сбой|проблема|неполадка|несправність|неисправность|issue|issues|problem|outage + усунути|усунутий|устранить|устраненный|fixed|resolved
-repelled 1.2  відбити|відбитий|отразить|отраженный|відбивати|отражать|repelled|mitigated|fended
-outage   1.2  недоступний|недоступный|недоступність|недоступность|unavailable|inaccessible|unreachable
-outage   1.0  збій|сбой|перебій|перебой|outage|outages|disruption|disruptions|disrupted|offline|degraded|interruption|interruptions|interrupted
-outage   1.0  неполадка|несправність|неисправность|відключення|отключение|аварія|авария|відсутній|отсутствовать|відсутність|отсутствие
-outage   1.0  технічний|технический|регламентний|регламентный|technical + робота|работа|проблема|неполадка|збій|сбой|помилка|ошибка|problem|problems|issue|issues|difficulties|glitch|glitches|failure|fault
-outage   1.0  maintenance|downtime
-outage   0.8  down
-outage   0.6  проблема|problem|problems|issues|затримка|задержка|delay|delays|помилка|ошибка|error|errors|failure|failures|slowdown|glitch|glitches|fail|fails
-outage   0.4  тимчасово|временно|тимчасовий|временный|temporarily|temporary
-outage   1.2  не|not|ні|нет + працювати|відкриватися|завантажуватися|могти|вдатися|вдаватися|бачити|проходити|функціонувати|доступний|відповідати|работать|открываться|загружаться|мочь|удаться|удаваться|видеть|проходить|функционировать|доступный|отвечать|working|available|accessible|load|loading|respond|responding|work
-outage   1.2  немає|нема|нет|no + зв'язок|доступ|зв'язку|связь|доступа|connection|access|signal|service
-outage   1.2  couldn't|can't|cannot|unable + log|login|access|see|connect|pay|use|load|make|open|reach
-advisory 1.2  попереджати|попередити|попередження|застерігати|застерегти|рекомендувати|рекомендація|радити|порадити|порада|закликати|нагадувати|предупреждать|предупредить|предупреждение|рекомендовать|рекомендация|советовать|посоветовать|призывать|напоминать
-advisory 1.2  warn|warns|warned|warning|warnings|urge|urges|urged|advise|advises|advised|advisory|recommend|recommends|recommended|recommendation|recommendations|beware|reminds|remind
-advisory 1.0  будьте|будь + обережний|пильний|уважний|осторожный|бдительный|внимательный|careful|vigilant|cautious
-advisory 0.6  зловмисник|злоумышленник|шкідливий|вредоносный|malware|malicious|вірус|вирус|virus|підозрілий|подозрительный|suspicious|patch|неофіційний|неофициальный
-phishing 1.2  фішинг|фішинговий|фишинг|фишинговый|phishing|шахрай|шахрайський|шахрайство|мошенник|мошеннический|мошенничество|scam|scams|scammers|fraud|fraudsters|fraudulent
-"""
-_NEGATIONS = frozenset(
-    {"не", "ні", "ни", "not", "no", "never", "isn't", "aren't", "wasn't", "hasn't", "haven't"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Cue:
-    label: str
-    weight: float
-    slots: tuple[frozenset[str], ...]
-
-
-def _parse_cues(table: str) -> list[_Cue]:
-    cues = []
-    for line in table.strip().splitlines():
-        label, weight, phrase = line.split(None, 2)
-        slots = tuple(frozenset(s.strip().split("|")) for s in phrase.split(" + "))
-        cues.append(_Cue(label, float(weight), slots))
-    return cues
-
-
-CUES = _parse_cues(_CUES)
 _MEMO_LIMIT = 100_000
 
 
@@ -88,14 +27,6 @@ class _Alias:
     service: str
     slots: tuple[frozenset[str], ...]
     needs_capital: bool  # "Дія" is the service, "дія постанови" is not
-
-
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    label: str
-    weight: float
-    start: int  # character span in the cleaned text
-    end: int
 
 
 class Classifier:
@@ -111,15 +42,15 @@ class Classifier:
                 self._by_first[lemma].append(alias)
         self._domains = dict(domains)
         self._order = {name: i for i, name in enumerate(names)}
-        self._cues: dict[str, list[_Cue]] = defaultdict(list)
+        self._cues: dict[str, list[Cue]] = defaultdict(list)
         for cue in CUES:
             for lemma in cue.slots[0]:
                 self._cues[lemma].append(cue)
         # per distinct word (its lemma set): the cues and aliases it may begin; most notices
         # reuse the same words, so this is where the time goes
-        self._starts: dict[frozenset[str], tuple[tuple[_Cue, ...], tuple[_Alias, ...]]] = {}
+        self._starts: dict[frozenset[str], tuple[tuple[Cue, ...], tuple[_Alias, ...]]] = {}
 
-    def _starting(self, lemmas: frozenset[str]) -> tuple[tuple[_Cue, ...], tuple[_Alias, ...]]:
+    def _starting(self, lemmas: frozenset[str]) -> tuple[tuple[Cue, ...], tuple[_Alias, ...]]:
         found = self._starts.get(lemmas)
         if found is None:
             # in table order, whatever the order of the set: the same text, the same evidence
@@ -153,34 +84,76 @@ class Classifier:
                     domains.setdefault(host, svc.name)
         return cls(aliases, domains, names)
 
-    def classify(self, text: str) -> Classification:
-        """Kind, linked services, confidence and evidence for one notice; never raises."""
+    def classify(self, text: str, service: str | None = None) -> Classification:
+        """Claims, overall kind, linked services, confidence and evidence; never raises.
+
+        `service` is the channel's own service: a notice there that names none is about it.
+        """
         if not isinstance(text, str):
             text = "" if text is None else str(text)
         clean = morph.clean(text)
         toks = morph.tokens(clean)
-        services, service_evidence = self._link(clean, toks)
-        hits = self._cues_in(toks)
-        kind, confidence, decisive = _decide(hits, bool(services))
-        evidence = tuple(f"{h.label}: {clean[h.start : h.end]}" for h in decisive)
-        return Classification(kind, services, confidence, evidence + service_evidence)
+        mentions = self._link(clean, toks)
+        raw = self._cues_in(toks)
+        turns = [h for h in raw if h.label in TURNS]
+        # "не відповідає дійсності" is a denial, not "не відповідає" (not responding)
+        denial = {k for h in turns if h.label == "deny" for k in range(h.i, h.j + 1)}
+        kinds = [h for h in raw if h.label not in TURNS and not denial & {h.i, h.j}]
+        hits = turn(kinds, turns, toks, clean)
+        claims: list[Claim] = []
+        if mentions:
+            for svc, scoped in sorted(scopes(hits, mentions, toks).items(), key=self._rank):
+                claims += claims_for(svc, scoped, clean, linked=True)
+        else:
+            claims = claims_for(service or "", hits, clean, linked=bool(service))
+        found = tuple(claims)
+        kind = overall_kind(found)
+        names = tuple(dict.fromkeys(m.service for m in mentions))
+        if not names and service and found:
+            names = (service,)
+        said = tuple(f"service {m.service}: {m.words}" for m in _first(mentions))
+        if not said and names:
+            said = (f"service {service}: own channel",)
+        live = [h for h in hits if h.polarity == "asserted" and h.time == "now"]
+        decision = decide(live, bool(names))
+        if kind == "other":
+            why = tuple(f"{h.label}: {clean[h.start : h.end]}" for h in decision.dismissed)
+        else:
+            why = tuple(e for c in found if c.live and c.kind == kind for e in c.evidence)
+        evidence = tuple(dict.fromkeys((*why, *said)))
+        confidence = _confidence(kind, decision.scores, bool(claims))
+        return Classification(kind, names, confidence, evidence, found)
 
-    def _link(self, clean: str, toks: list[Token]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        found: dict[str, str] = {}
+    def _rank(self, item: tuple[str, object]) -> int:
+        return self._order.get(item[0], len(self._order))
+
+    def _link(self, clean: str, toks: list[Token]) -> list[Mention]:
+        found: list[Mention] = []
         for i, tok in enumerate(toks):
             for alias in self._starting(tok.lemmas)[1]:
-                if alias.service in found or (alias.needs_capital and not tok.capital):
+                if alias.needs_capital and not tok.capital:
                     continue
                 end = _match_alias(alias.slots, toks, i)
                 if end is not None:
-                    found[alias.service] = clean[tok.start : toks[end].end]
+                    found.append(Mention(alias.service, i, end, clean[tok.start : toks[end].end]))
         if self._domains:
-            for _, _, host in morph.hosts(clean):
+            starts = {t.start: k for k, t in enumerate(toks)}
+            for start, end, host in morph.hosts(clean):
                 svc = self._domain_service(host)
-                if svc and svc not in found:
-                    found[svc] = host
-        names = tuple(sorted(found, key=self._order.__getitem__))
-        return names, tuple(f"service {n}: {found[n]}" for n in names)
+                first = starts.get(start)
+                if first is None and "//" in clean[max(0, start - 8) : start]:
+                    first = starts.get(start)
+                if svc and first is not None:
+                    last = max(k for k in range(first, len(toks)) if toks[k].start < end)
+                    found.append(Mention(svc, first, last, host))
+        # longest first at one place: "Збройні сили України" over "Збройні сили"
+        found.sort(key=lambda m: (m.i, -m.j))
+        out: list[Mention] = []
+        for m in found:
+            if out and out[-1].i <= m.i <= out[-1].j and out[-1].service == m.service:
+                continue
+            out.append(m)
+        return out
 
     def _domain_service(self, host: str) -> str | None:
         # www.privatbank.ua and online.privatbank.ua are privatbank.ua
@@ -191,36 +164,24 @@ class Classifier:
                 return svc
         return None
 
-    def _cues_in(self, toks: list[Token]) -> list[_Hit]:
-        hits: list[_Hit] = []
+    def _cues_in(self, toks: list[Token]) -> list[Hit]:
+        hits: list[Hit] = []
         for i, tok in enumerate(toks):
             if tok.imperative:
-                hits.append(_Hit("imperative", 0.6, tok.start, tok.end))
+                hits.append(Hit("imperative", 0.6, i, i, tok.start, tok.end))
             for cue in self._starting(tok.lemmas)[0]:
                 end = _match_cue(cue.slots, toks, i)
-                if end is None:
-                    continue
-                unsaid = _negated(cue, toks, i, end)
-                if unsaid == "negated" and cue.label == "restored":
-                    # "ще не відновлено": still down
-                    hits.append(_Hit("outage", 1.0, toks[max(0, i - 1)].start, toks[end].end))
-                elif not unsaid:
-                    hits.append(_Hit(cue.label, cue.weight, tok.start, toks[end].end))
+                if end is not None:
+                    hits.append(Hit(cue.label, cue.weight, i, end, tok.start, toks[end].end))
         return hits
 
 
-def _negated(cue: _Cue, toks: list[Token], i: int, end: int) -> str:
-    """Why a good-news cue does not count: "negated" ("ще не відновлено"), "unreal" ("to restore")."""
-    if cue.label not in ("restored", "repelled"):
-        return ""
-    if any(toks[j].irrealis for j in range(i, end + 1)):
-        return "unreal"
-    if cue.label == "repelled" and toks[i].present:
-        return "unreal"  # "відбиває атаку": still under attack
-    around = [*range(max(0, i - 2), i), *range(i + 1, end)]
-    if any(toks[j].lemmas & _NEGATIONS and toks[j].clause == toks[i].clause for j in around):
-        return "negated"
-    return ""
+def _first(mentions: Sequence[Mention]) -> list[Mention]:
+    """The first mention of each service."""
+    seen: dict[str, Mention] = {}
+    for m in mentions:
+        seen.setdefault(m.service, m)
+    return list(seen.values())
 
 
 def _match_cue(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -> int | None:
@@ -250,61 +211,11 @@ def _match_alias(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -
     return i + len(slots) - 1
 
 
-# good news beats attack beats outage beats advice: "back online after the DDoS attack" is news
-# that it is over, and an attack usually comes with the outage it caused
-_PRIORITY: tuple[AnnouncementKind, ...] = ("restored", "attack", "outage", "advisory")
-
-
-def _decide(hits: list[_Hit], linked: bool) -> tuple[AnnouncementKind, float, list[_Hit]]:
-    """Weigh the cues: good news beats attack beats outage beats advice; war is not cyber."""
-    by: dict[str, list[_Hit]] = defaultdict(list)
-    for h in hits:
-        by[h.label].append(h)
-
-    def score(label: str) -> float:
-        return sum(h.weight for h in by[label])
-
-    weapon, army, it = by["weapon"], by["army"], by["it"]
-    # "атака" alone is ambiguous: a rocket attack or troops repelling one is war, not cyber
-    generic_cyber = bool(by["attack"]) and not weapon and (bool(it) or (linked and not army))
-    cyber_ctx = bool(by["cyber"]) or generic_cyber
-    attack = by["cyber"] + (by["attack"] if generic_cyber else [])
-    restored = by["restored"] + (by["repelled"] if cyber_ctx else [])
-    advice = by["advisory"] + by["imperative"]
-    scores = {
-        "restored": sum(h.weight for h in restored),
-        "attack": sum(h.weight for h in attack),
-        "outage": score("outage"),
-        "advisory": sum(h.weight for h in advice) + score("phishing"),
-    }
-    evidence = {
-        "restored": restored,
-        "attack": attack,
-        "outage": by["outage"],
-        "advisory": advice + by["phishing"],
-    }
-    # phishing and fraud are warnings even when they say "attack"; so is a warning that names no
-    # service ("CERT-UA warns of DDoS attacks") unless something is actually down
-    availability = bool(by["outage"]) or scores["restored"] >= 1.0
-    if (by["phishing"] and not availability and not _strong_cyber(by["cyber"])) or (
-        score("advisory") >= 1.0 and not linked and not availability
-    ):
-        return "advisory", _confidence(scores["advisory"], scores, "advisory"), evidence["advisory"]
-    for kind in _PRIORITY:
-        if scores[kind] >= 1.0:
-            return kind, _confidence(scores[kind], scores, kind), evidence[kind]
-    dismissed = by["attack"] + by["repelled"]
-    if dismissed and (weapon or army):
-        return "other", 0.8, dismissed + weapon + army
-    return "other", 0.7 if not any(scores.values()) else 0.55, []
-
-
-def _strong_cyber(hits: list[_Hit]) -> bool:
-    return any(h.weight >= 1.0 for h in hits)
-
-
-def _confidence(best: float, scores: dict[str, float], kind: str) -> float:
+def _confidence(kind: str, scores: dict[str, float], claimed: bool) -> float:
     """Higher with more cues for the kind, lower when other kinds were also heard."""
+    if kind == "other":
+        return 0.7 if not any(scores.values()) or not claimed else 0.55
+    best = scores.get(kind, 1.0)
     rivals = sum(v for k, v in scores.items() if k != kind)
     value = 0.55 + 0.2 * min(best, 2.0) - 0.1 * min(rivals, 2.0)
     return round(max(0.3, min(0.95, value)), 2)
