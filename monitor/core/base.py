@@ -150,7 +150,7 @@ class Classification:
         kind as a live claim about each named service."""
         if self.claims or self.kind not in CLAIM_KINDS:
             return self.claims
-        kind: ClaimKind = self.kind  # type: ignore[assignment]
+        kind = self.kind
         return tuple(Claim(s, kind) for s in self.services)
 
 

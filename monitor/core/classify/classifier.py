@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.core.base import Claim, Classification, overall_kind
 from monitor.core.classify import morph
-from monitor.core.classify.cues import CUES, GAP, TURNS, Cue
+from monitor.core.classify.cues import CUES, GAP, IMPERSONATING, TURNS, Cue
 from monitor.core.classify.morph import Token
 from monitor.core.classify.scope import Hit, Mention, claims_for, decide, scopes, turn
 
@@ -152,6 +152,8 @@ class Classifier:
         for m in found:
             if out and out[-1].i <= m.i <= out[-1].j and out[-1].service == m.service:
                 continue
+            if any(toks[k].lemmas & IMPERSONATING for k in range(max(0, m.i - 2), m.i)):
+                continue  # "від імені ПриватБанку": the name is used, the bank is not the news
             out.append(m)
         return out
 

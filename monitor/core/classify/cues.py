@@ -20,6 +20,8 @@ cyber    1.0  кібер|кибер|cyber + атака|attack|інцидент|�
 cyber    1.0  хакер|хакерський|хакерский|hacker|hack|hacking|hacktivist|хактивіст|хактивист
 cyber    1.0  зламати|зламаний|злам|взломать|взломанный|взлом|deface|defacement|дефейс|breach
 cyber    1.0  ransomware|шифрувальник|шифровальщик|wiper|вайпер
+cyber    1.0  витік|утечка|leak|злив|слив + даний|данные|data|персональний|персональный
+cyber    1.0  data + leak|breach
 attack   1.0  атака|атакувати|атакований|атаковать|атакованный|attack|attacked
 it       1.0  сайт|вебсайт|веб|портал|сервер|сервіс|сервис|застосунок|додаток|приложение|онлайн|інтернет|интернет|банкінг|банкинг|мережа|сеть|ресурс|інфраструктура|инфраструктура|website|site|portal|server|service|app|application|online|internet|banking|network|infrastructure|система|platform|платформа|system|кібербезпека|кибербезопасность|cybersecurity|cert|держспецзв'язку|госспецсвязи
 weapon   1.0  ракета|ракетний|ракетный|обстріл|обстрел|удар|артилерія|артиллерия|дрон|бпла|шахед|бомба|авіаудар|авиаудар|missile|rocket|shelling|artillery|drone|airstrike|strike|bomb|bombing|вибух|взрыв|explosion
@@ -28,10 +30,10 @@ restored 1.2  відновити|відновлений|відновитися|�
 restored 1.2  знову|снова|вже|уже|again|already + працювати|доступний|функціонувати|відкриватися|работать|доступный|функционировать|открываться|online|accessible|available|work|operational|up
 restored 1.2  працювати|доступний|функціонувати|работать|доступный|функционировать|accessible|available|work|operational|online + знову|снова|again
 restored 1.2  back + online|normal|up|service
-restored 1.2  штатний|звичайний|нормальний|звичний|штатный|обычный|нормальный|привычный|normal|usual + режим|mode|operation
-restored 1.2  стабільно|стабильно|normally|stably|нормально|штатно + працювати|работать|функціонувати|функционировать|work|operate|function
-restored 1.2  працювати|работать|функціонувати|функционировать|work|operate|function|process + стабільно|стабильно|normally|stably|нормально|штатно|повний|полный|full|fully
-restored 1.2  без|without + збій|сбой|перебій|перебой|interruption|disruption|problem|issue|обмеження|ограничение
+working  1.2  штатний|звичайний|нормальний|звичний|штатный|обычный|нормальный|привычный|normal|usual + режим|mode|operation
+working  1.2  стабільно|стабильно|normally|stably|нормально|штатно + працювати|работать|функціонувати|функционировать|work|operate|function
+working  1.2  працювати|работать|функціонувати|функционировать|work|operate|function|process + стабільно|стабильно|normally|stably|нормально|штатно|повний|полный|full|fully
+working  1.2  без|without + збій|сбой|перебій|перебой|interruption|disruption|problem|issue|обмеження|ограничение
 restored 1.0  усунути|устранить|fix|resolve + збій|сбой|проблема|неполадка|наслідок|последствие|issue|problem|outage
 restored 1.0  збій|сбой|проблема|неполадка|несправність|неисправность|issue|problem|outage + усунути|усунутий|устранить|устраненный|fix|resolve
 repelled 1.2  відбити|відбитий|отразить|отраженный|отбить|отбитый|відбивати|отражать|отбивать|repel|mitigate|fend|нейтралізувати|нейтрализовать|neutralize
@@ -43,6 +45,8 @@ technical 1.0  maintenance|downtime
 technical 1.0  збій|сбой|проблема|причина|failure|cause|outage + технічний|технический|technical
 outage   0.8  down
 outage   0.6  проблема|problem|затримка|задержка|delay|помилка|ошибка|error|failure|slowdown|glitch|fail
+outage   1.0  проблема|problem|issue|труднощі|трудности|difficulty + з|с|with|у|в|in
+outage   0.4  навантаження|нагрузка|load|overload|перевантаження|перегрузка
 outage   0.4  тимчасово|временно|тимчасовий|временный|temporarily|temporary
 outage   1.2  не|not|ні|нет|isn't|aren't|doesn't|don't|didn't|wasn't|weren't + працювати|відкриватися|завантажуватися|могти|вдатися|вдаватися|бачити|проходити|функціонувати|доступний|відповідати|работать|открываться|загружаться|мочь|удаться|удаваться|видеть|проходить|функционировать|доступный|отвечать|work|available|accessible|load|respond|open|function
 outage   1.2  немає|нема|нет|no + зв'язок|доступ|зв'язку|связь|доступа|connection|access|signal|service
@@ -71,10 +75,21 @@ past     0  історія|история|history + кібератака|ата�
 now      0  зараз|наразі|сьогодні|сейчас|сегодня|now|currently|today|тривати|продовжуватися|продолжаться|ongoing|still|досі|знову|снова|again
 planned  0  мати|должный|повинний + бути|быть
 planned  0  планувати|планироваться|планувати|плануватися|очікуватися|ожидаться|plan|expect|schedule|плановий|плановый|planned|незабаром|найближчим|скоро|вскоре|ближайший|soon|shortly|will|shall|згодом|позже|later|upcoming|майбутній|предстоящий
+planned  0  буде|будуть|будет|будут|будемо|будем|would
 """
 
 KINDS = frozenset(
-    {"cyber", "attack", "restored", "repelled", "outage", "technical", "advisory", "phishing"}
+    {
+        "cyber",
+        "attack",
+        "restored",
+        "working",
+        "repelled",
+        "outage",
+        "technical",
+        "advisory",
+        "phishing",
+    }
 )
 CONTEXTS = frozenset({"it", "weapon", "army"})
 TURNS = frozenset({"deny", "fake", "past", "now", "planned"})
@@ -160,8 +175,17 @@ ABOUT = frozenset(
 COPULA = frozenset({"бути", "быть", "be", "це", "это", "є"})
 # "після вчорашнього збою": the time is the failure's, not the news's
 AFTER = frozenset({"після", "после", "after", "since", "following"})
+# "X rather than an attack", "замість атаки": the second is denied
+INSTEAD = frozenset({"замість", "вместо", "instead"})
+# "від імені ПриватБанку": fraudsters using the name; the bank is not what the notice is about
+IMPERSONATING = frozenset(
+    {"імені", "имени", "impersonate", "impersonating", "виглядом", "видом", "behalf", "name"}
+)
 # an infinitive after these happened: "вдалося відбити", "managed to restore"
-MANAGED = frozenset({"вдатися", "удаться", "змогти", "смочь", "manage", "succeed"})
+MANAGED = frozenset(
+    {"вдатися", "удаться", "змогти", "смочь", "manage", "succeed"}
+    | {"могти", "мочь", "may", "might", "can", "could"}  # a hedge about now: "може не працювати"
+)
 # English marks a plan with "to": "working to restore"
 TO = frozenset({"to"})
 

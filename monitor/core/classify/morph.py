@@ -28,17 +28,14 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _HOST = re.compile(
     r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])", re.I
 )
-# Quotes do not break a clause: «Ощад 24/7» is a name inside it.
-_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]|\s[-–—]\s")
-_SENTENCE = re.compile(r"[.!?\n]")
-_SEGMENT = re.compile(r";")
+# Quotes do not break a clause (see _SCAN): «Ощад 24/7» is a name inside it.
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _APOSTROPHES = re.compile("[’ʼ`ʹ′‘]")  # Ukrainian writes зв'язок with any of them
 _CYRILLIC = re.compile(r"[а-яіїєґёъыэ]")
 _UK_ONLY = re.compile(r"[іїєґ]")
 _RU_ONLY = re.compile(r"[ёъыэ]")
-_LATIN = re.compile(r"^[a-z0-9']+$")
-_IRREALIS = frozenset({"infn", "futr", "impr"})
+_ENGLISH = re.compile(r"^[a-z]+(?:'[a-z]+)*$")
+_IRREALIS = frozenset({"infn", "INFN", "futr", "impr"})  # the Russian dictionary writes INFN
 
 
 class Token(NamedTuple):
@@ -124,63 +121,63 @@ def tokens(text: str) -> list[Token]:
     """The words of cleaned text, each with its possible lemmas and its place in the sentence."""
     out: list[Token] = []
     seen = _SEEN
-    clause = sentence = segment = paren = depth = 0
-    parens = 0
-    last = 0
-    for m in _WORD.finditer(text):
-        between = text[last : m.start()]
-        last = m.end()
-        word = m.group()
-        if between and _BREAK.search(between):
-            clause += 1
-            if _SENTENCE.search(between):
+    clause = sentence = segment = paren = depth = parens = 0
+    broke = False  # a break since the last word: the next word opens a clause
+    for m in _SCAN.finditer(text):
+        word = m.group(1)
+        if word is None:
+            mark = m.group()
+            if not broke:
+                clause += 1
+                broke = True
+            if mark in _SENTENCE_MARKS:
                 sentence += 1
                 segment += 1
-            elif ";" in between or word.lower() in _CONTRAST:
+            elif mark == ";":
                 segment += 1
-            for ch in between:
-                if ch == "(":
-                    depth += 1
-                    if depth == 1:
-                        parens += 1
-                        paren = parens
-                elif ch == ")" and depth:
-                    depth -= 1
-                    if not depth:
-                        paren = 0
+            elif mark == "(":
+                depth += 1
+                if depth == 1:
+                    parens += 1
+                    paren = parens
+            elif mark == ")" and depth:
+                depth -= 1
+                if not depth:
+                    paren = 0
+            continue
+        if broke:
+            broke = False
+            if word.lower() in _CONTRAST:
+                segment += 1
         known = seen.get(word)
         if known is None:
             if len(seen) >= 200_000:
                 seen.clear()  # bounded under hostile, ever-new words
-            known = seen[word] = (word[0].isupper(), analyse(word.lower()))
-        capital, info = known
-        out.append(
-            Token(
-                m.start(),
-                m.end(),
-                capital,
+            info = analyse(word.lower())
+            known = seen[word] = (
+                word[0].isupper(),
                 info.lemmas,
                 info.imperative,
                 info.irrealis,
                 info.present,
-                clause,
-                sentence,
-                segment,
-                paren,
             )
-        )
+        out.append(Token(m.start(), m.end(), *known, clause, sentence, segment, paren))
         if len(out) >= MAX_TOKENS:
             break
     return out
 
 
+# a word, or a mark that ends a clause (a sentence, a parenthesis)
+_SCAN = re.compile(r"([^\W_]+(?:'[^\W_]+)*)|[.,;:!?()\[\]{}|\n]|\s[-–—]\s")
+_SENTENCE_MARKS = frozenset(".!?\n")
 # a clause opening with one of these says something else about something else
 _CONTRAST = frozenset(
     {"а", "але", "проте", "однак", "зате", "но", "однако", "зато", "but", "however", "whereas"}
 )
 
-# words as written -> (capitalised, analysis): skips lower-casing and the lru_cache's hashing
-_SEEN: dict[str, tuple[bool, Analysis]] = {}
+# words as written -> (capitalised, lemmas, imperative, irrealis, present): skips lower-casing
+# and the lru_cache's hashing
+_SEEN: dict[str, tuple[bool, frozenset[str], bool, bool, bool]] = {}
 
 
 def hosts(text: str) -> list[tuple[int, int, str]]:
@@ -200,11 +197,13 @@ def analyse(word: str) -> Analysis:
     """Lemmas of a lower-case word from the Ukrainian and Russian dictionaries, or itself."""
     if len(word) > MAX_WORD or not _CYRILLIC.search(word):
         lemmas = {word}
-        if _LATIN.match(word):
+        if _ENGLISH.match(word):
             if word.endswith("'s"):
                 word = word[:-2]  # Ukrposhta's
                 lemmas.add(word)
             lemmas.add(_english(word))
+            # "is repelling": still going on
+            return Analysis(frozenset(lemmas), False, False, word.endswith("ing"))
         return Analysis(frozenset(lemmas), False, False)
     parses: list[Any] = []
     guesses: list[Any] = []

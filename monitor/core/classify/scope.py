@@ -18,6 +18,7 @@ from monitor.core.classify.cues import (
     CONTEXTS,
     COPULA,
     FOUND,
+    INSTEAD,
     KINDS,
     MANAGED,
     NEGATIONS,
@@ -27,6 +28,7 @@ from monitor.core.classify.cues import (
 from monitor.core.classify.morph import Token
 
 NEG_BEFORE = 3  # "не є кібератакою", "no signs of a cyberattack"
+NEG_AFTER = 6  # "збою в роботі Приват24 не було"
 MARK_BEFORE = 4  # "мають бути оперативно відновлені", "will be fully restored"
 _BE = frozenset({"бути", "быть", "be"})
 
@@ -67,13 +69,23 @@ def turn(hits: list[Hit], turns: list[Hit], toks: Sequence[Token], text: str) ->
         turned = _turn_one(h, hits, turns, toks, text, covered)
         if turned is not None:
             out.append(turned)
-    return out
+    # "буде недоступний через технічні роботи": the cause of a planned outage is planned too
+    plans = {toks[h.i].clause: h.why for h in out if h.time == "planned" and h.label in _DOWN}
+    return [
+        replace(h, time="planned", why=plans[toks[h.i].clause])
+        if h.label in _DOWN and h.time == "now" and toks[h.i].clause in plans
+        else h
+        for h in out
+    ]
+
+
+_DOWN = frozenset({"outage", "technical"})
 
 
 def _turn_one(
     h: Hit, hits: list[Hit], turns: list[Hit], toks: Sequence[Token], text: str, covered: set[int]
 ) -> Hit | None:
-    good = h.label in ("restored", "repelled")
+    good = h.label in ("restored", "repelled", "working")
     if h.label == "repelled" and toks[h.i].present:
         return None  # "відбиває атаку": still under attack
     neg = _negation(h, toks, covered)
@@ -101,7 +113,11 @@ def _negation(h: Hit, toks: Sequence[Token], covered: set[int]) -> int | None:
             k + 1 < len(toks) and toks[k + 1].lemmas & NOT_NEGATING
         ):
             return k
-    after = range(h.j + 1, min(len(toks), h.j + 4))
+        if toks[k].lemmas & INSTEAD or (
+            "than" in toks[k].lemmas and k and "rather" in toks[k - 1].lemmas
+        ):
+            return k
+    after = range(h.j + 1, min(len(toks), h.j + NEG_AFTER))
     for k in after:
         if toks[k].clause != clause:
             break
@@ -134,6 +150,7 @@ def _fake_about(t: Hit, h: Hit, toks: Sequence[Token]) -> bool:
 
 def _planned(h: Hit, turns: list[Hit], toks: Sequence[Token], text: str) -> str | None:
     """Why the cue is only a plan: an infinitive or future form, or a modal word before it."""
+    # "вдалося відбити" happened; "може не працювати" is a hedge about now, not a plan
     managed = any(toks[k].lemmas & MANAGED for k in range(max(0, h.i - 2), h.i))
     if not managed and any(toks[k].irrealis for k in range(h.i, h.j + 1)):
         return f"planned: {text[toks[h.i].start : toks[h.j].end]}"
@@ -193,7 +210,7 @@ def scopes(hits: list[Hit], mentions: list[Mention], toks: Sequence[Token]) -> d
         segments[toks[m.i].segment].add(m.service)
     where = _Where(hits, toks, owner, segments)
     orphan = [h for h in hits if toks[h.i].sentence not in where.named]
-    out: dict[str, dict[int, Hit]] = defaultdict(dict)
+    out: dict[str, dict[tuple[int, int, str], Hit]] = defaultdict(dict)
     done: set[tuple[str, int, int, int]] = set()
     for m in mentions:
         tok = toks[m.i]
@@ -205,7 +222,7 @@ def scopes(hits: list[Hit], mentions: list[Mention], toks: Sequence[Token]) -> d
         done.add(key)
         seen = out[m.service]
         for h in (*where.local(m.service, tok, own), *orphan):
-            seen.setdefault(h.i * 4096 + h.j, h)
+            seen.setdefault(_at(h), h)
     return {svc: sorted(hs.values(), key=_at) for svc, hs in out.items()}
 
 
@@ -246,7 +263,13 @@ class _Where:
             p = self.toks[h.i].paren
             return not p or self.owner.get(p, service) == service
 
-        seg = [h for h in self.segment.get(tok.segment, ()) if free(h)]
+        # a parenthesis says something of its own ("(Рада вже працює)"): the segment's words
+        # outside parentheses speak for it, and segments after it that name no service
+        # ("..., а не кібератака") continue what it says
+        seg = [h for g in self._carried(tok.segment) for h in self.segment.get(g, ()) if free(h)]
+        bare = [h for h in seg if not self.toks[h.i].paren]
+        if _has_kind(bare):
+            return bare
         if _has_kind(seg):
             return seg
         # the sentence, less the segments that speak of other services only
@@ -255,6 +278,15 @@ class _Where:
             for h in self.sentence.get(tok.sentence, ())
             if free(h) and service in self.segments.get(self.toks[h.i].segment, {service})
         ]
+
+    def _carried(self, segment: int) -> list[int]:
+        out = [segment]
+        sentence = self.seg_sentence.get(segment)
+        nxt = segment + 1
+        while self.seg_sentence.get(nxt) == sentence and nxt not in self.segments:
+            out.append(nxt)
+            nxt += 1
+        return out
 
 
 def _has_kind(hits: Iterable[Hit]) -> bool:
@@ -287,7 +319,7 @@ def decide(hits: Sequence[Hit], linked: bool) -> Decision:
     generic = bool(by["attack"]) and bool(it) and not weapon and not army
     cyber_ctx = bool(by["cyber"]) or generic
     attack = by["cyber"] + (by["attack"] if generic else [])
-    restored = by["restored"] + (by["repelled"] if cyber_ctx else [])
+    restored = by["restored"] + by["working"] + (by["repelled"] if cyber_ctx else [])
     advice = by["advisory"] + by["imperative"]
     evidence: dict[ClaimKind, list[Hit]] = {
         "restored": restored,
@@ -295,7 +327,7 @@ def decide(hits: Sequence[Hit], linked: bool) -> Decision:
         "outage": by["outage"] + by["technical"],
         "advisory": advice + by["phishing"],
     }
-    scores = {k: sum(h.weight for h in v) for k, v in evidence.items()}
+    scores: dict[str, float] = {k: sum(h.weight for h in v) for k, v in evidence.items()}
     # phishing and fraud are warnings even when they say "attack"; so is a warning that names no
     # service ("CERT-UA warns of DDoS attacks") unless something is actually down
     availability = bool(evidence["outage"]) or scores["restored"] >= 1.0
@@ -320,8 +352,10 @@ def claims_for(service: str, hits: Sequence[Hit], text: str, linked: bool) -> li
     """The claims one service's hits make: live, denied, past and planned."""
     context = [h for h in hits if h.label in _CONTEXT]
     groups: dict[tuple[Polarity, ClaimTime], list[Hit]] = defaultdict(list)
+    # "reports are false, all services work normally": the denial's support, not a restoration
+    denying = any(h.polarity == "denied" for h in hits)
     for h in hits:
-        if h.label not in _CONTEXT:
+        if h.label not in _CONTEXT and not (denying and h.label == "working"):
             groups[(h.polarity, h.time)].append(h)
     out: list[Claim] = []
     live = groups.get(("asserted", "now"), [])
