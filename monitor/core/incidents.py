@@ -7,11 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from monitor.core.base import AnnouncementKind, CheckState
+from monitor.core.base import AnnouncementKind, Cause, CheckState
 
 IncidentStatus = Literal["open", "resolved"]
 CampaignStatus = Literal["open", "closed"]
-Flag = Literal["restored_claim_while_down", "announced_not_observed", "observed_not_announced"]
+Flag = Literal[
+    "restored_claim_while_down",
+    "announced_not_observed",
+    "observed_not_announced",
+    # an official "technical failure" / "not an attack" while the failures look volumetric
+    "cause_disputed",
+]
 FLAGS: tuple[Flag, ...] = Flag.__args__  # type: ignore[attr-defined]
 ChangeKind = Literal[
     "incident_opened",
@@ -45,6 +51,11 @@ def shares(signature: Mapping[str, int]) -> dict[str, float]:
     return {k: round(v / total, 3) for k, v in sorted(signature.items()) if v}
 
 
+def volumetric(signature: Mapping[str, int]) -> bool:
+    """Failures dominated by timeouts: the DDoS-shaped kind (refusals are often deliberate)."""
+    return shares(signature).get("timeout", 0.0) >= 0.5
+
+
 def hints(signature: Mapping[str, int]) -> tuple[str, ...]:
     """What the failure signature suggests, most telling first."""
     share = shares(signature)
@@ -72,6 +83,8 @@ class Incident:
     signature: Mapping[str, int] = field(default_factory=dict)  # error class -> count
     first_notice_at: datetime | None = None
     campaign: str | None = None
+    cause: Cause = "unknown"  # from the linked claims: attack, technical, or nobody said
+    withdrawn: tuple[str, ...] = ()  # announcements edited away from it or deleted
 
     @property
     def confirmed(self) -> bool:
@@ -167,6 +180,8 @@ def incident_dict(i: Incident) -> dict[str, Any]:
         },
         "first_notice_at": _iso(i.first_notice_at),
         "campaign": i.campaign,
+        "cause": i.cause,
+        "withdrawn": list(i.withdrawn),
     }
 
 
@@ -189,6 +204,8 @@ def incident_from(d: Mapping[str, Any]) -> Incident:
         signature=dict(ev.get("signature") or {}),
         first_notice_at=_dt(d.get("first_notice_at")),
         campaign=d.get("campaign"),
+        cause=d.get("cause") or "unknown",
+        withdrawn=tuple(d.get("withdrawn") or ()),
     )
 
 

@@ -22,7 +22,7 @@ from monitor.core.incidents import (
 from monitor.store.db import get_state, put_state
 
 SNAPSHOT_KEY = "correlator"
-_JSON_INCIDENT = ("outages", "announcements", "flags", "evidence")
+_JSON_INCIDENT = ("outages", "announcements", "flags", "evidence", "withdrawn")
 _JSON_CAMPAIGN = ("services", "incidents", "groups")
 
 
@@ -45,6 +45,8 @@ def create_tables(db: sqlite_utils.Database) -> None:
             "announcements": str,
             "flags": str,
             "evidence": str,
+            "cause": str,
+            "withdrawn": str,
         },
         pk="id",
         if_not_exists=True,
@@ -101,7 +103,8 @@ def _campaign_out(row: dict[str, Any]) -> dict[str, Any]:
 def upsert_incident(db: sqlite_utils.Database, inc: Incident) -> None:
     """Insert or update an incident by id."""
     create_tables(db)
-    db.table("incidents").upsert(_incident_row(inc), pk="id")
+    # alter: a database from before claims gains the cause and withdrawn columns
+    db.table("incidents").upsert(_incident_row(inc), pk="id", alter=True)
 
 
 def upsert_campaign(db: sqlite_utils.Database, c: Campaign) -> None:
