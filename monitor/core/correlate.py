@@ -162,12 +162,15 @@ class Correlator:
     def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
         """A classified announcement, new, edited or deleted: link, open, re-link or withdraw."""
         out = self._begin(at)
-        key, heard_at = ann.key, ann.message.published_at
-        before = self._said.get(key, (heard_at, {}))[1]
+        key, published = ann.key, ann.message.published_at
+        known = self._said.get(key)
+        before = known[1] if known else {}
         says = {} if ann.message.deleted else _live(ann, self._groups)
         if says == before:
             return out  # a restart, a duplicate, or an edit that changed no claim
-        self._said[key] = (heard_at, says)
+        self._said[key] = (published, says)
+        # an edit says its new claims when it was edited
+        heard_at = published if known is None else max(published, ann.message.edited_at or at)
         for svc in before:
             if svc not in says:
                 out.extend(self._unsay(svc, key, at))
