@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, FakeClock, Message, Observation
@@ -19,7 +19,11 @@ from monitor.core.incidents import Campaign, Change, Gap, Incident
 from monitor.core.state import StateMachine, rules_from_config
 from probes.base import ERROR_CLASSES
 
-Classify = Callable[[str], Classification]
+
+class Classify(Protocol):
+    """Text (and the channel's own service, if it has one) to a classification."""
+
+    def __call__(self, text: str, service: str | None = None, /) -> Classification: ...
 
 
 class ReplayError(Exception):
@@ -231,6 +235,7 @@ def replay(
     corr = Correlator(cfg.correlation, {s.name: s.group for s in cfg.services}, cfg.vantage.name)
     clock = FakeClock()
     seen = _Collector()
+    own = cfg.sources.own_services()  # a notice on a service's own channel is about it
     # at one instant: canaries first (so the guard decides before outages open), then the rest
     stream: list[tuple[datetime, int, int, Observation | Message]] = [
         (o.ts, 0 if o.service == CANARY_SERVICE else 1, i, o) for i, o in enumerate(results)
@@ -243,7 +248,7 @@ def replay(
         clock.set(when)
         now = clock.now()
         if isinstance(item, Message):
-            ann = Announcement(item, classify(item.text))
+            ann = Announcement(item, classify(item.text, own.get(item.source)))
             seen.add(corr.announcement(ann, now))
         elif item.service == CANARY_SERVICE:
             offline, since = guard.observe(item)

@@ -129,3 +129,27 @@ def test_only_secret_fields_are_read_from_files(tmp_path: Path) -> None:
     )
     assert cfg.services[0].checks[0].ca_file == "ca.pem"
     assert {"api_hash", "routing_key", "bot_token", "password", "secret"} <= config.secret_fields()
+
+
+def test_own_channels_feeds_and_ingest_sources() -> None:
+    cfg = config.parse(
+        """
+services:
+  - {name: kyivstar, aliases: [Київстар]}
+  - {name: monobank, aliases: [monobank]}
+sources:
+  telegram:
+    api_id: 1
+    api_hash: x
+    channels: [dsszzi, {name: "@Kyivstar_Official", service: kyivstar}, -1001234]
+  feeds: [{name: mono, url: "https://example.org/feed.xml", service: monobank}]
+  ingest: {services: {ksbot: kyivstar}}
+"""
+    )
+    assert cfg.sources.telegram is not None
+    assert cfg.sources.telegram.channels == ["dsszzi", "@Kyivstar_Official", -1001234]
+    assert cfg.sources.own_services() == {
+        "kyivstar_official": "kyivstar",
+        "mono": "monobank",
+        "ksbot": "kyivstar",
+    }
