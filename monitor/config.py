@@ -129,6 +129,24 @@ class Web(_Frozen):
     tls: WebTls | None = None
 
 
+# what `channels` accepts as written: a name, an id, or {name, service}
+_CHANNEL_ITEM: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "integer"},
+        {
+            "type": "object",
+            "properties": {
+                "name": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                "service": {"type": "string"},
+            },
+            "required": ["name", "service"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
 class OwnChannel(_Frozen):
     """A channel that is a service's own: a notice there that names no service is about it."""
 
@@ -144,7 +162,7 @@ class Telegram(_Frozen):
     session: str = "./outwatch.session"
     # `{name: kyivstar_official, service: kyivstar}` entries become a name here and an entry
     # in `services`
-    channels: list[str | int] = Field(min_length=1)
+    channels: list[str | int] = Field(min_length=1, json_schema_extra={"items": _CHANNEL_ITEM})
     services: dict[str, str] = Field(default_factory=dict)  # channel name -> its own service
     backfill_interval: Duration = 300.0
 
