@@ -9,14 +9,18 @@ COPY alerts ./alerts
 RUN python3 -m pip install --no-cache-dir . \
  && useradd --system --uid 10001 --home-dir /var/lib/outwatch --create-home outwatch \
  && mkdir -p /etc/outwatch
+COPY deploy/outwatch/healthcheck.py /usr/local/lib/outwatch/healthcheck.py
 
-# Mount your config at /etc/outwatch/config.yaml (web.listen must be "0.0.0.0:9464" inside the
-# container) and a volume at /var/lib/outwatch for the database (storage.path).
+# Mount your config at /etc/outwatch/config.yaml (web.listen on "0.0.0.0:PORT" inside the
+# container; 9464 unless you change it) and a volume at /var/lib/outwatch for the database
+# (storage.path). Running it with another `-c FILE`? Set OUTWATCH_CONFIG=FILE as well.
+ENV OUTWATCH_CONFIG=/etc/outwatch/config.yaml
 WORKDIR /var/lib/outwatch
 USER outwatch
 EXPOSE 9464
 VOLUME ["/var/lib/outwatch"]
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python3", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status == 200 else 1)"]
+# GET /healthz at the config's web.listen, over HTTPS when web.tls is set
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+  CMD ["python3", "/usr/local/lib/outwatch/healthcheck.py"]
 ENTRYPOINT ["outwatch"]
 CMD ["run", "-c", "/etc/outwatch/config.yaml"]

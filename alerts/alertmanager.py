@@ -19,6 +19,7 @@ from alerts.base import (
     ReceiverSpec,
     check_status,
 )
+from alerts.redact import known_secrets, redact
 
 log = logging.getLogger("outwatch.alerts")
 
@@ -72,16 +73,18 @@ async def send(
     """Push the group's alerts to every Alertmanager; delivered when at least one accepted."""
     body = [alert_json(a, notification.external_url) for a in notification.alerts]
     errors: list[DeliveryError] = []
+    secrets = known_secrets(spec)
     for url in spec.targets():
         try:
             await _post(ctx, url, body)
         except DeliveryError as exc:
-            log.warning("alertmanager %s: %s", url, exc.reason)
+            log.warning("alertmanager %s", redact(f"{url}: {exc.reason}", secrets))
             errors.append(exc)
         except (aiohttp.ClientError, OSError) as exc:
             # one peer of an HA pair being down must not stop the other getting the alerts
-            log.warning("alertmanager %s: %s", url, exc)
-            errors.append(DeliveryError(f"{url}: {exc}", retryable=True, category="connection"))
+            reason = redact(f"{url}: {exc}", secrets)
+            log.warning("alertmanager %s", reason)
+            errors.append(DeliveryError(reason, retryable=True, category="connection"))
     if len(errors) == len(spec.targets()):
         first = errors[0]
         retryable = any(e.retryable for e in errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -17,10 +18,15 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     SecretStr,
+    WithJsonSchema,
 )
+from yarl import URL
+
+from alerts.redact import redact_url_parts
 
 T = TypeVar("T")
 
+MAX_DURATION = 5200 * 604800.0  # 100 years (and a bit): any time + this still fits a datetime
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
@@ -39,6 +45,9 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     else:
         raise ValueError("expected a duration like 30s, 5m or 14d")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        # every duration is added to a time somewhere: past ~100 years that overflows
+        raise ValueError("a duration must be finite and at most 100 years (5200w)")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -53,17 +62,35 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
+# What parse_duration accepts, for the JSON Schema editors check configs against.
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w))+\s*$"
+
 # Seconds as a float inside the program; `30s`-style text in YAML and JSON.
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ],
+            "description": "seconds, or a duration like 30s, 5m, 1h30m, 14d",
+        },
+        mode="validation",
+    ),
 ]
 
 
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not an http(s):// URL")
+        # the value may carry a password or a token: never echo those parts
+        raise ValueError(f"{redact_url_parts(value)!r} is not an http(s):// URL")
+    try:
+        URL(value).port  # noqa: B018 - parsing it is the check: `:abc`, `:99999`, `[::1`
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL: {exc}") from None
     return value.rstrip("/") if value.count("/") == 2 else value
 
 
@@ -82,7 +109,40 @@ def _secret_http_url(value: SecretStr) -> SecretStr:
 # A URL that carries a credential (Slack and webhook URLs): validated, never shown.
 SecretHttpURL = Annotated[SecretStr, AfterValidator(_secret_http_url)]
 
+
+def _non_blank(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty or blank: an empty secret would let anyone in")
+    return value
+
+
+# A credential (token, HMAC key, password hash): never empty, never blank, never shown.
+Secret = Annotated[
+    SecretStr,
+    AfterValidator(_non_blank),
+    WithJsonSchema(
+        {"type": "string", "format": "password", "pattern": r"\S", "writeOnly": True},
+        mode="validation",
+    ),
+]
+
 AlertStatus = Literal["firing", "resolved"]
+REASON_BODY_LIMIT = 4000  # of a receiver's error body kept until redaction
+REASON_LIMIT = 300  # characters of a delivery error's reason, once redacted
+_FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, 0xFFFFFFFFFFFFFFFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """prometheus/common's LabelSet.Fingerprint as hex: FNV-1a 64 over sorted names and values,
+    each followed by the single byte 0xFF (a byte no UTF-8 text contains).
+
+    An empty value is an absent label, as Alertmanager drops it when an alert is posted.
+    """
+    h = _FNV_OFFSET
+    for key in sorted((k for k in labels if labels[k]), key=str.encode):  # Go sorts bytewise
+        for byte in key.encode() + b"\xff" + labels[key].encode() + b"\xff":
+            h = ((h ^ byte) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
 
 
 @dataclass(frozen=True)
@@ -103,12 +163,7 @@ class Alert:
     @property
     def fingerprint(self) -> str:
         """Stable identity from the labels alone, as Alertmanager computes it (FNV-1a 64 hex)."""
-        h = 0xCBF29CE484222325
-        for key in sorted(self.labels):
-            for part in (key, "\xff", self.labels[key], "\xff"):
-                for byte in part.encode():
-                    h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-        return f"{h:016x}"
+        return fingerprint(self.labels)
 
 
 @dataclass(frozen=True)
@@ -154,8 +209,9 @@ def check_status(status: int, body: str = "", retry_after: str | None = None) ->
     """Decide once, for every HTTP receiver, that 5xx and 429 retry and other 4xx are final."""
     if status < 300:
         return
-    # the body comes from the internet: one line, printable, short
-    snippet = " ".join(body[:200].split())
+    # the body comes from the internet: one line; cut short only once redacted (delivery.attempt),
+    # so that a secret it echoes is never left half
+    snippet = " ".join(body[:REASON_BODY_LIMIT].split())
     reason = f"HTTP {status}: {snippet}".strip().rstrip(":")
     if status == 429 or status >= 500:
         delay = None

@@ -17,8 +17,9 @@ from pydantic import (
 )
 
 from alerts.base import Duration
-from alerts.matchers import regex_problem
+from alerts.matchers import parse_matchers, regex_problem
 from alerts.registry import KINDS
+from alerts.timeintervals import NamedTimeInterval
 
 Loc = tuple[str | int, ...]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -29,12 +30,31 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _matcher_lines(value: object) -> object:
+    # each line is Alertmanager's `{a="b", c=~"d"}` list syntax; parsed here so a bad one
+    # is reported at its own path (alerts.route.routes[0].matchers[1])
+    if isinstance(value, str):
+        parse_matchers(value)
+    return value
+
+
+MatcherLines = list[Annotated[str, BeforeValidator(_matcher_lines)]]
+
+
 class RouteConfig(_Frozen):
-    """One node of the route tree, as in Alertmanager; unset timings and group_by inherit."""
+    """One node of the route tree, as in Alertmanager; unset timings and group_by inherit.
+
+    `matchers` (Alertmanager's syntax) is the current form; `match`/`match_re` still work.
+    `mute_time_intervals`/`active_time_intervals` name top-level `time_intervals` and, as in
+    Alertmanager, are not inherited.
+    """
 
     receiver: str | None = None
+    matchers: MatcherLines = Field(default_factory=list)
     match: dict[str, str] = Field(default_factory=dict)
     match_re: dict[str, str] = Field(default_factory=dict)
+    mute_time_intervals: list[str] = Field(default_factory=list)
+    active_time_intervals: list[str] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
     group_by: list[str] | None = None
     group_wait: Duration | None = None
@@ -124,6 +144,8 @@ class MaintenanceConfig(_Frozen):
 class InhibitRuleConfig(_Frozen):
     """While a source alert fires, mute target alerts that agree with it on the `equal` labels."""
 
+    source_matchers: MatcherLines = Field(default_factory=list)
+    target_matchers: MatcherLines = Field(default_factory=list)
     source_match: dict[str, str] = Field(default_factory=dict)
     source_match_re: dict[str, str] = Field(default_factory=dict)
     target_match: dict[str, str] = Field(default_factory=dict)
@@ -136,7 +158,9 @@ class DeliveryConfig(_Frozen):
 
     initial_backoff: Duration = 1.0
     max_backoff: Duration = 300.0
+    # also the maximum age: an older notification is dropped, never sent late
     give_up_after: Duration = 86400.0
+    max_retry_after: Duration = 3600.0  # a receiver's Retry-After is honoured up to this
     concurrency: int = Field(default=8, ge=1)
 
 
@@ -156,6 +180,9 @@ class AlertsConfig(_Frozen):
     silences: list[SilenceConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
+    time_intervals: list[NamedTimeInterval] = Field(default_factory=list)
+    # Alertmanager's older name for time_intervals, still read by it
+    mute_time_intervals: list[NamedTimeInterval] = Field(default_factory=list)
     inhibit_vantage_offline: bool = True
     group_campaigns: bool = True
     delivery: DeliveryConfig = DeliveryConfig()
@@ -163,6 +190,10 @@ class AlertsConfig(_Frozen):
     def receiver(self, name: str) -> Any:
         """The receiver config called `name`, or None."""
         return next((r for r in self.receivers if r.name == name), None)
+
+    def intervals(self) -> dict[str, NamedTimeInterval]:
+        """Every named time interval (both spellings)."""
+        return {t.name: t for t in [*self.mute_time_intervals, *self.time_intervals]}
 
     def all_inhibit_rules(self) -> list[InhibitRuleConfig]:
         """Configured rules plus the built-in vantage_offline one (unless turned off)."""
@@ -180,6 +211,17 @@ def _regex_problems(maps: dict[str, dict[str, str]], loc: Loc) -> list[tuple[Loc
     return out
 
 
+def _interval_problems(cfg: AlertsConfig) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
+    seen: set[str] = set()
+    for key in ("mute_time_intervals", "time_intervals"):
+        for i, t in enumerate(getattr(cfg, key)):
+            if t.name in seen:
+                out.append((("alerts", key, i, "name"), f"duplicate time interval {t.name!r}"))
+            seen.add(t.name)
+    return out
+
+
 def problems(cfg: AlertsConfig) -> list[tuple[Loc, str]]:
     """Cross-field problems (unknown or duplicate receivers, bad regexes), each with its path."""
     out: list[tuple[Loc, str]] = []
@@ -189,11 +231,22 @@ def problems(cfg: AlertsConfig) -> list[tuple[Loc, str]]:
             out.append((("alerts", "receivers", i, "name"), f"duplicate receiver name {rc.name!r}"))
         names.add(rc.name)
 
+    intervals = cfg.intervals()
+    out.extend(_interval_problems(cfg))
+
     def walk(route: RouteConfig, loc: Loc) -> None:
         if route.receiver is not None and route.receiver not in names:
             known = ", ".join(sorted(names)) or "none configured"
             out.append((loc + ("receiver",), f"no receiver named {route.receiver!r} ({known})"))
         out.extend(_regex_problems({"match_re": route.match_re}, loc))
+        for key in ("mute_time_intervals", "active_time_intervals"):
+            if len(loc) == 2 and getattr(route, key):
+                out.append(((*loc, key), f"the root route cannot have {key}"))
+                continue
+            for j, name in enumerate(getattr(route, key)):
+                if name not in intervals:
+                    known = ", ".join(sorted(intervals)) or "none configured"
+                    out.append(((*loc, key, j), f"no time interval named {name!r} ({known})"))
         for j, child in enumerate(route.routes):
             walk(child, loc + ("routes", j))
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from alerts.base import DeliveryError, Notification, ReceiverContext
+from alerts.base import REASON_LIMIT, DeliveryError, Notification, ReceiverContext
+from alerts.redact import known_secrets, redact
 from alerts.registry import KINDS
+from alerts.text import cut
 
 log = logging.getLogger("outwatch.alerts")
 
@@ -26,7 +28,23 @@ def without_resolved(n: Notification, receiver: Any) -> Notification | None:
 
 
 async def attempt(receiver: Any, n: Notification, ctx: ReceiverContext) -> None:
-    """Send once, bounded by the receiver's timeout; raise DeliveryError on any failure."""
+    """Send once, bounded by the receiver's timeout; raise DeliveryError on any failure.
+
+    Every reason is redacted here, whatever produced it, so no caller can store, log or print
+    the receiver's secrets.
+    """
+    try:
+        await _attempt(receiver, n, ctx)
+    except DeliveryError as exc:
+        raise DeliveryError(
+            cut(redact(exc.reason, known_secrets(receiver)), REASON_LIMIT),
+            retryable=exc.retryable,
+            retry_after=exc.retry_after,
+            category=exc.category,
+        ) from None
+
+
+async def _attempt(receiver: Any, n: Notification, ctx: ReceiverContext) -> None:
     kind = KINDS[receiver.kind]
     try:
         async with asyncio.timeout(receiver.timeout):
@@ -48,7 +66,7 @@ async def attempt(receiver: Any, n: Notification, ctx: ReceiverContext) -> None:
             f"HTTP client error: {exc or type(exc).__name__}", retryable=True, category="connection"
         ) from None
     except Exception as exc:  # a bug in a receiver must not kill the outbox; retrying won't help
-        log.exception("receiver %s (%s) raised unexpectedly", receiver.name, receiver.kind)
-        raise DeliveryError(
-            f"unexpected {type(exc).__name__}: {exc}", retryable=False, category="error"
-        ) from None
+        # no traceback: its frames and message may hold the receiver's secrets
+        reason = redact(f"unexpected {type(exc).__name__}: {exc}", known_secrets(receiver))
+        log.error("receiver %s (%s) raised: %s", receiver.name, receiver.kind, reason)
+        raise DeliveryError(reason, retryable=False, category="error") from None

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,13 +31,15 @@ from alerts.delivery import attempt, without_resolved
 from alerts.groups import Group, LogEntry, needs_update
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.matchers import Matcher
-from alerts.router import Route, build, group_key, group_labels
+from alerts.router import Route, build, group_key, group_labels, shown_group_labels
 from alerts.silences import Silence
 from alerts.stats import DeliveryStats
+from alerts.timeintervals import active
 
 log = logging.getLogger("outwatch.alerts")
 MAX_SLEEP = 60.0
 KEEP_FINISHED = timedelta(days=7)
+PRUNE_INTERVAL = 300.0  # seconds between prunes of the outbox, notification log and silences
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,10 @@ class Dispatcher:
         external_url: str = "",
         session: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
+        prune_interval: float = PRUNE_INTERVAL,
     ) -> None:
         self._storage = storage
+        self._prune_interval = prune_interval
         self._clock = clock
         self.vantage = vantage
         self.external_url = external_url
@@ -83,6 +87,7 @@ class Dispatcher:
         self._silences: dict[str, Silence] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self.beats: dict[str, float] = {}  # loop task name -> monotonic time of its last iteration
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wake_groups = asyncio.Event()
         self._wake_outbox = asyncio.Event()
@@ -110,9 +115,6 @@ class Dispatcher:
                 state.create_table,
             ):
                 create(db)
-            silences.prune(db, self._clock.now() - KEEP_FINISHED)
-            outbox.prune(db, self._clock.now() - KEEP_FINISHED)
-            nflog.prune_entries(db, self._clock.now() - KEEP_FINISHED)
             return (
                 silences.load(db),
                 nflog.load_entries(db),
@@ -137,6 +139,46 @@ class Dispatcher:
             for a in firing:
                 self._alerts[a.fingerprint] = a
                 self._place(a)
+        try:
+            await self.prune()
+        except Exception as exc:  # readable but not writable: prune on a later round
+            self._storage_failed(exc)
+
+    async def prune(self) -> None:
+        """Forget finished notifications, old log entries and expired silences (kept a week);
+        drop pending notifications past their maximum age."""
+        now = self._clock.now()
+        before = now - KEEP_FINISHED
+        max_age = self.cfg.delivery.give_up_after
+        reason = f"expired: not delivered within {max_age:g}s"
+
+        def _prune(db: sqlite_utils.Database) -> tuple[list[str], int]:
+            silences.prune(db, before)
+            outbox.prune(db, before)
+            nflog.prune_entries(db, before)
+            skip = set(self._inflight)
+            dropped = outbox.expire(db, now.timestamp() - max_age, now, reason, skip)
+            return dropped, outbox.pending_count(db)
+
+        dropped, self.stats.outbox_pending = await self._storage.run(_prune)
+        for receiver in dropped:
+            self._expired(receiver, reason)
+        self._log = {k: e for k, e in self._log.items() if e.at >= before}
+        self._silences = {
+            i: s for i, s in self._silences.items() if s.ends_at is None or s.ends_at >= before
+        }
+
+    def _expired(self, receiver: str, reason: str) -> None:
+        self.stats.expired[receiver] += 1
+        log.warning("notify %s: dropped, %s", receiver, reason)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._prune_interval)
+            try:
+                await self.prune()
+            except Exception as exc:  # the store is down: the next round prunes
+                self._storage_failed(exc)
 
     async def _load_late(self) -> None:
         """The store came back after a start without it: make the tables, keep what memory knows."""
@@ -165,6 +207,7 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._group_loop(), name="alerts-groups"),
             asyncio.create_task(self._outbox_loop(), name="alerts-outbox"),
+            asyncio.create_task(self._prune_loop(), name="alerts-prune"),
         ]
 
     async def stop(self) -> None:
@@ -226,10 +269,10 @@ class Dispatcher:
         for route in self._root.match(a.labels):
             labels = group_labels(route, a.labels, group_campaigns=self.cfg.group_campaigns)
             key = group_key(route, labels)
-            group = self._groups.get(key)
+            group = self._groups.get(nflog.slot(route, key))
             if group is None:
                 group = Group(route, key, labels, next_flush=mono + route.group_wait)
-                self._groups[key] = group
+                self._groups[group.slot] = group
             group.alerts[a.fingerprint] = a
 
     # -- muting ------------------------------------------------------------------------------
@@ -285,14 +328,25 @@ class Dispatcher:
             key=lambda a: (a.starts_at, a.fingerprint),
         )
         queued = 0
-        if receiver is not None and visible:
+        if receiver is not None and visible and not self._time_muted(g.route, now):
             queued = await self._notify(g, receiver, visible, now, repeat)
         # resolved alerts have been told (or were muted): the group forgets them
         for fp in [fp for fp, a in g.alerts.items() if a.ends_at is not None]:
             del g.alerts[fp]
         if not g.alerts:
-            del self._groups[g.key]
+            del self._groups[g.slot]
         return queued
+
+    def _time_muted(self, route: Route, now: datetime) -> bool:
+        """Alertmanager's time mute and time active stages: the whole group waits."""
+        named = self.cfg.intervals()
+
+        def inside(names: tuple[str, ...]) -> bool:
+            return any(active(named[n].time_intervals, now) for n in names if n in named)
+
+        if route.active_time_intervals and not inside(route.active_time_intervals):
+            return True
+        return inside(route.mute_time_intervals)
 
     async def _notify(
         self, g: Group, receiver: Any, visible: list[Alert], now: datetime, repeat: float
@@ -312,7 +366,7 @@ class Dispatcher:
         n = Notification(
             receiver.name,
             g.key,
-            dict(g.labels),
+            shown_group_labels(g.route, g.labels, visible),
             tuple(visible),
             self.external_url,
             uuid.uuid4().hex,
@@ -355,12 +409,17 @@ class Dispatcher:
                     if not exc.retryable or age >= self.cfg.delivery.give_up_after:
                         log.error("notify %s failed for good: %s", n.receiver, exc.reason)
                         return
-                    await asyncio.sleep(outbox.backoff(attempts, self.cfg.delivery, self._rng))
+                    await asyncio.sleep(self._retry_delay(exc, attempts))
                     continue
                 self.stats.sent[n.receiver] += 1
                 return
         finally:
             self._inflight.pop(entry.id, None)
+
+    def loops(self) -> list[tuple[asyncio.Task[None], Callable[[], float | None]]]:
+        """The long-lived loop tasks, each with the monotonic time of its last iteration, for
+        whoever reports liveness."""
+        return [(t, partial(self.beats.get, t.get_name())) for t in self._tasks]
 
     async def _group_loop(self) -> None:
         while True:
@@ -368,6 +427,7 @@ class Dispatcher:
                 await self.flush_due()
             except Exception:  # a database hiccup must not end alerting; the next tick retries
                 log.exception("flushing alert groups failed")
+            self.beats["alerts-groups"] = self._clock.monotonic()
             mono = self._clock.monotonic()
             soonest = min((g.next_flush for g in self._groups.values()), default=None)
             delay = MAX_SLEEP if soonest is None else min(max(soonest - mono, 0.005), MAX_SLEEP)
@@ -412,6 +472,7 @@ class Dispatcher:
             except Exception as exc:  # logged once per outage of the store, not every second
                 self._storage_failed(exc)
                 delay = 1.0
+            self.beats["alerts-outbox"] = self._clock.monotonic()
             await self._wait(self._wake_outbox, delay)
 
     async def _deliver(self, entry: outbox.Entry) -> None:
@@ -436,6 +497,12 @@ class Dispatcher:
             return
         if not await self._storage.run(lambda db: outbox.is_pending(db, entry.id)):
             return  # superseded by a newer notification for the same group meanwhile
+        max_age = self.cfg.delivery.give_up_after
+        if now.timestamp() - entry.created_at >= max_age:  # a late page misleads: drop it
+            reason = f"expired: not delivered within {max_age:g}s"
+            self._expired(n.receiver, reason)
+            await self._finish(lambda db: outbox.mark_failed_at(db, entry.id, now, reason))
+            return
         started = self._clock.monotonic()
         try:
             await attempt(receiver, n, self.context())
@@ -444,9 +511,7 @@ class Dispatcher:
             self.stats.failed[(n.receiver, exc.category)] += 1
             age = now.timestamp() - entry.created_at
             if exc.retryable and age < self.cfg.delivery.give_up_after:
-                delay = exc.retry_after
-                if delay is None:
-                    delay = outbox.backoff(attempts, self.cfg.delivery, self._rng)
+                delay = self._retry_delay(exc, attempts)
                 log.warning("notify %s: %s (retry in %.1fs)", n.receiver, exc.reason, delay)
                 next_at = now.timestamp() + delay
                 reason = exc.reason
@@ -463,6 +528,12 @@ class Dispatcher:
         await self._finish(lambda db: outbox.mark_delivered(db, entry.id, now, attempts))
         self.stats.sent[n.receiver] += 1
         self.stats.observe_latency(n.receiver, max(self._clock.monotonic() - started, 0.0))
+
+    def _retry_delay(self, exc: DeliveryError, attempts: int) -> float:
+        """The receiver's Retry-After, up to delivery.max_retry_after; else the backoff."""
+        if exc.retry_after is None:
+            return outbox.backoff(attempts, self.cfg.delivery, self._rng)
+        return min(exc.retry_after, self.cfg.delivery.max_retry_after)
 
     async def _finish(self, fn: Any) -> None:
         def _do(db: sqlite_utils.Database) -> int:

@@ -9,7 +9,14 @@ from typing import Literal
 import aiosmtplib
 from pydantic import Field, SecretStr
 
-from alerts.base import DeliveryError, Notification, ReceiverContext, ReceiverKind, ReceiverSpec
+from alerts.base import (
+    REASON_BODY_LIMIT,
+    DeliveryError,
+    Notification,
+    ReceiverContext,
+    ReceiverKind,
+    ReceiverSpec,
+)
 from alerts.text import alert_line, cut, html_text, plain, title
 
 SUBJECT_LIMIT = 200
@@ -71,7 +78,7 @@ async def send(spec: EmailReceiver, notification: Notification, ctx: ReceiverCon
     except aiosmtplib.SMTPResponseException as exc:
         # 4xx is the server asking to come back later; 5xx is a refusal
         raise DeliveryError(
-            f"SMTP {exc.code}: {cut(exc.message, 200)}",
+            f"SMTP {exc.code}: {cut(exc.message, REASON_BODY_LIMIT)}",
             retryable=400 <= exc.code < 500,
             category="smtp",
         ) from None

@@ -55,6 +55,16 @@ class Group:
     next_flush: float  # monotonic seconds
     alerts: dict[str, Alert] = field(default_factory=dict)
 
+    @property
+    def slot(self) -> str:
+        """Where the dispatcher keeps it: two routes may build the same group key."""
+        return slot(self.route, self.key)
+
+
+def slot(route: Route, key: str) -> str:
+    """A group's identity inside the dispatcher: the route's place in the tree and the key."""
+    return f"{route.id} {key}"
+
 
 # -- the notification log table ---------------------------------------------------------------
 

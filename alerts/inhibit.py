@@ -22,8 +22,8 @@ class InhibitRule:
     def from_config(cls, cfg: InhibitRuleConfig) -> InhibitRule:
         """Build from an `inhibit_rules` entry."""
         return cls(
-            source=from_maps(cfg.source_match, cfg.source_match_re),
-            target=from_maps(cfg.target_match, cfg.target_match_re),
+            source=from_maps(cfg.source_match, cfg.source_match_re, cfg.source_matchers),
+            target=from_maps(cfg.target_match, cfg.target_match_re, cfg.target_matchers),
             equal=tuple(cfg.equal),
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,10 +29,27 @@ class Matcher:
         hit = self._pattern.fullmatch(value) is not None if self.is_regex else value == self.value
         return hit == self.is_equal
 
+    @property
+    def op(self) -> str:
+        """`=`, `!=`, `=~` or `!~`."""
+        if self.is_regex:
+            return "=~" if self.is_equal else "!~"
+        return "=" if self.is_equal else "!="
+
+    def sort_key(self) -> tuple[str, str, int]:
+        """Alertmanager's order of matchers (labels.Matchers.Less): name, value, then type."""
+        return (self.name, self.value, _TYPES.index(self.op))
+
     def __str__(self) -> str:
-        op = ("=" if self.is_equal else "!") + ("~" if self.is_regex else "")
-        op = {"!": "!=", "=~": "=~", "!~": "!~", "=": "="}[op]
-        return f'{self.name}{op}"{self.value}"'
+        return f'{self.name}{self.op}"{_escape(self.value)}"'
+
+
+_TYPES = ("=", "!=", "=~", "!~")  # Alertmanager's MatchType numbering
+
+
+def _escape(value: str) -> str:
+    # openMetricsEscape in alertmanager pkg/labels/matcher.go
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def matches_all(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> bool:
@@ -40,11 +57,75 @@ def matches_all(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> boo
     return all(m.matches(labels) for m in matchers)
 
 
-def from_maps(match: Mapping[str, str], match_re: Mapping[str, str]) -> tuple[Matcher, ...]:
-    """Matchers from a route-style `match:` / `match_re:` pair."""
-    return tuple(Matcher(k, v) for k, v in sorted(match.items())) + tuple(
-        Matcher(k, v, is_regex=True) for k, v in sorted(match_re.items())
-    )
+def from_maps(
+    match: Mapping[str, str], match_re: Mapping[str, str], texts: Iterable[str] = ()
+) -> tuple[Matcher, ...]:
+    """Matchers from `match:` / `match_re:` maps and `matchers:` lines, sorted as Alertmanager
+    sorts a route's matchers (the order shows in group keys)."""
+    out = [Matcher(k, v) for k, v in match.items()]
+    out += [Matcher(k, v, is_regex=True) for k, v in match_re.items()]
+    out += [m for text in texts for m in parse_matchers(text)]
+    return tuple(sorted(out, key=Matcher.sort_key))
+
+
+# alertmanager pkg/labels/parse.go (the classic parser of 0.25): name, operator, optional quotes
+_MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.DOTALL)
+
+
+def parse_matchers(text: str) -> list[Matcher]:
+    """`{a="b", c=~"d.*"}` or `a=b,c!=d`: Alertmanager's matcher list syntax; ValueError if bad."""
+    text = text.removeprefix("{").removesuffix("}")
+    tokens, token, quoted, escaped = [], "", False, False
+    for ch in text:
+        if ch == "," and not quoted:
+            tokens.append(token)
+            token = ""
+            continue
+        if ch == '"':
+            quoted = quoted if escaped else not quoted
+            escaped = False
+        elif ch == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+        token += ch
+    if token.strip():
+        tokens.append(token.strip())
+    return [parse_matcher(t) for t in tokens]
+
+
+def parse_matcher(text: str) -> Matcher:
+    """One `name="value"` (or `!=`, `=~`, `!~`; quotes optional); ValueError if bad."""
+    found = _MATCHER.match(text)
+    if found is None:
+        raise ValueError(f"bad matcher format: {text!r}")
+    name, op, raw = found.groups()
+    quoted = raw.startswith('"')
+    value = _unescape(raw[1:] if quoted else raw, quoted, raw)
+    m = Matcher(name, value, is_regex="~" in op, is_equal=op[0] == "=")
+    problem = regex_problem(value) if m.is_regex else None
+    if problem:
+        raise ValueError(problem)
+    return m
+
+
+def _unescape(raw: str, expect_quote: bool, shown: str) -> str:
+    out, escaped = [], False
+    for i, ch in enumerate(raw):
+        if escaped:
+            escaped = False
+            out.append({"n": "\n", '"': '"', "\\": "\\"}.get(ch, "\\" + ch))
+        elif ch == "\\" and i < len(raw) - 1:
+            escaped = True
+        elif ch == '"':
+            if not expect_quote or i < len(raw) - 1:
+                raise ValueError(f"matcher value contains unescaped double quote: {shown}")
+            expect_quote = False
+        else:
+            out.append(ch)
+    if expect_quote:
+        raise ValueError(f"matcher value contains unescaped double quote: {shown}")
+    return "".join(out)
 
 
 def regex_problem(pattern: str) -> str | None:

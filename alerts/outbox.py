@@ -161,6 +161,37 @@ def prune(db: sqlite_utils.Database, before: datetime) -> int:
     return int(cur.rowcount or 0)
 
 
+def expire(
+    db: sqlite_utils.Database,
+    created_before: float,
+    now: datetime,
+    reason: str,
+    skip: Collection[str] = (),
+) -> list[str]:
+    """Fail every pending notification created before `created_before` (epoch seconds), however
+    far off its next attempt, except those in `skip` (in flight); returns their receivers."""
+    rows = [
+        r
+        for r in db.query(
+            f"SELECT id, receiver FROM {TABLE} WHERE state = 'pending' AND created_at < ?",
+            [created_before],
+        )
+        if r["id"] not in skip
+    ]
+    for r in rows:
+        mark_failed_at(db, r["id"], now, reason)
+    return [r["receiver"] for r in rows]
+
+
+def mark_failed_at(db: sqlite_utils.Database, entry_id: str, now: datetime, reason: str) -> None:
+    """Fail a pending notification, keeping its attempt count."""
+    db.execute(
+        f"UPDATE {TABLE} SET state = 'failed', finished_at = ?, last_error = ? "
+        "WHERE id = ? AND state = 'pending'",
+        [now.timestamp(), reason, entry_id],
+    )
+
+
 def backoff(attempts: int, cfg: DeliveryConfig, rng: random.Random | None = None) -> float:
     """Seconds to wait after `attempts` failures: exponential, capped, with jitter in [d/2, d]."""
     rng = rng or random.Random()

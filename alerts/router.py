@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from alerts.base import Alert
 from alerts.config import RouteConfig
 from alerts.matchers import Matcher, from_maps
 
@@ -19,7 +20,8 @@ DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
 class Route:
     """One node of the built tree, with inherited settings filled in."""
 
-    key: str
+    key: str  # Alertmanager's Route.Key(): parents' matchers, then its own, joined by /
+    id: str  # unique in the tree (siblings may share a key)
     receiver: str
     matchers: tuple[Matcher, ...]
     continue_: bool
@@ -27,6 +29,8 @@ class Route:
     group_wait: float
     group_interval: float
     repeat_interval: float
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
     routes: tuple[Route, ...] = ()
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
@@ -42,16 +46,18 @@ class Route:
         return found or [self]
 
 
-def build(cfg: RouteConfig, parent: Route | None = None, suffix: str = "") -> Route:
-    """Build the tree from config; children inherit what they leave unset."""
-    matchers = from_maps(cfg.match, cfg.match_re)
+def build(cfg: RouteConfig, parent: Route | None = None, index: int = 0) -> Route:
+    """Build the tree from config; children inherit what they leave unset (not time intervals,
+    as in Alertmanager)."""
+    matchers = from_maps(cfg.match, cfg.match_re, cfg.matchers)
     if cfg.group_by is None:
         group_by = parent.group_by if parent else DEFAULT_GROUP_BY
     else:
         group_by = None if ALL_LABELS in cfg.group_by else tuple(sorted(set(cfg.group_by)))
-    own = "{" + ",".join(str(m) for m in matchers) + "}" + suffix
+    own = "{" + ",".join(str(m) for m in matchers) + "}"
     node = Route(
         key=f"{parent.key}/{own}" if parent else own,
+        id=f"{parent.id}/{index}" if parent else "0",
         receiver=cfg.receiver or (parent.receiver if parent else ""),
         matchers=matchers,
         continue_=cfg.continue_,
@@ -61,17 +67,11 @@ def build(cfg: RouteConfig, parent: Route | None = None, suffix: str = "") -> Ro
         repeat_interval=_pick(
             cfg.repeat_interval, parent, "repeat_interval", DEFAULT_REPEAT_INTERVAL
         ),
+        mute_time_intervals=tuple(cfg.mute_time_intervals),
+        active_time_intervals=tuple(cfg.active_time_intervals),
     )
-    keys = [_matchers_key(c) for c in cfg.routes]
-    # siblings with the same matchers (say, two receivers via `continue`) need distinct keys
-    children = tuple(
-        build(c, node, f"#{i}" if keys.count(keys[i]) > 1 else "") for i, c in enumerate(cfg.routes)
-    )
+    children = tuple(build(c, node, i) for i, c in enumerate(cfg.routes))
     return replace(node, routes=children)
-
-
-def _matchers_key(cfg: RouteConfig) -> str:
-    return ",".join(str(m) for m in from_maps(cfg.match, cfg.match_re))
 
 
 def _pick(own: float | None, parent: Route | None, name: str, default: float) -> float:
@@ -83,10 +83,11 @@ def _pick(own: float | None, parent: Route | None, name: str, default: float) ->
 def group_labels(
     route: Route, labels: Mapping[str, str], *, group_campaigns: bool
 ) -> dict[str, str]:
-    """The labels that name an alert's group on this route.
+    """The labels that name an alert's group on this route (getGroupLabels in Alertmanager).
 
     With `group_campaigns`, an alert carrying a `campaign` label is grouped by the campaign in
-    place of the service, so a coordinated wave on many services is one notification.
+    place of the service, so a coordinated wave on many services is one group: see
+    `shown_group_labels` for what the notification then says.
     """
     campaign = labels.get("campaign", "") if group_campaigns else ""
     if route.group_by is None:
@@ -95,10 +96,58 @@ def group_labels(
     if campaign:
         names.discard("service")
         names.add("campaign")
-    return {n: labels[n] for n in sorted(names) if labels.get(n)}
+    return {n: labels[n] for n in sorted(names) if labels.get(n)}  # empty is absent
+
+
+def shown_group_labels(
+    route: Route, key_labels: Mapping[str, str], alerts: Iterable[Alert]
+) -> dict[str, str]:
+    """`groupLabels` of a notification: every `group_by` label the group's alerts carry.
+
+    Alertmanager's value is the one all alerts share; in a campaign group the services differ,
+    so `service` lists them, sorted and comma-separated, and `campaign` is added.
+    """
+    alerts = list(alerts)
+    names = set(route.group_by) if route.group_by is not None else set(key_labels)
+    out = dict(key_labels)
+    for name in sorted(names - set(key_labels)):
+        values = sorted({a.labels[name] for a in alerts if a.labels.get(name)})
+        if values:
+            out[name] = ",".join(values)
+    return dict(sorted(out.items()))
 
 
 def group_key(route: Route, labels: Mapping[str, str]) -> str:
-    """Alertmanager-style group key: the route's key and the group's labels."""
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    """Alertmanager's group key: `{route key}:{group labels}` (aggrGroup.GroupKey)."""
+    inner = ", ".join(f"{k}={go_quote(v)}" for k, v in sorted(labels.items()))
     return f"{route.key}:{{{inner}}}"
+
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def go_quote(text: str) -> str:
+    """Go's strconv.Quote (what %q prints in Alertmanager's LabelSet.String)."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out) + '"'

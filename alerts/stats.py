@@ -36,10 +36,13 @@ class Histogram:
 @dataclass
 class DeliveryStats:
     """outwatch_notifications_total{receiver}, ..._failed_total{receiver,reason},
-    outwatch_notification_latency_seconds{receiver} and outwatch_outbox_pending."""
+    ..._expired_total{receiver}, outwatch_notification_latency_seconds{receiver} and
+    outwatch_outbox_pending."""
 
     sent: Counter[str] = field(default_factory=Counter)
     failed: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # dropped unsent because older than delivery.give_up_after (the maximum age)
+    expired: Counter[str] = field(default_factory=Counter)
     latency: dict[str, Histogram] = field(default_factory=dict)
     outbox_pending: int = 0
 

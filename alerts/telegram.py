@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from alerts.base import (
+    REASON_BODY_LIMIT,
     DeliveryError,
     HttpURL,
     Notification,
@@ -83,7 +84,9 @@ async def send(spec: TelegramReceiver, notification: Notification, ctx: Receiver
         except (ValueError, AttributeError):
             ok = False
         if not ok:
-            raise DeliveryError(f"Telegram did not accept it: {cut(text, 200)}", retryable=False)
+            raise DeliveryError(
+                f"Telegram did not accept it: {cut(text, REASON_BODY_LIMIT)}", retryable=False
+            )
 
 
 KIND = ReceiverKind("telegram", TelegramReceiver, send)

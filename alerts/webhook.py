@@ -7,7 +7,7 @@ import hmac
 import json
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from alerts.base import (
     Alert,
@@ -15,6 +15,7 @@ from alerts.base import (
     ReceiverContext,
     ReceiverKind,
     ReceiverSpec,
+    Secret,
     SecretHttpURL,
     check_status,
 )
@@ -29,7 +30,7 @@ class WebhookReceiver(ReceiverSpec):
 
     kind: Literal["webhook"] = "webhook"
     url: SecretHttpURL
-    secret: SecretStr | None = None
+    secret: Secret | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     max_alerts: int = Field(default=0, ge=0)  # 0: all
 

@@ -4,16 +4,40 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 
 from alerts import config as alerts_config
-from alerts.base import Duration
-from monitor.yamlsrc import Loc, SourceError, format_loc, parse_yaml, substitute
+from alerts.base import Duration, Secret
+from monitor.probemodules import ProbeModule
+from monitor.vocabulary import ALERTNAMES, SEVERITIES
+from monitor.yamlsrc import (
+    MAX_YAML_BYTES,
+    Loc,
+    SourceError,
+    format_loc,
+    parse_yaml,
+    substitute,
+)
 from probes.registry import KINDS
+
+log = logging.getLogger("outwatch.config")
 
 
 class _Frozen(BaseModel):
@@ -102,11 +126,30 @@ class Storage(_Frozen):
     busy_timeout: Duration = 5.0  # how long a write waits for another process's lock
 
 
+def _bcrypt(value: SecretStr) -> SecretStr:
+    if not _BCRYPT.match(value.get_secret_value()):
+        # never echo the value: it may be a plain password put here by mistake
+        raise ValueError("expected a bcrypt hash ($2b$12$... from `htpasswd -nbB` or bcrypt)")
+    return value
+
+
+_BCRYPT = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+BcryptHash = Annotated[
+    SecretStr,
+    AfterValidator(_bcrypt),
+    WithJsonSchema(
+        {"type": "string", "format": "password", "pattern": _BCRYPT.pattern, "writeOnly": True}
+    ),
+]
+
+
 class WebAuth(_Frozen):
     """Who may use the API."""
 
-    tokens: list[SecretStr] = Field(default_factory=list)
-    basic: dict[str, SecretStr] = Field(default_factory=dict)  # user -> bcrypt hash
+    tokens: list[Secret] = Field(default_factory=list)
+    basic: dict[Annotated[str, Field(min_length=1, pattern=r"^[^:\s]+$")], BcryptHash] = Field(
+        default_factory=dict
+    )  # user -> bcrypt hash
     protect_metrics: bool = False
 
 
@@ -121,12 +164,30 @@ class Web(_Frozen):
     """The HTTP server: metrics, health, API, status page."""
 
     listen: str = Field(
-        default="127.0.0.1:9464", pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):\d{1,5}$"
+        default="127.0.0.1:9464",
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):\d{1,5}$",
+        # the schema says the port's range too (the validator below says it in words)
+        json_schema_extra={
+            "pattern": r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]*):"
+            r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+        },
     )
     """host:port to listen on; 127.0.0.1 unless you mean to expose it."""
     external_url: str | None = None
     auth: WebAuth = WebAuth()
     tls: WebTls | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        port = int(value.rpartition(":")[2])
+        if port > 65535:  # 0 is fine: any free port (the demo and tests use it)
+            raise ValueError(f"port {port} is out of range: expected 0 to 65535")
+        return value
+
+
+# a source silent this long raises source_stale: official channels post at least daily
+STALE_AFTER = 86400.0
 
 
 # what `channels` accepts as written: a name, an id, or {name, service}
@@ -158,13 +219,18 @@ class Telegram(_Frozen):
     """A Telegram user account watching official channels."""
 
     api_id: int
-    api_hash: SecretStr
+    api_hash: Secret
     session: str = "./outwatch.session"
     # `{name: kyivstar_official, service: kyivstar}` entries become a name here and an entry
     # in `services`
     channels: list[str | int] = Field(min_length=1, json_schema_extra={"items": _CHANNEL_ITEM})
     services: dict[str, str] = Field(default_factory=dict)  # channel name -> its own service
     backfill_interval: Duration = 300.0
+    # on each (re)connect the recent past is read again, so edits and deletions made while
+    # the daemon was away are applied: messages of the last recheck_window, at most recheck_max
+    recheck_window: Duration = 86400.0
+    recheck_max: int = Field(default=200, ge=0)
+    stale_after: Duration | None = STALE_AFTER
 
     @_model_validator(mode="before")
     @classmethod
@@ -195,13 +261,14 @@ class Feed(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: str
     interval: Duration = 300.0
+    stale_after: Duration | None = STALE_AFTER
     service: str | None = None  # the feed is this service's own
 
 
 class Ingest(_Frozen):
     """The ingest API for other tools to forward notices."""
 
-    tokens: list[SecretStr] = Field(default_factory=list)
+    tokens: list[Secret] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(default=120, ge=1)
     services: dict[str, str] = Field(default_factory=dict)  # ingest source -> its own service
 
@@ -293,6 +360,8 @@ class Config(_Frozen):
     sources: Sources = Sources()
     correlation: Correlation = Correlation()
     alerts: alerts_config.AlertsConfig = alerts_config.AlertsConfig()
+    # modules for /probe?module=, beside blackbox's defaults (monitor/probemodules.py)
+    probe_modules: dict[str, ProbeModule] = Field(default_factory=dict)
 
     @_model_validator(mode="before")
     @classmethod
@@ -418,11 +487,17 @@ def _semantic(cfg: Config) -> list[tuple[Loc, str]]:
     return out
 
 
-def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config:
-    """Validate config text; raise ConfigError with one `file:line: path: message` per problem."""
-    lines: dict[Loc, int] = {}
+def parse(
+    text: str, name: str = "<config>", base: Path | None = None, lines: dict[Loc, int] | None = None
+) -> Config:
+    """Validate config text; raise ConfigError with one `file:line: path: message` per problem.
+
+    `lines`, when given, is filled with the line of each key (for later messages).
+    """
+    lines = {} if lines is None else lines
     try:
-        data, lines = parse_yaml(text)
+        data, found = parse_yaml(text)
+        lines.update(found)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -464,15 +539,136 @@ def parse(text: str, name: str = "<config>", base: Path | None = None) -> Config
 
 
 def load(path: str | Path) -> Config:
-    """Read and validate a config file."""
+    """Read and validate a config file; warnings go to the log."""
+    cfg, warnings = load_checked(path)
+    for line in warnings:
+        log.warning("%s", line)
+    return cfg
+
+
+def load_checked(path: str | Path) -> tuple[Config, list[str]]:
+    """Read and validate a config file, check the files it names; return it and its warnings."""
+    p = Path(path)
+    cfg, lines = _load(p)
+    problems = _file_problems(cfg)
+    if problems:
+        raise ConfigError(
+            [f"{_where(str(p), lines, loc)}: {format_loc(loc)}: {m}" for loc, m in problems]
+        )
+    return cfg, [
+        f"{_where(str(p), lines, loc)}: {format_loc(loc)}: {m}" for loc, m in warnings(cfg)
+    ]
+
+
+def _load(path: str | Path) -> tuple[Config, dict[Loc, int]]:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)  # never more: a config is not gigabytes
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError([f"{p}: the config is larger than {MAX_YAML_BYTES // 1024**2} MB"])
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read config: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{p}: the config is not UTF-8 text"]) from None
-    return parse(text, str(p), p.parent)
+    lines: dict[Loc, int] = {}
+    return parse(text, str(p), p.parent, lines), lines
+
+
+def _unreadable(name: str) -> str:
+    """Why the file cannot be read ('' when it can)."""
+    try:
+        with open(name, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return f"cannot read {name}: {exc.strerror or exc}"
+    return ""
+
+
+def _file_problems(cfg: Config) -> list[tuple[Loc, str]]:
+    """Files the config names that `run` would fail on: checked here, so check-config does."""
+    out: list[tuple[Loc, str]] = []
+    checks: list[tuple[Loc, Any]] = [
+        (("services", i, "checks", j), c)
+        for i, s in enumerate(cfg.services)
+        for j, c in enumerate(s.checks)
+    ]
+    checks += [(("vantage", "canaries", j), c) for j, c in enumerate(cfg.vantage.canaries)]
+    for loc, check in checks:
+        name = getattr(check, "ca_file", None)
+        if name and (why := _unreadable(name)):
+            out.append(((*loc, "ca_file"), why))
+    tls = cfg.web.tls
+    if tls is None:
+        return out
+    for key in ("cert_path", "key_path"):
+        if why := _unreadable(getattr(tls, key)):
+            out.append((("web", "tls", key), why))
+    if not out:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                tls.cert_path, tls.key_path
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            out.append((("web", "tls"), f"not a usable PEM certificate and key: {reason}"))
+    return out
+
+
+def warnings(cfg: Config) -> list[tuple[Loc, str]]:
+    """What is valid but probably not meant: tiny intervals, dead routes, nothing to probe."""
+    out: list[tuple[Loc, str]] = []
+    if not cfg.services:
+        out.append((("services",), "no services: nothing will be probed"))
+    groups: list[tuple[Loc, list[Any]]] = [
+        (("services", i, "checks"), s.checks) for i, s in enumerate(cfg.services)
+    ]
+    groups.append((("vantage", "canaries"), cfg.vantage.canaries))
+    for loc, checks in groups:
+        for j, check in enumerate(checks):
+            if check.interval < 1:
+                out.append(
+                    (
+                        (*loc, j, "interval"),
+                        f"interval {check.interval:g}s is under one second: is that meant?",
+                    )
+                )
+    out.extend(_dead_routes(cfg))
+    return out
+
+
+def _dead_routes(cfg: Config) -> list[tuple[Loc, str]]:
+    known = {
+        "alertname": ALERTNAMES,
+        "severity": SEVERITIES,
+        "service": tuple(s.name for s in cfg.services),
+        "group": tuple({s.group for s in cfg.services}),
+        "vantage": (cfg.vantage.name,),
+    }
+    out: list[tuple[Loc, str]] = []
+
+    def walk(route: alerts_config.RouteConfig, loc: Loc, dead: bool) -> None:
+        for j, child in enumerate(route.routes):
+            where = (*loc, "routes", j)
+            why = _never(child, known)
+            if why and not dead:
+                out.append((where, f"this route matches no alert outwatch sends: {why}"))
+            walk(child, where, dead or bool(why))
+
+    walk(cfg.alerts.route, ("alerts", "route"), False)
+    return out
+
+
+def _never(route: alerts_config.RouteConfig, known: dict[str, tuple[str, ...]]) -> str:
+    """Why no alert can match the route's own matchers ('' when one can)."""
+    for label, value in route.match.items():
+        if label in known and value not in known[label]:
+            return f"no {label} is {value!r}"
+    for label, pattern in route.match_re.items():
+        if label in known and not any(re.fullmatch(pattern, v) for v in known[label]):
+            return f"no {label} matches {pattern!r}"
+    return ""
 
 
 @functools.cache
@@ -522,10 +718,42 @@ def _add_file_siblings(node: Any) -> None:
             _add_file_siblings(value)
 
 
+# A string the loader expands from the environment (`${VAR}`, `${VAR:-default}`) before validation.
+_ENV_STRING = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+
+
+def _allow_env(node: Any) -> Any:
+    """Let every typed or patterned value also be a `${VAR}` string, as the loader accepts."""
+    if isinstance(node, list):
+        return [_allow_env(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _allow_env(v) for k, v in node.items()}
+    typed = node.get("type") in ("integer", "number", "boolean") or "enum" in node
+    if typed or (node.get("type") == "string" and "pattern" in node):
+        keep = {k: node.pop(k) for k in ("default", "description", "title") if k in node}
+        return {"anyOf": [node, _ENV_STRING], **keep}
+    return node
+
+
+def _add_shorthands(schema: dict[str, Any]) -> None:
+    """Forms the loader rewrites before validation: `vantage: kyiv-1`, `sources.rss:`."""
+    props = schema["properties"]
+    name = Vantage.model_fields["name"].metadata[0].pattern
+    props["vantage"] = {
+        "anyOf": [{"$ref": "#/$defs/Vantage"}, {"type": "string", "pattern": name}],
+        "description": "this instance's vantage, or just its name",
+    }
+    feeds = schema["$defs"]["Sources"]["properties"]["feeds"]
+    schema["$defs"]["Sources"]["properties"]["rss"] = {**feeds, "description": "same as feeds"}
+
+
 def json_schema() -> str:
     """The JSON Schema of the config, for editors."""
     schema = Config.model_json_schema(mode="validation")
     _add_file_siblings(schema)
+    _add_shorthands(schema)
+    schema = _allow_env(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "outwatch config"
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -13,10 +13,9 @@ from typing import Any, Protocol
 
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, FakeClock, Message, Observation
-from monitor.core.correlate import Correlator
-from monitor.core.engine import CANARY_SERVICE, VantageGuard, correlate_events
+from monitor.core.engine import CANARY_SERVICE, Engine
 from monitor.core.incidents import Campaign, Change, Gap, Incident
-from monitor.core.state import StateMachine, rules_from_config
+from monitor.core.timebounds import usable
 from probes.base import ERROR_CLASSES
 
 
@@ -73,7 +72,10 @@ def _time(data: Mapping[str, Any], key: str, where: str) -> datetime:
     except ValueError:
         raise ReplayError(f"{where}: {key!r} is not an ISO 8601 time: {_short(raw)}") from None
     # a time without a zone is taken as UTC, the zone everything here is recorded in
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    if not usable(when):  # replays are history: no receipt time, but the same outer bounds
+        raise ReplayError(f"{where}: {key!r} is out of range (1970 to 9000): {_short(raw)}")
+    return when.astimezone(UTC)
 
 
 def parse_result(
@@ -230,9 +232,7 @@ def replay(
     cfg: Config, results: list[Observation], messages: list[Message], classify: Classify
 ) -> ReplayReport:
     """Run state, classification and correlation over time-ordered results and messages."""
-    machine = StateMachine(rules_from_config(cfg.services))
-    guard = VantageGuard(cfg)
-    corr = Correlator(cfg.correlation, {s.name: s.group for s in cfg.services}, cfg.vantage.name)
+    engine = Engine(cfg)
     clock = FakeClock()
     seen = _Collector()
     own = cfg.sources.own_services()  # a notice on a service's own channel is about it
@@ -249,17 +249,14 @@ def replay(
         now = clock.now()
         if isinstance(item, Message):
             ann = Announcement(item, classify(item.text, own.get(item.source)))
-            seen.add(corr.announcement(ann, now))
-        elif item.service == CANARY_SERVICE:
-            offline, since = guard.observe(item)
-            seen.add(corr.vantage(offline, now, since))
+            seen.add(engine.announcement(ann, now))
         else:
-            seen.add(correlate_events(corr, machine, item, machine.observe(item), now))
-    seen.add(corr.tick(clock.now()))
+            seen.add(engine.observe(item)[1])
+    seen.add(engine.tick(clock.now()))
     return ReplayReport(
         incidents=sorted(seen.incidents.values(), key=lambda i: (i.started_at, i.service)),
         campaigns=sorted(seen.campaigns.values(), key=lambda c: (c.started_at, c.id)),
-        gaps=corr.gaps(),
+        gaps=engine.correlator.gaps(),
         results=len(results),
         messages=len(messages),
     )
@@ -277,6 +274,7 @@ def report_dict(report: ReplayReport) -> dict[str, Any]:
     return {
         "incidents": [
             {
+                "id": i.id,
                 "service": i.service,
                 "observed": i.observed,
                 "announced": i.announced,
@@ -289,7 +287,7 @@ def report_dict(report: ReplayReport) -> dict[str, Any]:
             for i in report.incidents
         ],
         "campaigns": [
-            {"services": list(c.services), "started_at": _utc(c.started_at)}
+            {"id": c.id, "services": list(c.services), "started_at": _utc(c.started_at)}
             for c in report.campaigns
         ],
     }
@@ -300,13 +298,18 @@ def report_json(report: ReplayReport) -> str:
     return json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def report_table(report: ReplayReport) -> str:
     """The same, for a person."""
-    rows = [("SERVICE", "SEEN", "STATUS", "STARTED", "ENDED", "NOTICES", "FLAGS")]
+    rows = [("ID", "SERVICE", "SEEN", "STATUS", "STARTED", "ENDED", "NOTICES", "FLAGS")]
     for i in report.incidents:
         seen = "confirmed" if i.confirmed else ("observed" if i.observed else "announced")
         rows.append(
             (
+                i.id,
                 i.service,
                 seen,
                 i.status,
@@ -320,14 +323,15 @@ def report_table(report: ReplayReport) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append("")
     for c in report.campaigns:
-        lines.append(f"campaign {_utc(c.started_at)}: {', '.join(c.services)}")
+        lines.append(f"campaign {c.id} {_utc(c.started_at)}: {', '.join(c.services)}")
     for g in report.gaps:
         lines.append(
             f"vantage offline {_utc(g.started_at)} .. {_utc(g.ended_at) or 'end'}: "
             f"{len(g.outages)} outages not counted as incidents"
         )
     lines.append(
-        f"{len(report.incidents)} incidents, {len(report.campaigns)} campaigns "
+        f"{_count(len(report.incidents), 'incident')}, "
+        f"{_count(len(report.campaigns), 'campaign')} "
         f"from {report.results} results and {report.messages} messages"
     )
     return "\n".join(lines) + "\n"

@@ -50,14 +50,91 @@ def _lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Sour
             _lines(item, loc + (i,), lines, problems)
 
 
+# A 100,000-check config is about 10 MB; anchors in real configs (`<<: *defaults`) add a few
+# hundred nodes. A "billion laughs" adds billions: it is refused before anything walks it.
+MAX_YAML_BYTES = 64 * 1024 * 1024
+MAX_ALIAS_NODES = 100_000
+MAX_DEPTH = 100  # a config nests about eight levels
+
+
+def _alias_growth(root: yaml.Node) -> int:
+    """How many nodes the aliases add when expanded (counted once per distinct node: linear).
+
+    Raises SourceError for an alias inside its own anchor (a cycle), which never ends expanding.
+    """
+    size: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            continue
+        if key in size:
+            continue
+        if key in active:
+            line = node.start_mark.line + 1
+            raise SourceError((), "not valid YAML: an alias refers to its own anchor", line)
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    return size[id(root)] - len(size)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before composing: libyaml's composer recurses in C,
+    and a few thousand `[` crash the process instead of raising."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, _OPEN):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line = mark.line + 1 if mark is not None else None
+                    raise SourceError((), f"not valid YAML: nested deeper than {MAX_DEPTH}", line)
+            elif isinstance(event, _CLOSE):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
+_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
     """Parse one YAML document; return the data and a map of each key's line."""
+    if len(text) > MAX_YAML_BYTES:
+        raise SourceError((), f"larger than {MAX_YAML_BYTES // 1024**2} MB", 1)
     # one pass: compose the node tree (which knows each key's line), then build the data from it;
     # libyaml's loader when present (a 100,000-check config parses several times faster)
     loader = _Loader(text)
     try:
+        _check_depth(text)
         node = loader.get_single_node()
+        if node is not None and _alias_growth(node) > MAX_ALIAS_NODES:
+            raise SourceError(
+                (),
+                f"not valid YAML: aliases expand to more than {MAX_ALIAS_NODES} nodes",
+                node.start_mark.line + 1,
+            )
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise SourceError((), "not valid YAML: nested too deeply", None) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -68,7 +145,10 @@ def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {}
     problems: list[SourceError] = []
     if node is not None:
-        _lines(node, (), lines, problems)
+        try:
+            _lines(node, (), lines, problems)
+        except RecursionError:
+            raise SourceError((), "not valid YAML: nested too deeply", None) from None
     if problems:
         raise problems[0]
     return data, lines
@@ -102,6 +182,8 @@ def substitute(
                     out[name] = path.read_text(encoding="utf-8").strip()
                 except OSError as exc:
                     raise SourceError(loc + (key,), f"cannot read {path}: {exc.strerror}") from None
+                except UnicodeDecodeError:
+                    raise SourceError(loc + (key,), f"cannot read {path}: not UTF-8 text") from None
             else:
                 out[key] = substitute(value, loc + (str(key),), env, base, secrets)
         return out

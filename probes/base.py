@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,9 +27,80 @@ ErrorClass = Literal[
     "content",  # body did (not) match the expected pattern, wrong DNS answer
     "redirect",  # too many redirects or a redirect loop
     "protocol",  # the peer spoke something that is not the protocol
+    "permission",  # the OS forbids the probe here (ICMP without ping_group_range or CAP_NET_RAW)
     "error",  # anything else; always a bug worth reporting
 ]
 ERROR_CLASSES: tuple[ErrorClass, ...] = ErrorClass.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A gauge family a probe reports (blackbox_exporter's name, help and extra label names)."""
+
+    name: str
+    doc: str
+    labels: tuple[str, ...] = ()
+
+
+Sample = tuple[Family, tuple[str, ...], float]  # family, its label values, value
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """What one probe run reported beyond ok and duration: its gauges, and where its phases go."""
+
+    samples: tuple[Sample, ...] = ()
+    phase_family: Family | None = None  # one gauge per phase name, labelled `phase`
+    phase_names: tuple[str, ...] = ()
+
+
+class Gauges:
+    """Collects one probe run's gauges as it goes, so a failed or timed-out run still has them.
+
+    Like blackbox_exporter's per-probe registry: a value set early (the IP protocol) survives a
+    later timeout, and families a prober always registers are set to 0 up front.
+    """
+
+    __slots__ = ("_values", "phase_family", "phase_names")
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Family, tuple[str, ...]], float] = {}
+        self.phase_family: Family | None = None
+        self.phase_names: tuple[str, ...] = ()
+
+    def set(self, family: Family, value: float, *labels: str) -> None:
+        """Set one gauge (label values in the order of family.labels)."""
+        self._values[(family, labels)] = float(value)
+
+    def has(self, family: Family) -> bool:
+        """Whether any gauge of `family` was set in this run."""
+        return any(f is family for f, _ in self._values)
+
+    def phases(self, family: Family, names: tuple[str, ...]) -> None:
+        """Report the run's phase timings as `family{phase}`, one gauge per name (0 if not reached)."""
+        self.phase_family, self.phase_names = family, names
+
+    def carried(self) -> Carried:
+        """An immutable snapshot for a ProbeResult."""
+        samples = tuple((f, labels, v) for (f, labels), v in self._values.items())
+        return Carried(samples, self.phase_family, self.phase_names)
+
+
+# Set by the caller around one probe run (phase_scope), read by probes and by ProbeResult.
+_GAUGES: ContextVar[Gauges | None] = ContextVar("outwatch_probe_gauges", default=None)
+
+
+def gauges() -> Gauges:
+    """The gauge recorder of the probe run in progress (a throwaway one outside the caller's scope)."""
+    return _GAUGES.get() or Gauges()
+
+
+def _carried_now() -> Carried:
+    recorder = _GAUGES.get()
+    return recorder.carried() if recorder is not None else _NOTHING
+
+
+_NOTHING = Carried()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +113,18 @@ class ProbeResult:
     duration: float = 0.0
     phases: Mapping[str, float] = field(default_factory=dict)
     status_code: int | None = None
-    cert_expiry: float | None = None  # leaf certificate notAfter, unix seconds
+    cert_expiry: float | None = None  # earliest notAfter the peer sent (leaf, intermediates)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # built inside the caller's phase_scope, a result picks up the gauges the run has set so far
+    carried: Carried = field(default_factory=_carried_now)
+
+    def gauges(self) -> Iterator[Sample]:
+        """Every gauge this run reports, phase timings included (from the final phases)."""
+        yield from self.carried.samples
+        family = self.carried.phase_family
+        if family is not None:
+            for name in self.carried.phase_names:
+                yield family, (name,), float(self.phases.get(name, 0.0))
 
 
 class ProbeFailure(Exception):
@@ -108,6 +189,9 @@ class CheckSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # the field an on-demand probe's target fills (blackbox's ?target=): host:port by default
+    target_field: ClassVar[str] = "target"
+
     kind: str
 
     def endpoint(self) -> str:
@@ -136,7 +220,6 @@ class ProbeKind:
     name: str
     model: type[CheckSpec]
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
-    http_metrics: bool = False  # results carry an HTTP status and phases (probe_http_* series)
 
 
 class Phases:
@@ -175,10 +258,12 @@ def phases() -> Phases:
 
 @contextmanager
 def phase_scope() -> Iterator[Phases]:
-    """Make a fresh phase timer current for one probe run (used by the caller)."""
+    """Make a fresh phase timer and gauge recorder current for one probe run (used by the caller)."""
     timer = Phases()
     token = _PHASES.set(timer)
+    gauge_token = _GAUGES.set(Gauges())
     try:
         yield timer
     finally:
+        _GAUGES.reset(gauge_token)
         _PHASES.reset(token)

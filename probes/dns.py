@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 import dns.asyncquery
 import dns.exception
@@ -13,14 +13,16 @@ import dns.rdatatype
 import dns.resolver
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from probes import net
+from probes import families, net
 from probes.base import (
     CheckSpec,
     ErrorClass,
+    Gauges,
     ProbeContext,
     ProbeFailure,
     ProbeKind,
     ProbeResult,
+    gauges,
     phases,
 )
 
@@ -58,6 +60,8 @@ class DnsExpect(BaseModel):
 class DnsCheck(CheckSpec):
     """Query a name against the system resolver or a configured one."""
 
+    target_field: ClassVar[str] = "resolver"
+
     kind: Literal["dns"] = "dns"
     name: str = Field(min_length=1, max_length=253)
     type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS"] = "A"
@@ -87,17 +91,46 @@ def _nameserver(check: DnsCheck, ctx: ProbeContext) -> tuple[str, int]:
     return system
 
 
+def _start(g: Gauges) -> None:
+    """The families blackbox's dns prober always reports, at their values before an answer."""
+    g.phases(families.DNS_DURATION, families.DNS_PHASES)
+    for family in (
+        families.DNS_ANSWER_RRS,
+        families.DNS_AUTHORITY_RRS,
+        families.DNS_ADDITIONAL_RRS,
+        families.DNS_QUERY_SUCCEEDED,
+    ):
+        g.set(family, 0.0)
+
+
+def _answered(g: Gauges, response: dns.message.Message) -> None:
+    g.set(families.DNS_ANSWER_RRS, sum(len(rrset) for rrset in response.answer))
+    g.set(families.DNS_AUTHORITY_RRS, sum(len(rrset) for rrset in response.authority))
+    # miekg/dns (blackbox) counts the EDNS OPT record among the additional ones; dnspython keeps
+    # it apart
+    extra = sum(len(rrset) for rrset in response.additional) + (response.opt is not None)
+    g.set(families.DNS_ADDITIONAL_RRS, extra)
+    g.set(families.DNS_QUERY_SUCCEEDED, 1.0)
+
+
 async def probe(check: DnsCheck, ctx: ProbeContext) -> ProbeResult:
     """Run one DNS check."""
     timer = phases()
+    g = gauges()
+    _start(g)
+    families.start_address_choice(g)
+    timer.begin("resolve")
     where, port = _nameserver(check, ctx)
-    timer.begin("query")
+    net.chosen(0, where)  # the nameserver is an address already: the "lookup" is reading it
+    g.set(families.DNS_LOOKUP_TIME, timer.end().get("resolve", 0.0))
+    timer.begin("request")
     query = dns.message.make_query(check.name, check.type)
     try:
         response, _ = await dns.asyncquery.udp_with_fallback(query, where, port=port)
     except dns.exception.DNSException as exc:  # a garbled or mismatched answer
         raise ProbeFailure("protocol", f"bad DNS answer from {where}: {exc}") from None
     timings = timer.end()
+    _answered(g, response)
     rcode = dns.rcode.to_text(response.rcode())
     qtype = dns.rdatatype.from_text(check.type)
     answers = sorted(r.to_text() for rrset in response.answer for r in rrset)  # stable details

@@ -13,8 +13,8 @@ from urllib.parse import SplitResult, quote
 
 import httptools
 
-from probes import net, tlsinfo
-from probes.base import Phases, ProbeFailure
+from probes import families, net, tlsinfo
+from probes.base import Phases, ProbeFailure, gauges
 
 MAX_HEADER_BYTES = 64 * 1024  # generous for real sites; a flood of headers is a protocol error
 _SLICE = 8 * 1024  # before the headers end, feed in slices so the header count stays exact
@@ -32,8 +32,10 @@ class Response:
     body: bytearray | None = None
     body_bytes: int = 0
     truncated: bool = False
-    cert_expiry: float | None = None
-    tls_version: str | None = None
+    tls: tlsinfo.TlsState | None = None
+    http_version: float = 0.0  # 1.1, 1.0 (probe_http_version)
+    content_length: int = -1  # the Content-Length header; -1 when the body is not framed by it
+    last_modified: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -76,6 +78,7 @@ class _Exchange(asyncio.Protocol):
         self.headers_done = False
         self.header_bytes = 0
         self.framed = False  # Content-Length or chunked: EOF before the end is a cut response
+        self.chunked = False
 
     # -- httptools callbacks
     def on_status(self, status: bytes) -> None:
@@ -85,17 +88,29 @@ class _Exchange(asyncio.Protocol):
         lname = name.lower()
         if lname == b"location":
             self.resp.location = value.decode("latin-1")
-        elif lname == b"content-length" or (
-            lname == b"transfer-encoding" and b"chunked" in value.lower()
-        ):
+        elif lname == b"content-length":
             self.framed = True
+            text = value.strip()
+            self.resp.content_length = int(text) if text.isdigit() and len(text) < 19 else -1
+        elif lname == b"transfer-encoding" and b"chunked" in value.lower():
+            self.framed = True
+            self.chunked = True
+        elif lname == b"last-modified":
+            self.resp.last_modified = value[:100].decode("latin-1")
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             return  # an interim answer; the real one follows
         self.headers_done = True
-        self.resp.status = status
+        resp = self.resp
+        resp.status = status
+        resp.http_version = float(self.parser.get_http_version() or 0)
+        # what Go's http.Response.ContentLength says: chunked is unknown (-1), no body is 0
+        if self.chunked:
+            resp.content_length = -1
+        elif status in (204, 304) and resp.content_length < 0:
+            resp.content_length = 0
         if self.head:  # the parser cannot know a HEAD answer has no body
             self._finish()
 
@@ -183,15 +198,14 @@ async def exchange(
     host = url.hostname or ""
     port = url.port or (443 if ssl_context else 80)
     addresses = await net.resolve(host, port, ip_version, timer)
+    gauges().phases(families.HTTP_DURATION, families.HTTP_PHASES)  # blackbox: all, once resolved
     proto = _Exchange(timer, max_body, keep_body, head)
     transport = await net.connect(proto, addresses, port, timer)
     try:
         if ssl_context is not None:
             timer.begin("tls")
             transport = await tlsinfo.handshake(transport, proto, ssl_context, host)
-            proto.resp.cert_expiry = tlsinfo.leaf_expiry(transport)
-            obj = transport.get_extra_info("ssl_object")
-            proto.resp.tls_version = obj.version() if obj is not None else None
+            proto.resp.tls = tlsinfo.tls_state(transport)
         timer.begin("processing")
         transport.write(request)
         return await proto.done

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from probes import h1, tlsinfo
-from probes.base import CheckSpec, ProbeContext, ProbeFailure, ProbeKind, ProbeResult, phases
+from probes import families, h1, tlsinfo
+from probes.base import (
+    CheckSpec,
+    Gauges,
+    ProbeContext,
+    ProbeFailure,
+    ProbeKind,
+    ProbeResult,
+    gauges,
+    phases,
+)
 
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
 StatusRanges = tuple[tuple[int, int], ...]
@@ -73,6 +84,8 @@ class HttpExpect(BaseModel):
 class HttpCheck(CheckSpec):
     """An HTTP request and what its answer must look like."""
 
+    target_field: ClassVar[str] = "url"
+
     kind: Literal["http"] = "http"
     url: str
     method: str = Field(default="GET", pattern=r"^[A-Z]{1,16}$")
@@ -127,9 +140,43 @@ def _status_text(status: int, reason: str) -> str:
     return f"HTTP {status} {phrase}".rstrip()
 
 
+def _start(g: Gauges) -> None:
+    """The families blackbox's http prober always reports, at their values before an answer."""
+    g.phases(families.HTTP_DURATION, ("resolve",))  # the rest once the name resolved (h1)
+    for family in (
+        families.HTTP_CONTENT_LENGTH,
+        families.HTTP_BODY_LENGTH,
+        families.HTTP_REDIRECTS,
+        families.HTTP_SSL,
+        families.HTTP_STATUS_CODE,
+        families.HTTP_VERSION,
+        families.FAILED_DUE_TO_REGEX,
+    ):
+        g.set(family, 0.0)
+
+
+def _answered(g: Gauges, resp: h1.Response, redirects: int) -> None:
+    """What the final answer tells, set before it is judged (a 503 still has a length)."""
+    g.set(families.HTTP_STATUS_CODE, resp.status)
+    g.set(families.HTTP_CONTENT_LENGTH, resp.content_length)
+    g.set(families.HTTP_BODY_LENGTH, resp.body_bytes)
+    g.set(families.HTTP_REDIRECTS, redirects)
+    g.set(families.HTTP_VERSION, resp.http_version)
+    if resp.last_modified:
+        # an unparsable date: blackbox leaves the family out too
+        with contextlib.suppress(TypeError, ValueError):
+            modified = parsedate_to_datetime(resp.last_modified).timestamp()
+            g.set(families.HTTP_LAST_MODIFIED, modified)
+    if resp.tls is not None:
+        g.set(families.HTTP_SSL, 1.0)
+        tlsinfo.record(g, resp.tls)
+
+
 async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     """Run one HTTP check."""
     timer = phases()
+    g = gauges()
+    _start(g)
     url = check.url
     method = check.method
     body = check.body.encode() if check.body is not None else None
@@ -153,10 +200,12 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             keep_body=keep_body,
             head=method == "HEAD",
         )
-        cert_expiry = resp.cert_expiry if context is not None else cert_expiry
+        cert_expiry = resp.tls.earliest_expiry if resp.tls is not None else cert_expiry
         if resp.status not in REDIRECTS or not resp.location or check.max_redirects == 0:
-            return _judge(check, resp, timer.end(), len(seen) - 1, cert_expiry)
+            _answered(g, resp, len(seen) - 1)
+            return _judge(check, resp, timer.end(), len(seen) - 1, cert_expiry, g)
         url = _next_url(url, resp.location)
+        g.set(families.HTTP_REDIRECTS, len(seen))
         if url in seen:
             raise ProbeFailure("redirect", f"redirect loop back to {url}", status_code=resp.status)
         seen.add(url)
@@ -182,6 +231,7 @@ def _judge(
     timings: dict[str, float],
     redirects: int,
     cert_expiry: float | None,
+    g: Gauges,
 ) -> ProbeResult:
     status = resp.status
     text = _status_text(status, resp.reason)
@@ -197,6 +247,7 @@ def _judge(
             problem = f"body does not match {expect.body_match!r}"
         elif expect.body_not_match and re.search(expect.body_not_match, body):
             problem = f"body matches {expect.body_not_match!r}"
+        g.set(families.FAILED_DUE_TO_REGEX, 1.0 if problem else 0.0)
         if problem:
             raise ProbeFailure(
                 "content", problem, phases=timings, status_code=status, cert_expiry=cert_expiry
@@ -207,8 +258,8 @@ def _judge(
     if resp.truncated:
         extra["body_truncated"] = True
         text += f" (body cut at {check.max_body_bytes} bytes)"
-    if resp.tls_version:
-        extra["tls_version"] = resp.tls_version
+    if resp.tls is not None and resp.tls.version:
+        extra["tls_version"] = resp.tls.version
     return ProbeResult(
         ok=True,
         detail=text,
@@ -219,4 +270,4 @@ def _judge(
     )
 
 
-KIND = ProbeKind("http", HttpCheck, probe, http_metrics=True)
+KIND = ProbeKind("http", HttpCheck, probe)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from typing import Literal
 
-from probes.base import Phases, ProbeFailure
+from probes import families
+from probes.base import Phases, ProbeFailure, gauges
 
 IpVersion = Literal["auto", "4", "6"]
 _FAMILY = {"auto": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}
@@ -49,6 +51,29 @@ def literal_family(host: str) -> int | None:
 
 
 async def resolve(host: str, port: int, ip_version: IpVersion, timer: Phases) -> list[Address]:
+    """Addresses to try, in order; the first is reported as the chosen one (probe_ip_protocol)."""
+    g = gauges()
+    first = not g.has(families.IP_PROTOCOL)  # blackbox resolves once; redirects add to phases only
+    if first:
+        families.start_address_choice(g)
+    start = time.perf_counter()
+    try:
+        addresses = await _resolve(host, port, ip_version, timer)
+    finally:
+        if first:
+            g.set(families.DNS_LOOKUP_TIME, time.perf_counter() - start)
+    if first:
+        chosen(*addresses[0])
+    return addresses
+
+
+def chosen(family: int, ip: str) -> None:
+    """Report the address a probe uses: its IP version and hash."""
+    addr = ipaddress.ip_address(ip.partition("%")[0])
+    families.address_chosen(gauges(), addr.version, addr.packed)
+
+
+async def _resolve(host: str, port: int, ip_version: IpVersion, timer: Phases) -> list[Address]:
     """Addresses to try, in order; an IP literal skips the resolver (and its thread hop)."""
     timer.begin("resolve")
     family = literal_family(host)
@@ -78,12 +103,14 @@ async def connect(
     timer.begin("connect")
     loop = asyncio.get_running_loop()
     last: OSError | None = None
-    for family, ip in addresses:
+    for n, (family, ip) in enumerate(addresses):
         try:
             transport, _ = await loop.create_connection(lambda: protocol, ip, port, family=family)
         except OSError as exc:
             last = exc
             continue
+        if n:
+            chosen(family, ip)  # a fallback address took over
         return transport
     assert last is not None
     raise last

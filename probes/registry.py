@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from probes import dns, http, tcp, tls
+from probes import dns, http, icmp, tcp, tls
 from probes.base import ProbeKind
 
-KINDS: dict[str, ProbeKind] = {k.name: k for k in (http.KIND, tcp.KIND, dns.KIND, tls.KIND)}
+KINDS: dict[str, ProbeKind] = {
+    k.name: k for k in (http.KIND, tcp.KIND, dns.KIND, tls.KIND, icmp.KIND)
+}

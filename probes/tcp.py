@@ -8,8 +8,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from probes import net
-from probes.base import CheckSpec, ProbeContext, ProbeFailure, ProbeKind, ProbeResult, phases
+from probes import families, net
+from probes.base import (
+    CheckSpec,
+    ProbeContext,
+    ProbeFailure,
+    ProbeKind,
+    ProbeResult,
+    gauges,
+    phases,
+)
 
 MAX_EXPECT_BYTES = 64 * 1024  # how much we read looking for `expect` before giving up
 
@@ -78,6 +86,8 @@ class _Reader(asyncio.Protocol):
 async def probe(check: TcpCheck, ctx: ProbeContext) -> ProbeResult:
     """Run one TCP check."""
     timer = phases()
+    g = gauges()
+    g.set(families.FAILED_DUE_TO_REGEX, 0.0)
     host, port = net.split_host_port(check.target)
     addresses = await net.resolve(host, port, check.ip_version, timer)
     pattern = re.compile(check.expect) if check.expect else None
@@ -90,6 +100,7 @@ async def probe(check: TcpCheck, ctx: ProbeContext) -> ProbeResult:
         if pattern is not None:
             timer.begin("expect")
             if not await reader.done:
+                g.set(families.FAILED_DUE_TO_REGEX, 1.0)
                 got = bytes(reader.data[:60]).decode("utf-8", "replace")
                 raise ProbeFailure(
                     "content", f"expected {check.expect!r}, got {got!r}", phases=timer.end()

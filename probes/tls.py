@@ -8,8 +8,16 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from probes import net, tlsinfo
-from probes.base import CheckSpec, ProbeContext, ProbeFailure, ProbeKind, ProbeResult, phases
+from probes import families, net, tlsinfo
+from probes.base import (
+    CheckSpec,
+    ProbeContext,
+    ProbeFailure,
+    ProbeKind,
+    ProbeResult,
+    gauges,
+    phases,
+)
 
 
 class TlsCheck(CheckSpec):
@@ -36,6 +44,8 @@ class TlsCheck(CheckSpec):
 async def probe(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     """Run one TLS check."""
     timer = phases()
+    g = gauges()
+    g.set(families.FAILED_DUE_TO_REGEX, 0.0)  # blackbox's tcp prober (tls: true) always has it
     host, port = net.split_host_port(check.target, 443)
     server_name = check.server_name or host
     context = tlsinfo.client_context(
@@ -46,19 +56,19 @@ async def probe(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     try:
         timer.begin("tls")
         transport = await tlsinfo.handshake(transport, asyncio.Protocol(), context, server_name)
-        obj = transport.get_extra_info("ssl_object")
-        version = obj.version() if obj is not None else None
+        state = tlsinfo.tls_state(transport)
         cipher = transport.get_extra_info("cipher")
-        der = tlsinfo.peer_der(transport)
     finally:
         transport.abort()
     timings = timer.end()
-    if not der:
+    if state is None or not state.peer_chain:
         raise ProbeFailure("tls", "the server sent no certificate", phases=timings)
-    cert = tlsinfo.cert_info(der)
+    tlsinfo.record(g, state)
+    version = state.version
+    cert = tlsinfo.cert_info(state.peer_chain[0])
     matches = tlsinfo.hostname_matches(cert.names, server_name)
     days = (cert.not_after - time.time()) / 86400
-    extra = {
+    extra: dict[str, object] = {
         "tls_version": version,
         "cipher": cipher[0] if cipher else None,
         "subject": cert.subject,
@@ -67,13 +77,16 @@ async def probe(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     }
     expiry = time.strftime("%Y-%m-%d", time.gmtime(cert.not_after))
     detail = f"{version}, certificate for {cert.subject} expires {expiry} ({days:.0f} days)"
+    earliest = state.earliest_expiry or cert.not_after
+    if earliest < cert.not_after:  # an intermediate ends first: that is when the site breaks
+        extra["chain_expiry"] = earliest
+        first = time.strftime("%Y-%m-%d", time.gmtime(earliest))
+        detail += f", chain expires {first} ({(earliest - time.time()) / 86400:.0f} days)"
     if not check.verify and days < 0:
         detail = f"{version}, certificate expired {expiry}"
     if not check.verify and not matches:
         detail += f", not valid for {server_name}"
-    return ProbeResult(
-        ok=True, detail=detail, phases=timings, cert_expiry=cert.not_after, extra=extra
-    )
+    return ProbeResult(ok=True, detail=detail, phases=timings, cert_expiry=earliest, extra=extra)
 
 
 KIND = ProbeKind("tls", TlsCheck, probe)

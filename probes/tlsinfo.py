@@ -6,12 +6,13 @@ import asyncio
 import ipaddress
 import ssl
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from probes.base import ProbeContext, ProbeFailure
+from probes import families
+from probes.base import Gauges, ProbeContext, ProbeFailure
 
 TlsVersion = Literal["TLSv1.2", "TLSv1.3"]
 _VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
@@ -87,20 +88,6 @@ class CertInfo:
     names: tuple[str, ...]  # DNS and IP subject alternative names
 
 
-def peer_der(transport: asyncio.BaseTransport) -> bytes | None:
-    """The peer's leaf certificate in DER, whether or not it was verified."""
-    obj = transport.get_extra_info("ssl_object")
-    return obj.getpeercert(binary_form=True) if obj is not None else None
-
-
-def leaf_expiry(transport: asyncio.BaseTransport) -> float | None:
-    """The leaf certificate's notAfter as unix seconds (the cheapest thing HTTPS needs)."""
-    der = peer_der(transport)
-    if not der:
-        return None
-    return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
-
-
 def cert_info(der: bytes) -> CertInfo:
     """Parse the leaf certificate's expiry, subject, issuer and names."""
     cert = x509.load_der_x509_certificate(der)
@@ -149,3 +136,145 @@ def _same_ip(name: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bo
         return ipaddress.ip_address(name) == ip
     except ValueError:
         return False
+
+
+# -- the peer's chain, as blackbox_exporter reports it (prober/tls.go)
+
+# Go's time.Time{}.Unix(): what blackbox reports as the last chain's expiry when nothing was
+# verified (insecure_skip_verify); kept so the same query gives the same answer on both.
+GO_ZERO_TIME = -62135596800.0
+_TLS_NAMES = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
+
+
+@dataclass(frozen=True, slots=True)
+class TlsState:
+    """What a finished handshake tells: version, the chain the peer sent, the chain we verified."""
+
+    version: str | None
+    peer_chain: tuple[bytes, ...]  # DER, leaf first, as sent (unverified)
+    verified_chain: tuple[bytes, ...]  # DER, leaf to trust anchor; empty when not verified
+
+    @property
+    def earliest_expiry(self) -> float | None:
+        """The earliest notAfter among the certificates the peer sent (leaf and intermediates)."""
+        return _earliest(self.peer_chain)
+
+    @property
+    def last_chain_expiry(self) -> float:
+        """The earliest notAfter in the verified chain (Go's zero time if none was verified)."""
+        return _earliest(self.verified_chain) or GO_ZERO_TIME
+
+
+def tls_state(transport: asyncio.BaseTransport) -> TlsState | None:
+    """The TLS state of a connected transport, or None for plain TCP."""
+    obj = transport.get_extra_info("ssl_object")
+    if obj is None:
+        return None
+    leaf = obj.getpeercert(binary_form=True)
+    peer = _chain(obj, "get_unverified_chain") or ((leaf,) if leaf else ())
+    verified = _chain(obj, "get_verified_chain") if obj.context.verify_mode != ssl.CERT_NONE else ()
+    return TlsState(obj.version(), peer, verified)
+
+
+_ENCODING_DER = 2  # _ssl.ENCODING_DER, for the private Certificate objects of Python < 3.13
+
+
+def _chain(obj: Any, method: str) -> tuple[bytes, ...]:
+    """A chain in DER via SSLObject's public method (3.13) or the private one it wraps (3.10+)."""
+    getter = getattr(obj, method, None) or getattr(getattr(obj, "_sslobj", None), method, None)
+    if getter is None:
+        return ()  # neither exists: the caller falls back to the leaf alone
+    try:
+        certs = getter() or []
+    except (ssl.SSLError, ValueError):
+        return ()
+    return tuple(c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER) for c in certs)
+
+
+def _earliest(chain: tuple[bytes, ...]) -> float | None:
+    expiries = [
+        x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp() for der in chain
+    ]
+    return min(expiries) if expiries else None
+
+
+def record(g: Gauges, state: TlsState) -> None:
+    """Set the four TLS families blackbox reports for a finished handshake."""
+    if not state.peer_chain:
+        return
+    leaf = x509.load_der_x509_certificate(state.peer_chain[0])
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = ",".join(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        dns_names = ""
+    g.set(families.SSL_EARLIEST_CERT_EXPIRY, state.earliest_expiry or GO_ZERO_TIME)
+    g.set(families.TLS_VERSION_INFO, 1.0, _TLS_NAMES.get(state.version or "", "unknown"))
+    g.set(families.SSL_LAST_CHAIN_EXPIRY, state.last_chain_expiry)
+    g.set(
+        families.SSL_LAST_CHAIN_INFO,
+        1.0,
+        families.sha256_hex(state.peer_chain[0]),
+        go_name(leaf.subject),
+        go_name(leaf.issuer),
+        dns_names,
+    )
+
+
+# Go's pkix.Name.String(): the standard attributes in a fixed order (reversed on output), each
+# kind as one multi-valued RDN, other attributes first (so last) as OID=#hex-DER.
+_GO_ORDER = (
+    (NameOID.COUNTRY_NAME, "C"),
+    (NameOID.STATE_OR_PROVINCE_NAME, "ST"),
+    (NameOID.LOCALITY_NAME, "L"),
+    (NameOID.STREET_ADDRESS, "STREET"),
+    (NameOID.POSTAL_CODE, "POSTALCODE"),
+    (NameOID.ORGANIZATION_NAME, "O"),
+    (NameOID.ORGANIZATIONAL_UNIT_NAME, "OU"),
+    (NameOID.COMMON_NAME, "CN"),
+    (NameOID.SERIAL_NUMBER, "SERIALNUMBER"),
+)
+_GO_KNOWN = {oid for oid, _ in _GO_ORDER}
+_GO_SINGLE = {NameOID.COMMON_NAME, NameOID.SERIAL_NUMBER}  # Go keeps only the last one
+_PRINTABLE = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
+)
+
+
+def go_name(name: x509.Name) -> str:
+    """A distinguished name written as Go's pkix.Name.String() writes it (blackbox's labels)."""
+    rdns: list[list[str]] = []
+    for attr in name:
+        if attr.oid not in _GO_KNOWN:
+            rdns.append([f"{attr.oid.dotted_string}=#{_asn1_string(str(attr.value)).hex()}"])
+    for oid, short in _GO_ORDER:
+        values = [str(a.value) for a in name.get_attributes_for_oid(oid)]
+        if oid in _GO_SINGLE:
+            values = values[-1:]
+        if values:
+            rdns.append([f"{short}={_go_escape(v)}" for v in values])
+    return ",".join("+".join(rdn) for rdn in reversed(rdns))
+
+
+def _go_escape(value: str) -> str:
+    out = []
+    last = len(value) - 1
+    for i, c in enumerate(value):
+        if c in ',+"\\<>;' or (c == " " and i in (0, last)) or (c == "#" and i == 0):
+            out.append("\\")
+        out.append(c)
+    return "".join(out)
+
+
+def _asn1_string(value: str) -> bytes:
+    """Go's asn1.Marshal of a string: PrintableString when it can be, else UTF8String."""
+    data = value.encode()
+    tag = 0x13 if all(b in _PRINTABLE for b in data) else 0x0C
+    n = len(data)
+    length = (
+        bytes([n])
+        if n < 128
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)])
+        + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + length + data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from monitor import config
 
@@ -16,7 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate and summarise (never printing secrets)."""
-    cfg = config.load(args.file)
+    cfg, warnings = config.load_checked(args.file)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     checks = sum(len(s.checks) for s in cfg.services)
     sources = len(cfg.sources.feeds) + (1 if cfg.sources.telegram else 0)
     print(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from monitor import config
 from monitor.core.base import Message
-from monitor.sources.export import ExportError, load_export
+from monitor.sources.export import Clamped, ExportError, load_export
 from monitor.sources.telegram import channel_key
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.announcements import AnnouncementStore
+from monitor.store.channels import ChannelStore, Pin
 from monitor.store.db import Store
 
 BATCH = 500  # messages per transaction: the store thread stays responsive for a running daemon
@@ -40,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     """Import and print counts; exit 2 on an unreadable export."""
     cfg = config.load(args.config)
     store = Store(cfg.storage.path)
+    clamped = Clamped()
     try:
-        counts = asyncio.run(_import(cfg, store, args.export, args.source))
+        counts = asyncio.run(_import(cfg, store, args.export, args.source, clamped))
     except ExportError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -51,17 +53,27 @@ def run(args: argparse.Namespace) -> int:
         f"{args.export}: {sum(counts.values())} messages: {counts['new']} new, "
         f"{counts['edited']} edited, {counts['unchanged'] + counts['deleted']} unchanged"
     )
+    if clamped.originals:
+        shown = "; ".join(clamped.originals[:3]) + ("; ..." if len(clamped.originals) > 3 else "")
+        print(
+            f"{args.export}: {len(clamped.originals)} dates out of range set to the import time: "
+            f"{shown}",
+            file=sys.stderr,
+        )
     return 0
 
 
-async def _import(cfg: config.Config, store: Store, path: Path, source: str | None) -> Counter[str]:
+async def _import(
+    cfg: config.Config, store: Store, path: Path, source: str | None, clamped: Clamped
+) -> Counter[str]:
     from monitor.core.classify.classifier import (
         Classifier,  # loads dictionaries: only when importing
     )
 
-    ann = AnnouncementStore(store)
+    ann, channels = AnnouncementStore(store), ChannelStore(store)
     await ann.ensure_schema()
-    messages = await _load(ann, path, source)
+    await channels.ensure_schema()
+    messages = await _load(channels, path, source, clamped)
     classifier = Classifier.from_services(cfg.services)
     counts: Counter[str] = Counter()
     for start in range(0, len(messages), BATCH):
@@ -71,16 +83,18 @@ async def _import(cfg: config.Config, store: Store, path: Path, source: str | No
     return counts
 
 
-async def _load(ann: AnnouncementStore, path: Path, source: str | None) -> list[Message]:
+async def _load(
+    channels: ChannelStore, path: Path, source: str | None, clamped: Clamped
+) -> list[Message]:
     """The export's messages, filed under the pinned channel's name where there is one."""
     if source is None:
-        pins = {f"id{p.channel_id}": p for p in await ann.pins()}
-        return [_named(m, pins.get(m.source)) for m in load_export(path)]
-    pin = await ann.pin(channel_key(source))
+        pins = {f"id{p.channel_id}": p for p in await channels.pins()}
+        return [_named(m, pins.get(m.source)) for m in load_export(path, clamped=clamped)]
+    pin = await channels.pin(channel_key(source))
     if pin is None:
-        return load_export(path, source)
+        return load_export(path, source, clamped)
     wanted = f"id{pin.channel_id}"
-    messages = [_named(m, pin) for m in load_export(path) if m.source == wanted]
+    messages = [_named(m, pin) for m in load_export(path, clamped=clamped) if m.source == wanted]
     if not messages:
         raise ExportError(f"{path}: no messages of channel {pin.key} (id {pin.channel_id})")
     return messages

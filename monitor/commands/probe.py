@@ -19,10 +19,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the subcommand."""
     p = sub.add_parser(
         "probe",
-        help="probe a URL, host:port, tls://host or dns:name once (exit 0 ok, 1 failed)",
+        help="probe a URL, host:port, tls://host, dns:name or icmp://host once (exit 0 ok, 1 failed)",
         description="Run one check now, like curl -w: result, error class, phases, certificate.",
     )
-    p.add_argument("target", help="https://host/path, host:port, tls://host[:port], dns:name")
+    p.add_argument(
+        "target", help="https://host/path, host:port, tls://host[:port], dns:name, icmp://host"
+    )
     p.add_argument("--timeout", default="10s", help="give up after this long (default 10s)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-k", "--insecure", action="store_true", help="do not verify TLS certificates")
@@ -53,7 +55,16 @@ def as_json(check: Any, result: ProbeResult) -> dict[str, Any]:
     data = asdict(result)
     data["phases"] = dict(result.phases)
     data["extra"] = dict(result.extra)
+    del data["carried"]  # shown as blackbox's series instead: name{labels} -> value
+    data["gauges"] = {_series(f.name, f.labels, lv): v for f, lv, v in result.gauges()}
     return {"check": check.id, "kind": check.kind, **data}
+
+
+def _series(name: str, labels: tuple[str, ...], values: tuple[str, ...]) -> str:
+    pairs = ",".join(
+        f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in zip(labels, values, strict=True)
+    )
+    return f"{name}{{{pairs}}}" if pairs else name
 
 
 def as_text(check: Any, result: ProbeResult) -> str:

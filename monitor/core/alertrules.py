@@ -6,18 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
+from urllib.parse import quote
 
 from alerts.base import Alert
+from monitor.vocabulary import ERROR_WORDS, FLAGS
 
-SIGNATURE_WORDS = {
-    "timeout": "timed out",
-    "refused": "refused",
-    "reset": "reset",
-    "http_status": "bad HTTP status",
-    "dns": "DNS failure",
-    "tls": "TLS failure",
-    "content": "content mismatch",
-}
+# Every alertname the rules below give (check-config warns about a route matching none of them).
 
 
 class IncidentLike(Protocol):
@@ -82,6 +76,7 @@ class SourceFacts:
     connected: bool
     last_message_at: datetime | None = None
     down_since: datetime | None = None
+    stale_after: float | None = None  # seconds of silence before source_stale; None: never
 
 
 @dataclass(frozen=True)
@@ -110,7 +105,6 @@ class AlertInputs:
     certs: Sequence[CertFacts] = ()
     links: Mapping[str, str] = field(default_factory=dict)  # announcement key -> URL (t.me)
     source_down_after: float = 300.0
-    source_stale_after: float | None = None
 
 
 def describe_signature(signature: Mapping[str, int]) -> str:
@@ -119,18 +113,26 @@ def describe_signature(signature: Mapping[str, int]) -> str:
     if not total:
         return "no failed probes recorded"
     parts = [
-        f"{round(100 * n / total)}% {SIGNATURE_WORDS.get(k, k)}"
+        f"{round(100 * n / total)}% {ERROR_WORDS.get(k, k)}"
         for k, n in sorted(signature.items(), key=lambda kv: -kv[1])
     ]
     return f"{', '.join(parts)} (of {total} failed probes)"
+
+
+def page_url(inp: AlertInputs, kind: str, ident: str) -> str:
+    """The incident's or campaign's page (`<external_url>/incidents/<id>`), or "" without a URL."""
+    return f"{inp.external_url}/{kind}/{quote(ident, safe='@')}" if inp.external_url else ""
 
 
 def alerts_for(inp: AlertInputs) -> list[Alert]:
     """The full set of alerts that should be firing now."""
     out: list[Alert] = []
     campaign_of = {i.service: i.campaign for i in inp.incidents if i.campaign}
+    incident_of = {i.service: i.id for i in inp.incidents}
     out += [
-        _service_down(inp, s, campaign_of.get(s.name)) for s in inp.services if s.status == "down"
+        _service_down(inp, s, campaign_of.get(s.name), incident_of.get(s.name))
+        for s in inp.services
+        if s.status == "down"
     ]
     for inc in inp.incidents:
         out += _incident_alerts(inp, inc)
@@ -157,13 +159,25 @@ def _alert(
     description: str,
     since: datetime,
     url: str = "",
+    links: Mapping[str, str] | None = None,
 ) -> Alert:
+    extra = {k: v for k, v in (links or {}).items() if v}
     return Alert(
         labels={**labels, "vantage": inp.vantage},
-        annotations={"summary": summary, "description": description},
+        annotations={"summary": summary, "description": description, **extra},
         starts_at=since,
         generator_url=url or inp.external_url,
     )
+
+
+def _incident_links(inp: AlertInputs, incident: str | None, campaign: str | None) -> dict[str, str]:
+    """Annotations naming the incident and campaign an alert is about, with their pages."""
+    out: dict[str, str] = {}
+    if incident:
+        out |= {"incident": incident, "incident_url": page_url(inp, "incidents", incident)}
+    if campaign:
+        out |= {"campaign": campaign, "campaign_url": page_url(inp, "campaigns", campaign)}
+    return out
 
 
 def _service_labels(service: str, group: str, campaign: str | None) -> dict[str, str]:
@@ -173,8 +187,12 @@ def _service_labels(service: str, group: str, campaign: str | None) -> dict[str,
     return labels
 
 
-def _service_down(inp: AlertInputs, s: ServiceFacts, campaign: str | None) -> Alert:
+def _service_down(
+    inp: AlertInputs, s: ServiceFacts, campaign: str | None, incident: str | None
+) -> Alert:
     checks = ", ".join(s.failing_checks) or "-"
+    page = page_url(inp, "incidents", incident) if incident else ""
+    services = f"{inp.external_url}/api/v1/services" if inp.external_url else ""
     return _alert(
         inp,
         {
@@ -185,7 +203,8 @@ def _service_down(inp: AlertInputs, s: ServiceFacts, campaign: str | None) -> Al
         f"{s.title or s.name} is down from {inp.vantage}",
         f"Failing checks: {checks}. {describe_signature(s.signature)}.",
         s.outage_started_at or inp.now,
-        f"{inp.external_url}/api/v1/services" if inp.external_url else "",
+        page or services,
+        _incident_links(inp, incident, campaign),
     )
 
 
@@ -199,7 +218,8 @@ def _notices(inp: AlertInputs, inc: IncidentLike) -> str:
 
 def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:
     base = _service_labels(inc.service, inc.group, inc.campaign)
-    url = f"{inp.external_url}/api/v1/incidents/{inc.id}" if inp.external_url else ""
+    url = page_url(inp, "incidents", inc.id)
+    links = _incident_links(inp, inc.id, inc.campaign)
     evidence = (
         f"Failing checks: {', '.join(inc.failing_checks) or '-'}. {describe_signature(inc.signature)}. "
         f"Hints: {', '.join(inc.hints) or '-'}. {_notices(inp, inc)} Incident: {url or inc.id}"
@@ -214,23 +234,21 @@ def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:
                 evidence,
                 inc.started_at,
                 url,
+                links,
             )
         )
-    summaries = {
-        "restored_claim_while_down": f"{inc.service}: an official notice says restored, but probes still see it down",
-        "announced_not_observed": f"{inc.service}: an official notice reports an attack or outage that probes do not see",
-        "observed_not_announced": f"{inc.service}: down with no official notice",
-    }
     for flag in inc.flags:
-        severity = "critical" if flag == "restored_claim_while_down" else "warning"
+        words = FLAGS.get(flag)  # type: ignore[call-overload]
+        severity = words.severity if words else "warning"
         out.append(
             _alert(
                 inp,
                 {"alertname": flag, "severity": severity, **base},
-                summaries.get(flag, f"{inc.service}: {flag}"),
+                words.summary.format(service=inc.service) if words else f"{inc.service}: {flag}",
                 evidence,
                 inc.started_at,
                 url,
+                links,
             )
         )
     return out
@@ -243,7 +261,8 @@ def _campaign(inp: AlertInputs, c: CampaignLike) -> Alert:
         f"Coordinated wave: {len(c.services)} services down together ({', '.join(c.groups)})",
         f"Services: {', '.join(c.services)}. Campaign: {c.id}",
         c.started_at,
-        f"{inp.external_url}/api/v1/campaigns" if inp.external_url else "",
+        page_url(inp, "campaigns", c.id),
+        _incident_links(inp, None, c.id),
     )
 
 
@@ -265,14 +284,15 @@ def _source_alerts(inp: AlertInputs) -> list[Alert]:
                     s.down_since,
                 )
             )
-        stale = inp.source_stale_after
+        stale = s.stale_after
         if stale and s.last_message_at and (inp.now - s.last_message_at).total_seconds() >= stale:
             out.append(
                 _alert(
                     inp,
                     {"alertname": "source_stale", **labels},
                     f"source {s.name} has been silent since {s.last_message_at.isoformat()}",
-                    "No message for longer than sources.stale_after.",
+                    f"No message for longer than its stale_after ({stale:.0f}s): "
+                    "sources.telegram.stale_after or sources.feeds[].stale_after.",
                     s.last_message_at,
                 )
             )

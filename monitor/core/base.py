@@ -1,4 +1,4 @@
-"""Shared monitor types: the clock, states, outages and announcements."""
+"""Shared monitor types: the clock, observations, outages and announcements."""
 
 from __future__ import annotations
 
@@ -6,26 +6,20 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-CheckState = Literal["up", "down", "unknown"]
-ServiceStatus = Literal["up", "degraded", "down", "unknown"]
-AnnouncementKind = Literal["attack", "outage", "restored", "advisory", "other"]
-ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
-    "attack",
-    "outage",
-    "restored",
-    "advisory",
-    "other",
+from monitor.vocabulary import (
+    ANNOUNCEMENT_KINDS,
+    CLAIM_KINDS,
+    AnnouncementKind,
+    Cause,
+    CheckState,
+    ClaimKind,
+    ClaimTime,
+    Polarity,
+    ServiceStatus,
 )
 
-# What a claim says happened to one service; "other" is only ever a notice's overall kind.
-ClaimKind = Literal["attack", "outage", "restored", "advisory"]
-CLAIM_KINDS: tuple[ClaimKind, ...] = ("attack", "outage", "restored", "advisory")
-Polarity = Literal["asserted", "denied"]
-ClaimTime = Literal["now", "past", "planned"]
-# Why a service failed, as its claims tell: "technical" when an official says so or denies an attack
-Cause = Literal["attack", "technical", "unknown"]
 # a notice's overall kind is its most telling live claim: an attack beats an outage, and so on
 _KIND_ORDER: tuple[ClaimKind, ...] = ("attack", "outage", "restored", "advisory")
 
@@ -81,6 +75,7 @@ class Observation:
     duration: float = 0.0
     detail: str = ""
     status_code: int | None = None
+    mono: float | None = None  # the clock's monotonic reading at `ts`, for durations
 
 
 @dataclass(frozen=True)
@@ -191,3 +186,16 @@ class Announcement:
     def claims(self) -> tuple[Claim, ...]:
         """What the message asserts or denies about each service (see Classification.claims_or_kind)."""
         return self.classification.claims_or_kind()
+
+
+__all__ = [
+    "ANNOUNCEMENT_KINDS",
+    "CLAIM_KINDS",
+    "AnnouncementKind",
+    "Cause",
+    "CheckState",
+    "ClaimKind",
+    "ClaimTime",
+    "Polarity",
+    "ServiceStatus",
+]

@@ -6,7 +6,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.core.incidents import Campaign, ChangeKind, campaign_dict, campaign_from
+from monitor.core.incidents import (
+    CAMPAIGN_PREFIX,
+    Campaign,
+    ChangeKind,
+    IdBook,
+    campaign_dict,
+    campaign_from,
+)
+from monitor.core.timebounds import all_usable
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class CampaignBook:
         self._loose: dict[str, Member] = {}  # recent incidents in no campaign
         self._members: dict[str, Member] = {}  # incident id -> member, for open campaigns
         self._resolved: set[str] = set()
+        self.ids = IdBook(CAMPAIGN_PREFIX, 2)
 
     def open(self) -> list[Campaign]:
         """Open campaigns, oldest first."""
@@ -83,17 +92,19 @@ class CampaignBook:
         for x in group:
             self._loose.pop(x.incident, None)
             self._members[x.incident] = x
-        c = _campaign(f"campaign@{start.isoformat()}", group)
+        c = _campaign(self.ids.next(start), group)
         self._open[c.id] = c
         return CampaignChange("campaign_opened", c, tuple(x.incident for x in group))
 
     def resolved(self, incident: str, ended_at: datetime) -> CampaignChange | None:
-        """An incident resolved: close its campaign when every member has."""
-        self._loose.pop(incident, None)
+        """An incident resolved: close its campaign when every member has.
+
+        A loose incident stays loose: membership is decided by start times alone, so a later
+        start within the window still forms a campaign with it."""
+        self._resolved.add(incident)
         cid = self.campaign_of(incident)
         if cid is None:
             return None
-        self._resolved.add(incident)
         c = self._open[cid]
         if not all(i in self._resolved for i in c.incidents):
             return None
@@ -131,6 +142,7 @@ class CampaignBook:
         cutoff = now - 2 * self.window
         for k in [k for k, m in self._loose.items() if m.started_at < cutoff]:
             del self._loose[k]
+            self._resolved.discard(k)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data to resume from."""
@@ -139,14 +151,21 @@ class CampaignBook:
             "members": [_member_dict(m) for m in self._members.values()],
             "loose": [_member_dict(m) for m in self._loose.values()],
             "resolved": sorted(self._resolved),
+            "ids": self.ids.snapshot(),
         }
 
-    def restore(self, snap: dict[str, Any]) -> None:
-        """Resume from snapshot()."""
-        self._open = {c["id"]: campaign_from(c) for c in snap.get("open") or []}
-        self._members = {m["incident"]: _member_from(m) for m in snap.get("members") or []}
-        self._loose = {m["incident"]: _member_from(m) for m in snap.get("loose") or []}
+    def restore(self, snap: dict[str, Any]) -> int:
+        """Resume from snapshot(); returns how many parts with unusable times it dropped."""
+        opened = [campaign_from(c) for c in snap.get("open") or []]
+        members = [_member_from(m) for m in snap.get("members") or []]
+        loose = [_member_from(m) for m in snap.get("loose") or []]
+        self._open = {c.id: c for c in opened if all_usable(c)}
+        self._members = {m.incident: m for m in members if all_usable(m)}
+        self._loose = {m.incident: m for m in loose if all_usable(m)}
         self._resolved = set(snap.get("resolved") or [])
+        self.ids.restore(snap.get("ids"))
+        kept = len(self._open) + len(self._members) + len(self._loose)
+        return len(opened) + len(members) + len(loose) - kept
 
 
 def _campaign(cid: str, members: list[Member]) -> Campaign:

@@ -15,17 +15,21 @@ from typing import Any
 from monitor.config import Correlation
 from monitor.core.base import Announcement, AnnouncementKind, Cause, Outage, ServiceStatus
 from monitor.core.campaigns import CampaignBook, CampaignChange, Member
+from monitor.core.codec import dt, iso, outage_dict, outage_from
 from monitor.core.incidents import (
+    INCIDENT_PREFIX,
     Campaign,
     Change,
     ChangeKind,
     Flag,
     Gap,
+    IdBook,
     Incident,
     incident_dict,
     incident_from,
     volumetric,
 )
+from monitor.core.timebounds import all_usable, usable
 
 # Only a live (asserted, current) attack or outage claim announces or confirms an incident; a
 # live restored or advisory claim links to one; denied, past and planned claims never act.
@@ -62,18 +66,14 @@ class Correlator:
     """Joins outages and announcements into incidents and campaigns; returns what changed."""
 
     def __init__(self, cfg: Correlation, services: Mapping[str, str], vantage: str) -> None:
-        self.cfg = cfg
         self.vantage_name = vantage
         self._groups = dict(services)  # service -> group
-        self._before = timedelta(seconds=cfg.window_before)
-        self._after = timedelta(seconds=cfg.window_after)
-        self._quiet = timedelta(seconds=cfg.quiet_period)
-        self._grace = timedelta(seconds=cfg.announce_grace)
-        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
+        self._settings(cfg)
         self._current: dict[str, _Track] = {}  # service -> its latest incident (open or recent)
         self._heard: dict[str, list[_Heard]] = {}
         self._status: dict[str, ServiceStatus] = {}
-        self._book = CampaignBook(cfg.campaign_window, cfg.campaign_min_services)
+        self._ids = IdBook(INCIDENT_PREFIX, 3)
         self._offline = False
         self._gap: Gap | None = None
         self._gaps: list[Gap] = []
@@ -87,9 +87,50 @@ class Correlator:
         # what each announcement last said, to replace it on an edit and withdraw it on deletion
         self._said: dict[str, tuple[datetime, _Said]] = {}
 
-    def reconfigure(self, services: Mapping[str, str]) -> None:
-        """New service -> group map; incidents of removed services stay until they expire."""
+    def _settings(self, cfg: Correlation) -> None:
+        self.cfg = cfg
+        self._before = timedelta(seconds=cfg.window_before)
+        self._after = timedelta(seconds=cfg.window_after)
+        self._quiet = timedelta(seconds=cfg.quiet_period)
+        self._grace = timedelta(seconds=cfg.announce_grace)
+        self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._book.window = timedelta(seconds=cfg.campaign_window)
+        self._book.min_services = cfg.campaign_min_services
+
+    def reconfigure(
+        self,
+        services: Mapping[str, str],
+        at: datetime,
+        cfg: Correlation | None = None,
+        vantage: str | None = None,
+    ) -> list[Change]:
+        """New services, windows and vantage name; open incidents of a service no longer
+        configured end now: resolved when observed, withdrawn when only announced."""
+        out = self._begin(at)
         self._groups = dict(services)
+        if cfg is not None:
+            self._settings(cfg)
+        self.vantage_name = vantage or self.vantage_name
+        for svc in sorted(set(self._current) - set(self._groups)):
+            track = self._current[svc]
+            if track.inc.status != "open":
+                continue
+            if track.inc.observed:
+                track.open_outage = None
+                out.extend(self._resolve(track, max(at, track.inc.started_at), at))
+            else:
+                del self._current[svc]
+                out.append(Change("incident_withdrawn", at, incident=track.inc))
+                cc = self._book.withdrawn(track.inc.id)
+                if cc is not None:
+                    out.extend(self._campaign_changes(cc, at))
+        gone = [k for k, o in self._suppressed.items() if o.service not in self._groups]
+        for key in gone:
+            del self._suppressed[key]
+        for table in (self._heard, self._boosts, self._status):
+            for svc in [s for s in table if s not in self._groups]:
+                del table[svc]
+        return out
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -163,6 +204,8 @@ class Correlator:
         """A classified announcement, new, edited or deleted: link, open, re-link or withdraw."""
         out = self._begin(at)
         key, published = ann.key, ann.message.published_at
+        if not usable(published):
+            return out  # sources bound times at the border; this guards what a store held
         known = self._said.get(key)
         before = known[1] if known else {}
         says = {} if ann.message.deleted else _live(ann, self._groups)
@@ -190,8 +233,8 @@ class Correlator:
         self._online_at = None if offline else at
         if offline:
             start = since or at
-            withdrawn = self._withdraw_since(start, at)
-            self._gap = Gap(started_at=start, outages=tuple(o for c in withdrawn for o in _outs(c)))
+            withdrawn, outages = self._withdraw_since(start, at)
+            self._gap = Gap(started_at=start, outages=outages)
             return [*out, *withdrawn, Change("vantage_offline", at, gap=self._gap)]
         gap = self._gap or Gap(started_at=at)
         gap = replace(gap, ended_at=at)
@@ -260,7 +303,7 @@ class Correlator:
 
     def _new_track(self, svc: str, start: datetime) -> _Track:
         inc = Incident(
-            id=f"{svc}@{start.isoformat()}",
+            id=self._ids.next(start),
             service=svc,
             group=self._groups.get(svc, "other"),
             started_at=start,
@@ -291,7 +334,7 @@ class Correlator:
 
     def _opened(self, track: _Track, at: datetime) -> list[Change]:
         if self._disputed(track):
-            self._raise(track, "cause_disputed")
+            self._raise(track, "cause_disputed", at)
         inc = track.inc
         lag = self._lag(track) if inc.confirmed else None
         member = Member(inc.id, inc.service, inc.group, inc.started_at)
@@ -318,9 +361,7 @@ class Correlator:
         return out
 
     def _track_by_id(self, iid: str) -> _Track | None:
-        svc = iid.partition("@")[0]
-        track = self._current.get(svc)
-        return track if track is not None and track.inc.id == iid else None
+        return next((t for t in self._current.values() if t.inc.id == iid), None)
 
     def _announce(self, svc: str, h: _Heard, at: datetime) -> list[Change]:
         track = self._current.get(svc)
@@ -379,7 +420,7 @@ class Correlator:
         if h.kind == "restored" and track.inc.status == "open":
             # a restoration speaks only for the services it names: this one
             if self._status.get(track.inc.service) == "down":
-                raised = self._raise(track, "restored_claim_while_down")
+                raised = self._raise(track, "restored_claim_while_down", at)
             elif not track.inc.observed:
                 resolve = True
         out = [self._changed("incident_updated", track, at, raised, cleared, was_confirmed)]
@@ -446,7 +487,7 @@ class Correlator:
     ) -> Change:
         lag = self._lag(track) if track.inc.confirmed and not was else None
         if self._disputed(track):
-            raised = (*raised, *self._raise(track, "cause_disputed"))
+            raised = (*raised, *self._raise(track, "cause_disputed", at))
         else:
             cleared = (*cleared, *self._clear(track, "cause_disputed"))
         return Change(
@@ -465,16 +506,19 @@ class Correlator:
         purpose)."""
         return track.inc.cause == "technical" and volumetric(track.inc.signature)
 
-    def _raise(self, track: _Track, flag: Flag) -> tuple[Flag, ...]:
+    def _raise(self, track: _Track, flag: Flag, at: datetime) -> tuple[Flag, ...]:
         if flag in track.inc.flags:
             return ()
-        track.inc = replace(track.inc, flags=(*track.inc.flags, flag))
+        flags_at = {**track.inc.flags_at, flag: at}
+        track.inc = replace(track.inc, flags=(*track.inc.flags, flag), flags_at=flags_at)
         return (flag,)
 
     def _clear(self, track: _Track, flag: Flag) -> tuple[Flag, ...]:
         if flag not in track.inc.flags:
             return ()
-        track.inc = replace(track.inc, flags=tuple(f for f in track.inc.flags if f != flag))
+        flags = tuple(f for f in track.inc.flags if f != flag)
+        flags_at = {f: t for f, t in track.inc.flags_at.items() if f != flag}
+        track.inc = replace(track.inc, flags=flags, flags_at=flags_at)
         return (flag,)
 
     def _due(self, track: _Track, now: datetime) -> list[Change]:
@@ -487,7 +531,7 @@ class Correlator:
         flag = self._flag_due(track, now)
         if flag is None:
             return []
-        return [self._changed("incident_updated", track, now, self._raise(track, flag))]
+        return [self._changed("incident_updated", track, now, self._raise(track, flag, now))]
 
     def _flag_due(self, track: _Track, now: datetime) -> Flag | None:
         inc, outage = track.inc, track.open_outage
@@ -516,24 +560,49 @@ class Correlator:
             out.extend(self._campaign_changes(cc, at))
         return out
 
-    def _withdraw_since(self, since: datetime, at: datetime) -> list[Change]:
-        """Withdraw observed-only incidents whose outages began when the vantage did go dark."""
+    def _withdraw_since(
+        self, since: datetime, at: datetime
+    ) -> tuple[list[Change], tuple[str, ...]]:
+        """Withdraw what was observed since the vantage did go dark: observed-only incidents
+        whole, announced ones back to announced-only; (changes, the outages withdrawn)."""
         out: list[Change] = []
+        outages: list[str] = []
         for svc in sorted(self._current):
             track = self._current[svc]
             inc = track.inc
-            if inc.status != "open" or inc.announced or track.observed_since is None:
+            if inc.status != "open" or track.observed_since is None:
                 continue
             if track.observed_since < since:
                 continue
             if track.open_outage is not None:
                 self._suppressed[track.open_outage.id] = track.open_outage
+            outages += inc.outages
+            if inc.announced:
+                out.append(self._unobserve(track, at))
+                continue
             del self._current[svc]
             out.append(Change("incident_withdrawn", at, incident=inc))
             cc = self._book.withdrawn(inc.id)
             if cc is not None:
                 out.extend(self._campaign_changes(cc, at))
-        return out
+        return out, tuple(outages)
+
+    def _unobserve(self, track: _Track, at: datetime) -> Change:
+        """The observation was the vantage's own: the incident is announced-only again."""
+        track.open_outage = None
+        track.observed_since = track.up_since = None
+        track.closed_sig = Counter()
+        track.inc = replace(
+            track.inc,
+            observed=False,
+            outages=(),
+            signature={},
+            failing_checks=(),
+            started_at=track.inc.first_notice_at or track.inc.started_at,
+        )
+        return self._changed(
+            "incident_updated", track, at, self._raise(track, "announced_not_observed", at)
+        )
 
     def _boost(self, svc: str, until: datetime) -> None:
         if until > self._boosts.get(svc, until - timedelta(seconds=1)):
@@ -556,29 +625,72 @@ class Correlator:
             "offline": self._offline,
             "gap": _gap_dict(self._gap),
             "suppressed": [outage_dict(o) for _, o in sorted(self._suppressed.items())],
-            "online_at": _iso(self._online_at),
+            "online_at": iso(self._online_at),
             "boosts": {s: u.isoformat() for s, u in sorted(self._boosts.items())},
+            "ids": self._ids.snapshot(),
         }
 
-    def restore(self, snap: Mapping[str, Any]) -> None:
-        """Resume from snapshot(); replaces the current memory."""
+    def restore(self, snap: Mapping[str, Any]) -> int:
+        """Resume from snapshot(); replaces the current memory; returns how many parts it dropped.
+
+        A part holding a time no window can be added to (year 9999, year 1: written before such
+        times were bounded at the border) is dropped; a malformed snapshot raises ValueError
+        and leaves the memory as it was.
+        """
+        try:
+            parts = _parts(snap)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise ValueError(
+                f"unreadable correlator snapshot: {type(exc).__name__}: {exc}"
+            ) from None
+        current, heard, gap, suppressed, online_at, boosts, said = parts
+        dropped = 0
+        for svc, track in list(current.items()):
+            if not all_usable(track):
+                dropped += 1
+                del current[svc]
+        for svc, hs in list(heard.items()):
+            kept = [h for h in hs if usable(h.published_at)]
+            dropped += len(hs) - len(kept)
+            heard[svc] = kept
+            if not kept:
+                del heard[svc]
         self._dirty = True
-        self._current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
-        self._heard = {
-            s: [_heard_from(h) for h in hs] for s, hs in (snap.get("heard") or {}).items()
-        }
-        self._said = {
-            k: (datetime.fromisoformat(when), {s: (v[0], v[1]) for s, v in says.items()})
-            for k, (when, says) in (snap.get("said") or {}).items()
-        }
+        self._current, self._heard = current, heard
+        self._said = {k: v for k, v in said.items() if usable(v[0])}
         self._status = dict(snap.get("status") or {})
-        self._book.restore(snap.get("campaigns") or {})
+        dropped += self._book.restore(snap.get("campaigns") or {})
         self._offline = bool(snap.get("offline"))
-        self._gap = _gap_from(snap.get("gap"))
-        suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
-        self._suppressed = {o.id: o for o in suppressed if o is not None}
-        self._online_at = _dt(snap.get("online_at"))
-        self._boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
+        self._gap = gap if all_usable(gap) else None
+        self._suppressed = {o.id: o for o in suppressed if o is not None and all_usable(o)}
+        self._online_at = online_at if usable(online_at) else None
+        self._boosts = {s: u for s, u in boosts.items() if usable(u)}
+        self._ids.restore(snap.get("ids"))
+        return dropped
+
+    def reserve_ids(self, ids: Iterable[str]) -> None:
+        """Ids already stored (incidents and campaigns): never hand them out again."""
+        taken = list(ids)
+        self._ids.reserve(taken)
+        self._book.ids.reserve(taken)
+
+
+def _parts(snap: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The parsed parts of a snapshot (raises on anything malformed)."""
+    current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
+    heard = {s: [_heard_from(h) for h in hs] for s, hs in (snap.get("heard") or {}).items()}
+    suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
+    boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
+    gap = _gap_from(snap.get("gap"))
+    said = _said_from(snap.get("said") or {})
+    return current, heard, gap, suppressed, dt(snap.get("online_at")), boosts, said
+
+
+def _said_from(rows: Mapping[str, Any]) -> dict[str, tuple[datetime, _Said]]:
+    return {
+        k: (datetime.fromisoformat(when), {s: (v[0], v[1]) for s, v in says.items()})
+        for k, (when, says) in rows.items()
+    }
 
 
 def _live(ann: Announcement, groups: Mapping[str, str]) -> _Said:
@@ -610,55 +722,15 @@ def _order(i: Incident) -> tuple[datetime, str]:
     return (i.started_at, i.service)
 
 
-def _outs(c: Change) -> Iterable[str]:
-    return c.incident.outages if c.incident is not None else ()
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
-def outage_dict(o: Outage | None) -> dict[str, Any] | None:
-    """An outage as plain data (None stays None)."""
-    if o is None:
-        return None
-    return {
-        "service": o.service,
-        "started_at": o.started_at.isoformat(),
-        "ended_at": _iso(o.ended_at),
-        "worst": o.worst,
-        "signature": dict(o.signature),
-        "failing_checks": list(o.failing_checks),
-    }
-
-
-def outage_from(d: Mapping[str, Any] | None) -> Outage | None:
-    """The inverse of outage_dict."""
-    if not d:
-        return None
-    return Outage(
-        service=d["service"],
-        started_at=datetime.fromisoformat(d["started_at"]),
-        ended_at=_dt(d.get("ended_at")),
-        worst=d.get("worst", "down"),
-        signature=dict(d.get("signature") or {}),
-        failing_checks=tuple(d.get("failing_checks") or ()),
-    )
-
-
 def _track_dict(t: _Track) -> dict[str, Any]:
     return {
         "incident": incident_dict(t.inc),
         "open_outage": outage_dict(t.open_outage),
         "closed_sig": dict(t.closed_sig),
-        "observed_since": _iso(t.observed_since),
-        "up_since": _iso(t.up_since),
-        "first_claim_at": _iso(t.first_claim_at),
-        "last_claim_at": _iso(t.last_claim_at),
+        "observed_since": iso(t.observed_since),
+        "up_since": iso(t.up_since),
+        "first_claim_at": iso(t.first_claim_at),
+        "last_claim_at": iso(t.last_claim_at),
         "heard": [_heard_list(h) for h in t.heard.values()],
     }
 
@@ -676,10 +748,10 @@ def _track_from(d: Mapping[str, Any]) -> _Track:
         heard={h.key: h for h in heard},
         open_outage=outage_from(d.get("open_outage")),
         closed_sig=Counter(d.get("closed_sig") or {}),
-        observed_since=_dt(d.get("observed_since")),
-        up_since=_dt(d.get("up_since")),
-        first_claim_at=_dt(d.get("first_claim_at")),
-        last_claim_at=_dt(d.get("last_claim_at")),
+        observed_since=dt(d.get("observed_since")),
+        up_since=dt(d.get("up_since")),
+        first_claim_at=dt(d.get("first_claim_at")),
+        last_claim_at=dt(d.get("last_claim_at")),
     )
 
 
@@ -688,7 +760,7 @@ def _gap_dict(g: Gap | None) -> dict[str, Any] | None:
         return None
     return {
         "started_at": g.started_at.isoformat(),
-        "ended_at": _iso(g.ended_at),
+        "ended_at": iso(g.ended_at),
         "outages": list(g.outages),
     }
 
@@ -698,6 +770,6 @@ def _gap_from(d: Mapping[str, Any] | None) -> Gap | None:
         return None
     return Gap(
         started_at=datetime.fromisoformat(d["started_at"]),
-        ended_at=_dt(d.get("ended_at")),
+        ended_at=dt(d.get("ended_at")),
         outages=tuple(d.get("outages") or ()),
     )

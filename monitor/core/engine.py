@@ -1,13 +1,13 @@
-"""The decision chain the daemon and replay share: state events and canaries into the correlator."""
+"""The one decision chain the daemon and replay share: state, canaries, then the correlator."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.core.base import Observation
+from monitor.core.base import Announcement, Observation
 from monitor.core.correlate import Correlator
-from monitor.core.incidents import Change, vantage_offline
+from monitor.core.incidents import Campaign, Change, Incident, vantage_offline
 from monitor.core.state import (
     CheckRule,
     Event,
@@ -16,6 +16,7 @@ from monitor.core.state import (
     ServiceChanged,
     ServiceRule,
     StateMachine,
+    rules_from_config,
 )
 
 CANARY_SERVICE = "_vantage"  # results of vantage canaries carry this service name
@@ -77,3 +78,52 @@ def correlate_events(
     if not obs.ok and (outage := machine.open_outage(obs.service)) is not None:
         out += corr.outage_updated(outage, now)
     return out or corr.tick(now)
+
+
+class Engine:
+    """State machine, vantage guard and correlator, fed in time order; returns what changed."""
+
+    def __init__(self, cfg: Config, machine: StateMachine | None = None) -> None:
+        self.machine = machine or StateMachine(rules_from_config(cfg.services))
+        self.guard = VantageGuard(cfg)
+        self.correlator = Correlator(cfg.correlation, _groups(cfg), cfg.vantage.name)
+        self.offline_since: datetime | None = None
+
+    def reconfigure(self, cfg: Config, at: datetime) -> list[Change]:
+        """New services, canaries, correlation settings and vantage name; incidents in progress
+        carry on, those of removed services end (the machine's owner reconfigures the machine)."""
+        self.guard.reconfigure(cfg)
+        return self.correlator.reconfigure(_groups(cfg), at, cfg.correlation, cfg.vantage.name)
+
+    def observe(self, obs: Observation) -> tuple[list[Event], list[Change]]:
+        """Run one result through the state machine, then decide; (state events, changes)."""
+        events = [] if obs.service == CANARY_SERVICE else self.machine.observe(obs)
+        return events, self.decide(obs, events)
+
+    def decide(self, obs: Observation, events: list[Event]) -> list[Change]:
+        """Decide on a result the state machine has already seen (it caused `events`)."""
+        if obs.service == CANARY_SERVICE:
+            offline, since = self.guard.observe(obs)
+            self.offline_since = (self.offline_since or since or obs.ts) if offline else None
+            return self.correlator.vantage(offline, obs.ts, since)
+        return correlate_events(self.correlator, self.machine, obs, events, obs.ts)
+
+    def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
+        """Account a classified announcement."""
+        return self.correlator.announcement(ann, at)
+
+    def tick(self, now: datetime) -> list[Change]:
+        """Time-based decisions (quiet periods, grace, windows)."""
+        return self.correlator.tick(now)
+
+    def open_incidents(self) -> list[Incident]:
+        """Incidents still open."""
+        return [i for i in self.correlator.incidents() if i.status == "open"]
+
+    def open_campaigns(self) -> list[Campaign]:
+        """Campaigns still open."""
+        return [c for c in self.correlator.campaigns() if c.status == "open"]
+
+
+def _groups(cfg: Config) -> dict[str, str]:
+    return {s.name: s.group for s in cfg.services}

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from monitor.core.base import AnnouncementKind, Cause, CheckState
+from monitor.core.codec import dt, iso
+from monitor.vocabulary import Flag
 
 IncidentStatus = Literal["open", "resolved"]
 CampaignStatus = Literal["open", "closed"]
-Flag = Literal[
-    "restored_claim_while_down",
-    "announced_not_observed",
-    "observed_not_announced",
-    # an official "technical failure" / "not an attack" while the failures look volumetric
-    "cause_disputed",
-]
 FLAGS: tuple[Flag, ...] = Flag.__args__  # type: ignore[attr-defined]
 ChangeKind = Literal[
     "incident_opened",
@@ -68,7 +64,7 @@ def hints(signature: Mapping[str, int]) -> tuple[str, ...]:
 class Incident:
     """One service's outage and/or the announcements about it, joined in time."""
 
-    id: str  # `<service>@<iso time it opened>`; never changes
+    id: str  # `INC-<UTC day of its start>-<nnn>` (older stores: `<service>@<iso>`); never changes
     service: str
     group: str
     started_at: datetime
@@ -83,6 +79,7 @@ class Incident:
     signature: Mapping[str, int] = field(default_factory=dict)  # error class -> count
     first_notice_at: datetime | None = None
     campaign: str | None = None
+    flags_at: Mapping[str, datetime] = field(default_factory=dict)  # flag -> when it was raised
     cause: Cause = "unknown"  # from the linked claims: attack, technical, or nobody said
     withdrawn: tuple[str, ...] = ()  # announcements edited away from it or deleted
 
@@ -106,7 +103,7 @@ class Incident:
 class Campaign:
     """Several services whose incidents started close together: one wave."""
 
-    id: str  # `campaign@<iso start>`
+    id: str  # `CMP-<UTC day of its start>-<nn>` (older stores: `campaign@<iso>`)
     started_at: datetime
     services: tuple[str, ...]
     incidents: tuple[str, ...]
@@ -146,15 +143,49 @@ def vantage_offline(canary_states: Mapping[str, CheckState], ratio: float) -> bo
     return sum(s == "down" for s in known) / len(known) >= ratio
 
 
+class IdBook:
+    """Hands out ids a person can say: `INC-20220215-004`, a counter per UTC day of the start.
+
+    Pure and clock-free: the number comes from the book's own counter, which the correlator
+    keeps in its snapshot (written with the changes that used it), so replay of the same input
+    gives the same ids and a restart never hands one out twice. Ids sort by day, then by the
+    order they were given out in.
+    """
+
+    def __init__(self, prefix: str, width: int) -> None:
+        self.prefix = prefix
+        self.width = width
+        self._last: dict[str, int] = {}  # "YYYYMMDD" -> last number given out
+
+    def next(self, start: datetime) -> str:
+        """A new id for something that started at `start`."""
+        day = start.astimezone(UTC).strftime("%Y%m%d")
+        n = self._last.get(day, 0) + 1
+        self._last[day] = n
+        return f"{self.prefix}-{day}-{n:0{self.width}d}"
+
+    def reserve(self, ids: Iterable[str]) -> None:
+        """Never hand out these (ids already in the store, when the snapshot is older)."""
+        for i in ids:
+            m = _ID.fullmatch(i)
+            if m and m["prefix"] == self.prefix:
+                day, n = m["day"], int(m["n"])
+                self._last[day] = max(self._last.get(day, 0), n)
+
+    def snapshot(self) -> dict[str, int]:
+        """Plain data to resume from."""
+        return dict(sorted(self._last.items()))
+
+    def restore(self, snap: Mapping[str, Any] | None) -> None:
+        """Resume from snapshot()."""
+        self._last = {str(k): int(v) for k, v in (snap or {}).items() if isinstance(v, int)}
+
+
+_ID = re.compile(r"(?P<prefix>[A-Z]+)-(?P<day>\d{8})-(?P<n>\d+)")
+INCIDENT_PREFIX, CAMPAIGN_PREFIX = "INC", "CMP"
+
+
 # -- plain data, for the store, the API and snapshots ------------------------------------------
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
 
 
 def incident_dict(i: Incident) -> dict[str, Any]:
@@ -167,18 +198,19 @@ def incident_dict(i: Incident) -> dict[str, Any]:
         "observed": i.observed,
         "announced": i.announced,
         "confirmed": i.confirmed,
-        "started_at": _iso(i.started_at),
-        "ended_at": _iso(i.ended_at),
+        "started_at": iso(i.started_at),
+        "ended_at": iso(i.ended_at),
         "outages": list(i.outages),
         "announcements": dict(i.announcements),
         "flags": list(i.flags),
+        "flags_at": {f: iso(t) for f, t in sorted(i.flags_at.items())},
         "evidence": {
             "failing_checks": list(i.failing_checks),
             "signature": dict(i.signature),
             "shares": i.shares,
             "hints": list(i.hints),
         },
-        "first_notice_at": _iso(i.first_notice_at),
+        "first_notice_at": iso(i.first_notice_at),
         "campaign": i.campaign,
         "cause": i.cause,
         "withdrawn": list(i.withdrawn),
@@ -194,15 +226,16 @@ def incident_from(d: Mapping[str, Any]) -> Incident:
         group=d.get("group", "other"),
         started_at=datetime.fromisoformat(d["started_at"]),
         status=d.get("status", "open"),
-        ended_at=_dt(d.get("ended_at")),
+        ended_at=dt(d.get("ended_at")),
         observed=bool(d.get("observed")),
         announced=bool(d.get("announced")),
         outages=tuple(d.get("outages") or ()),
         announcements=dict(d.get("announcements") or {}),
         flags=tuple(d.get("flags") or ()),
+        flags_at={f: t for f, v in (d.get("flags_at") or {}).items() if (t := dt(v)) is not None},
         failing_checks=tuple(ev.get("failing_checks") or ()),
         signature=dict(ev.get("signature") or {}),
-        first_notice_at=_dt(d.get("first_notice_at")),
+        first_notice_at=dt(d.get("first_notice_at")),
         campaign=d.get("campaign"),
         cause=d.get("cause") or "unknown",
         withdrawn=tuple(d.get("withdrawn") or ()),
@@ -214,8 +247,8 @@ def campaign_dict(c: Campaign) -> dict[str, Any]:
     return {
         "id": c.id,
         "status": c.status,
-        "started_at": _iso(c.started_at),
-        "ended_at": _iso(c.ended_at),
+        "started_at": iso(c.started_at),
+        "ended_at": iso(c.ended_at),
         "services": list(c.services),
         "incidents": list(c.incidents),
         "groups": list(c.groups),
@@ -231,5 +264,5 @@ def campaign_from(d: Mapping[str, Any]) -> Campaign:
         incidents=tuple(d.get("incidents") or ()),
         groups=tuple(d.get("groups") or ()),
         status=d.get("status", "open"),
-        ended_at=_dt(d.get("ended_at")),
+        ended_at=dt(d.get("ended_at")),
     )

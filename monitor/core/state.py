@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.core.base import CheckState, Observation, Outage, ServiceStatus
+from monitor.core.codec import dt, iso, outage_dict, outage_from
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class CheckTrack:
     failing_since: datetime | None = None
     last_error: str | None = None
     changed_at: datetime | None = None
+    # error classes of the current failing streak: an outage's signature starts from these,
+    # never from isolated failures long before it
+    streak: Counter[str] = field(default_factory=Counter)
+    failing_mono: float | None = None  # monotonic time of the streak's first failure
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class _Service:
     checks: dict[str, CheckTrack] = field(default_factory=dict)
     outage: Outage | None = None
     signature: Counter[str] = field(default_factory=Counter)
+    outage_mono: float | None = None  # monotonic time the open outage started, when known
 
 
 def service_status(rule: ServiceRule, checks: dict[str, CheckTrack]) -> ServiceStatus:
@@ -93,8 +99,10 @@ def service_status(rule: ServiceRule, checks: dict[str, CheckTrack]) -> ServiceS
     if not rule.checks:
         return "unknown"
     states = {c.id: checks[c.id].state for c in rule.checks}
-    critical = [c.id for c in rule.checks if c.critical] or list(states)
-    if all(states[c] == "down" for c in critical):
+    critical = [c.id for c in rule.checks if c.critical]
+    # `critical: false` checks degrade a service but never make it down (README), even when
+    # every check of the service is one
+    if critical and all(states[c] == "down" for c in critical):
         return "down"
     if any(s == "down" for s in states.values()):
         return "degraded"
@@ -110,8 +118,16 @@ class StateMachine:
         self._services: dict[str, _Service] = {}
         self.reconfigure(rules)
 
-    def reconfigure(self, rules: Iterable[ServiceRule]) -> None:
-        """Apply new rules; checks and services that still exist keep their state."""
+    def reconfigure(self, rules: Iterable[ServiceRule], at: datetime | None = None) -> list[Event]:
+        """Apply new rules; checks and services that still exist keep their state. The open
+        outage of a service no longer configured closes at `at` (the returned events)."""
+        rules = list(rules)
+        names = {r.name for r in rules}
+        closed: list[Event] = [
+            OutageClosed(replace(svc.outage, ended_at=max(at, svc.outage.started_at)))
+            for name, svc in self._services.items()
+            if at is not None and name not in names and svc.outage is not None
+        ]
         new: dict[str, _Service] = {}
         for rule in rules:
             old = self._services.get(rule.name)
@@ -120,6 +136,7 @@ class StateMachine:
             svc.checks = {c.id: svc.checks.get(c.id, CheckTrack()) for c in rule.checks}
             new[rule.name] = svc
         self._services = new
+        return closed
 
     def observe(self, obs: Observation) -> list[Event]:
         """Account one probe result; return the events it caused."""
@@ -131,15 +148,15 @@ class StateMachine:
         events: list[Event] = []
         old_state = track.state
         _count(track, rule, obs)
-        if not obs.ok:
+        if not obs.ok and svc.outage is not None:
             svc.signature[obs.error or "error"] += 1
         if track.state != old_state:
             track.changed_at = obs.ts
             events.append(CheckChanged(obs.service, obs.check, old_state, track.state, obs.ts))
-        events.extend(self._settle(svc, obs.ts))
+        events.extend(self._settle(svc, obs.ts, obs.mono))
         return events
 
-    def _settle(self, svc: _Service, at: datetime) -> list[Event]:
+    def _settle(self, svc: _Service, at: datetime, mono: float | None = None) -> list[Event]:
         old, new = svc.status, service_status(svc.rule, svc.checks)
         events: list[Event] = []
         if svc.outage is not None:
@@ -151,11 +168,14 @@ class StateMachine:
         svc.status = new
         events.append(ServiceChanged(svc.rule.name, old, new, at))
         if new in ("down", "degraded") and svc.outage is None:
-            starts = [
-                t.failing_since
-                for t in svc.checks.values()
-                if t.state == "down" and t.failing_since
-            ]
+            down = [t for t in svc.checks.values() if t.state == "down" and t.failing_since]
+            starts = [t.failing_since for t in down if t.failing_since]
+            monos = [t.failing_mono for t in down if t.failing_mono is not None]
+            # the signature of the failing streaks that became this outage, not older flaps
+            svc.signature = Counter()
+            for t in svc.checks.values():
+                svc.signature.update(t.streak)
+            svc.outage_mono = min(monos) if len(monos) == len(down) and monos else None
             svc.outage = Outage(
                 service=svc.rule.name,
                 started_at=min(starts, default=at),
@@ -168,8 +188,10 @@ class StateMachine:
             svc.outage = replace(svc.outage, worst="down")
         elif new == "up":
             if svc.outage is not None:
-                events.append(OutageClosed(replace(svc.outage, ended_at=at)))
+                ended = _ended(svc.outage.started_at, svc.outage_mono, at, mono)
+                events.append(OutageClosed(replace(svc.outage, ended_at=ended)))
             svc.outage = None
+            svc.outage_mono = None
             svc.signature.clear()
         return events
 
@@ -197,13 +219,29 @@ class StateMachine:
         """Names of the services tracked."""
         return list(self._services)
 
+    def statuses(self) -> dict[str, ServiceStatus]:
+        """Every tracked service's status, in configured order."""
+        return {name: svc.status for name, svc in self._services.items()}
+
+    def check_states(self) -> dict[tuple[str, str], CheckState]:
+        """Every tracked check's state, keyed (service, check)."""
+        return {
+            (name, cid): t.state
+            for name, svc in self._services.items()
+            for cid, t in svc.checks.items()
+        }
+
+    def open_outages(self) -> dict[str, Outage]:
+        """The open outage of each service that has one."""
+        return {name: svc.outage for name, svc in self._services.items() if svc.outage is not None}
+
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume after a restart, as plain data."""
         return {
             name: {
                 "status": svc.status,
                 "signature": dict(svc.signature),
-                "outage": _outage_dict(svc.outage),
+                "outage": outage_dict(svc.outage),
                 "checks": {cid: _track_dict(t) for cid, t in svc.checks.items()},
             }
             for name, svc in self._services.items()
@@ -217,10 +255,20 @@ class StateMachine:
                 continue
             svc.status = data.get("status", "unknown")
             svc.signature = Counter(data.get("signature") or {})
-            svc.outage = _outage_from(data.get("outage"))
+            svc.outage = outage_from(data.get("outage"))
             for cid, t in (data.get("checks") or {}).items():
                 if cid in svc.checks:
                     svc.checks[cid] = _track_from(t)
+
+
+def _ended(
+    started: datetime, start_mono: float | None, at: datetime, mono: float | None
+) -> datetime:
+    """When an outage ended: its start plus the monotonic time since, so a wall clock stepped
+    backwards never gives a negative duration; without a monotonic reading, never before start."""
+    if start_mono is not None and mono is not None and mono >= start_mono:
+        return started + timedelta(seconds=mono - start_mono)
+    return max(at, started)
 
 
 def _count(track: CheckTrack, rule: CheckRule, obs: Observation) -> None:
@@ -229,28 +277,28 @@ def _count(track: CheckTrack, rule: CheckRule, obs: Observation) -> None:
         track.fails = 0
         if track.state != "down":
             # a streak below the threshold ended; the next outage must not start back then
-            track.failing_since = None
+            _end_streak(track)
         if track.state != "up" and (
             track.oks >= rule.successes_before_up or track.state == "unknown"
         ):
             track.state = "up"
-            track.failing_since = None
+            _end_streak(track)
     else:
         track.fails += 1
         track.oks = 0
         track.last_error = obs.error
+        track.streak[obs.error or "error"] += 1
         if track.failing_since is None:
             track.failing_since = obs.ts
+            track.failing_mono = obs.mono
         if track.state != "down" and track.fails >= rule.failures_before_down:
             track.state = "down"
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
+def _end_streak(track: CheckTrack) -> None:
+    track.failing_since = None
+    track.failing_mono = None
+    track.streak.clear()
 
 
 def _track_dict(t: CheckTrack) -> dict[str, Any]:
@@ -258,9 +306,10 @@ def _track_dict(t: CheckTrack) -> dict[str, Any]:
         "state": t.state,
         "fails": t.fails,
         "oks": t.oks,
-        "failing_since": _iso(t.failing_since),
+        "failing_since": iso(t.failing_since),
         "last_error": t.last_error,
-        "changed_at": _iso(t.changed_at),
+        "changed_at": iso(t.changed_at),
+        "streak": dict(t.streak),
     }
 
 
@@ -269,33 +318,10 @@ def _track_from(d: dict[str, Any]) -> CheckTrack:
         state=d.get("state", "unknown"),
         fails=int(d.get("fails", 0)),
         oks=int(d.get("oks", 0)),
-        failing_since=_dt(d.get("failing_since")),
+        failing_since=dt(d.get("failing_since")),
         last_error=d.get("last_error"),
-        changed_at=_dt(d.get("changed_at")),
-    )
-
-
-def _outage_dict(o: Outage | None) -> dict[str, Any] | None:
-    if o is None:
-        return None
-    return {
-        "service": o.service,
-        "started_at": o.started_at.isoformat(),
-        "worst": o.worst,
-        "signature": dict(o.signature),
-        "failing_checks": list(o.failing_checks),
-    }
-
-
-def _outage_from(d: dict[str, Any] | None) -> Outage | None:
-    if not d:
-        return None
-    return Outage(
-        service=d["service"],
-        started_at=datetime.fromisoformat(d["started_at"]),
-        worst=d.get("worst", "down"),
-        signature=d.get("signature") or {},
-        failing_checks=tuple(d.get("failing_checks") or ()),
+        changed_at=dt(d.get("changed_at")),
+        streak=Counter(d.get("streak") or {}),
     )
 
 

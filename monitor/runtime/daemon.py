@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import gc
 import logging
@@ -20,26 +19,34 @@ from typing import Any
 from aiohttp import web
 
 from alerts.api import silence_routes
-from alerts.dispatcher import Dispatcher
+from alerts.dispatcher import MAX_SLEEP, Dispatcher
 from monitor import config as config_mod
 from monitor import logs
 from monitor.config import Config, ConfigError
 from monitor.core.alertrules import CampaignPins, alerts_for
-from monitor.core.base import Clock, Message, SystemClock
+from monitor.core.base import ANNOUNCEMENT_KINDS, Clock, Message, SystemClock
 from monitor.core.classify.classifier import Classifier
 from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
 from monitor.runtime.decisions import Decisions
+from monitor.runtime.facts import SourceTracker, alert_inputs
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
-from monitor.runtime.view import DaemonView, alert_inputs
-from monitor.sources.base import Source, SourceHealth, recording_sink, sources_from_config
-from monitor.sources.ingest import ingest_routes
+from monitor.runtime.supervise import Supervisor, stall_limit
+from monitor.runtime.threads import in_daemon_thread
+from monitor.sources.base import Source, SourceHealth, recording_sink
+from monitor.sources.ingest import IngestEndpoint
+from monitor.sources.registry import sources_from_config
 from monitor.store import db as store
 from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.store.announcements import Change as AnnouncementChange
+from monitor.store.channels import ChannelStore
+from monitor.web.api import Api
+from monitor.web.base import Snapshot
+from monitor.web.probe import OnDemand
+from monitor.web.probe import handler as probe_handler
 from monitor.web.server import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
 
@@ -47,6 +54,10 @@ log = logging.getLogger("outwatch.daemon")
 FLUSH_EVERY = 1.0
 SNAPSHOT_EVERY = 10.0
 PRUNE_EVERY = 300.0
+WATCH_EVERY = 2.0
+# what a reload cannot change in a running process; everything else applies at once
+RESTART_ONLY = ("storage", "web")
+LIVE_ON_RELOAD = frozenset({"web.external_url"})
 
 
 def scheduled_checks(cfg: Config) -> list[Scheduled]:
@@ -55,7 +66,7 @@ def scheduled_checks(cfg: Config) -> list[Scheduled]:
     if cfg.shard is not None:
         items = [i for i in items if in_shard(i.key, cfg.shard.index, cfg.shard.total)]
     # every instance probes its own canaries: they tell whether this vantage itself is offline
-    return items + [Scheduled(CANARY_SERVICE, c) for c in cfg.vantage.canaries]
+    return [Scheduled(CANARY_SERVICE, c, first=True) for c in cfg.vantage.canaries] + items
 
 
 class Daemon:
@@ -69,14 +80,17 @@ class Daemon:
         self.listen_port: int | None = None
         self.store = store.Store(cfg.storage.path, cfg.storage.busy_timeout)
         self.pipeline = Pipeline.from_config(cfg.services)
-        self.decisions = Decisions(cfg)
+        self.decisions = Decisions(cfg, self.pipeline.machine)
         self.boosted: set[str] = set()
         self.classifier = Classifier.from_services(cfg.services)
         self.announcements = AnnouncementStore(self.store, self.clock)
+        self.channels = ChannelStore(self.store, self.clock)
         self.sink = recording_sink(self.announcements, self._classify, self._announced)
         self.sources: list[Source] = []
-        self._source_tasks: list[asyncio.Task[None]] = []
         self.ingest_health = SourceHealth("ingest", "ingest")
+        self.ingest_endpoint = IngestEndpoint(
+            cfg.sources.ingest, self.sink, self.ingest_health, self.clock
+        )
         self.announcement_counts: Counter[tuple[str, str]] = Counter()
         self.links: dict[str, str] = {}  # announcement key -> URL, for alert annotations
         self.dispatcher = Dispatcher(
@@ -86,7 +100,7 @@ class Daemon:
             vantage=self.vantage,
             external_url=self.external_url,
         )
-        self.source_down_since: dict[str, datetime] = {}
+        self.source_tracker = SourceTracker()
         self.pins = CampaignPins()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
@@ -95,7 +109,11 @@ class Daemon:
         self.store_up = True
         self.store_errors = 0
         self.started = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor(self.clock)  # owns every long-lived loop
+        self.restart_required: tuple[str, ...] = ()
+        self._started_cfg = cfg  # what the process runs with for the restart-only settings
+        self._last_snapshot = self._last_prune = self.clock.monotonic()
+        self._config_mtime: float | None = None
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -113,11 +131,15 @@ class Daemon:
         """Restore state, start alerting, probing, the web server, sources and background tasks."""
         await self._restore()
         await self.dispatcher.start()
+        for task, beat in self.dispatcher.loops():
+            self.supervisor.watch(task.get_name(), task, beat, stall_limit(MAX_SLEEP))
         self.scheduler.apply(scheduled_checks(self.cfg))
         self.scheduler.start()
         await self._start_web()
         self._start_sources()
-        self._tasks.append(asyncio.create_task(self._flush_loop(), name="store-flush"))
+        self._last_snapshot = self._last_prune = self.clock.monotonic()
+        self.supervisor.every("store-flush", self._flush_step, FLUSH_EVERY)
+        self.supervisor.every("alerts-evaluate", self._evaluate_alerts, FLUSH_EVERY)
         # the config, classifier dictionaries and checks live as long as the process: keep them
         # out of the collector's generations so its passes stay short at 10,000 checks
         gc.freeze()
@@ -131,26 +153,37 @@ class Daemon:
             self.cfg.web.listen,
         )
 
+    def watch_config(self) -> None:
+        """Reload whenever the config file changes (checked every WATCH_EVERY seconds)."""
+        if self.path is not None:
+            self._config_mtime = _mtime(Path(self.path))
+            self.supervisor.every("config-watch", self._watch_step, WATCH_EVERY)
+
+    async def _watch_step(self) -> None:
+        assert self.path is not None
+        mtime = _mtime(Path(self.path))
+        if mtime is not None and mtime != self._config_mtime:
+            self._config_mtime = mtime
+            await self.reload()
+
     def _start_sources(self) -> None:
-        self.sources = sources_from_config(
-            self.cfg.sources, self.sink, self.announcements, self.clock
-        )
-        self._source_tasks = [
-            asyncio.create_task(src.run(), name=f"source-{src.name}") for src in self.sources
-        ]
+        self.sources = sources_from_config(self.cfg.sources, self.sink, self.channels, self.clock)
+        for src in self.sources:
+            self.supervisor.keep(_loop_name(src), src.run)
 
     async def _stop_sources(self) -> None:
-        for task in self._source_tasks:
-            task.cancel()
-        await asyncio.gather(*self._source_tasks, return_exceptions=True)
-        self._source_tasks = []
+        await self.supervisor.stop([_loop_name(src) for src in self.sources])
 
     async def _start_web(self) -> None:
-        routes = [
-            *ingest_routes(self.cfg.sources.ingest, self.sink, self.ingest_health, self.clock),
-            *silence_routes(self.dispatcher),
-        ]
-        app = make_app(self.cfg.web, DaemonView(self), routes)
+        routes = [*self.ingest_endpoint.routes(), *silence_routes(self.dispatcher)]
+        ondemand = OnDemand(
+            lambda check: run_check(check, self.ctx),
+            lambda: self.cfg.probe_modules,
+            self.vantage,
+        )
+        routes.append(web.get("/probe", probe_handler(ondemand)))
+        api = Api(self.snapshot, self.reload, self.store, self.announcements, ondemand)
+        app = make_app(self.cfg.web, api, routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = split_listen(self.cfg.web.listen)
@@ -166,25 +199,66 @@ class Daemon:
         await self._stop_sources()
         await self.scheduler.stop(grace)
         await self.dispatcher.stop()
-        for task in reversed(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self.supervisor.stop()
         await self._flush(final=True)
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.to_thread(self.store.close)
         log.info("stopped")
 
+    def snapshot(self) -> Snapshot:
+        """What the read side shows now (built per request, scrape or alert evaluation)."""
+        d = self.decisions
+        return Snapshot(
+            vantage=self.vantage,
+            now=self.clock.now(),
+            started=self.started,
+            services=self.cfg.services,
+            probes=self.pipeline.snapshot(),
+            intervals=self.scheduler.intervals(),
+            boosted=frozenset(self.boosted),
+            store_up=self.store_up,
+            store_errors=self.store_errors,
+            reload_ok=self.reload_ok,
+            reload_at=self.reload_at,
+            skipped=self.scheduler.skipped,
+            lateness=self.scheduler.lateness,
+            open_incidents=d.engine.open_incidents(),
+            open_campaigns=d.engine.open_campaigns(),
+            offline_since=d.offline_since,
+            announcement_lag=d.lag,
+            sources=[h for src in self.sources for h in src.healths()],
+            ingest=self.ingest_health,
+            announcement_counts=self._announcement_counts(),
+            delivery=self.dispatcher.stats,
+            loops=self.supervisor.health(),
+            restart_required=self.restart_required,
+        )
+
+    def _announcement_counts(self) -> dict[tuple[str, str], int]:
+        """Every configured source and kind, 0 until its first notice, so increase() sees it.
+
+        A Telegram account's own health has no notices of its own; its zero rows are harmless.
+        Ingest sources are named by the client, so they cannot be known before they send.
+        """
+        names = [h.name for src in self.sources for h in src.healths()]
+        zeros = {(n, k): 0 for n in names for k in ANNOUNCEMENT_KINDS}
+        return zeros | dict(self.announcement_counts)
+
     # -- probing ---------------------------------------------------------------------------
 
     async def _probe(self, item: Scheduled, scheduled: datetime) -> None:
         result = await run_check(item.check, self.ctx)
         obs, events = self.pipeline.record(
-            item.service, item.check.id, item.check.kind, result, self.clock.now()
+            item.service,
+            item.check.id,
+            item.check.kind,
+            result,
+            self.clock.now(),
+            self.clock.monotonic(),
         )
         self._log_events(events)
-        self.decisions.result(self.pipeline.machine, obs, events)
+        self.decisions.result(obs, events)
 
     async def ingest(self, message: Message) -> None:
         """The sink every source uses: classify, store, correlate."""
@@ -234,11 +308,12 @@ class Daemon:
             return
         if snap:
             self.pipeline.machine.restore(snap)
+            self.pipeline.reindex()
             log.info("restored state of %d services", len(snap))
         corr = self.decisions.correlator
         try:
             await self.announcements.ensure_schema()
-            await self.store.run(incident_store.create_tables)
+            await self.channels.ensure_schema()
             if await self.store.run(lambda db: incident_store.load_snapshot(db, corr)):
                 log.info("restored %d incidents", len(corr.incidents()))
             since = self.clock.now() - timedelta(seconds=self.cfg.correlation.window_after * 2)
@@ -248,30 +323,29 @@ class Daemon:
         except store.StoreError as exc:
             self._store_failed(exc)
 
-    async def _flush_loop(self) -> None:
-        last_snapshot = last_prune = self.clock.monotonic()
-        while True:
-            await asyncio.sleep(FLUSH_EVERY)
-            self._tick()
-            await self._evaluate_alerts()
-            now = self.clock.monotonic()
-            snapshot = now - last_snapshot >= SNAPSHOT_EVERY
-            if await self._flush(snapshot=snapshot) and snapshot:
-                last_snapshot = now
-            if now - last_prune >= PRUNE_EVERY:
-                last_prune = now
-                await self._prune()
+    async def _flush_step(self) -> None:
+        """One round of the flush loop: time-based decisions, then write, then prune when due."""
+        self._tick()
+        now = self.clock.monotonic()
+        snapshot = now - self._last_snapshot >= SNAPSHOT_EVERY
+        if await self._flush(snapshot=snapshot) and snapshot:
+            self._last_snapshot = now
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            await self._prune()
 
     async def _flush(self, snapshot: bool = True, final: bool = False) -> bool:
         results, outages = self.pipeline.take_pending()
         changes = self.decisions.take_pending()
-        # the machine snapshot goes with any outage change so a restart never loses an open outage
-        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final) else None
+        # the machine snapshot goes with any outage change so a restart never loses an open outage;
+        # after a store failure both snapshots go again (the file may be a new, empty one)
+        again = not self.store_up
+        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final or again) else None
         # both snapshots are taken here on the loop: the store thread must not read live state
         # that probes keep changing (a torn snapshot, or a "changed size during iteration")
         corr = (
             self.decisions.correlator.snapshot()
-            if (changes or self.decisions.dirty or final)
+            if (changes or self.decisions.dirty or final or again)
             else None
         )
 
@@ -302,6 +376,7 @@ class Daemon:
     def _tick(self) -> None:
         now = self.clock.now()
         self.decisions.tick(now)
+        self.source_tracker.observe((h for src in self.sources for h in src.healths()), now)
         boosts = set(self.decisions.correlator.boosts(now))
         if boosts == self.boosted:
             return
@@ -317,7 +392,10 @@ class Daemon:
 
     async def _evaluate_alerts(self) -> None:
         try:
-            await self.dispatcher.update(self.pins.apply(alerts_for(alert_inputs(self))))
+            inputs = alert_inputs(
+                self.snapshot(), self.external_url, self.links, self.source_tracker.down_since
+            )
+            await self.dispatcher.update(self.pins.apply(alerts_for(inputs)))
         except store.StoreError as exc:
             self._store_failed(exc)
 
@@ -350,7 +428,8 @@ class Daemon:
         if self.path is None:
             return False, "no config file to reload"
         try:
-            new = await asyncio.to_thread(config_mod.load, self.path)
+            path = self.path
+            new = await in_daemon_thread(lambda: config_mod.load(path), "outwatch-reload")
         except ConfigError as exc:
             self.reload_ok = False
             for line in exc.problems:
@@ -360,17 +439,25 @@ class Daemon:
         return True, "reloaded"
 
     async def apply(self, new: Config) -> None:
-        """Swap in a validated config; unchanged checks keep state and schedule."""
-        for key in ("storage", "web"):
-            if getattr(new, key) != getattr(self.cfg, key):
-                log.warning("%s changed: takes effect after a restart", key)
-        self.pipeline.reconfigure(new.services)
-        self.decisions.reconfigure(new)
+        """Swap in a validated config whole; unchanged checks keep their state and schedule.
+        Settings only a restart can change are named in one log line and a metric."""
+        now = self.clock.now()
+        restart = restart_only_changes(self._started_cfg, new)
+        if restart and restart != self.restart_required:
+            log.warning("reload: takes effect after a restart: %s", ", ".join(restart))
+        self.restart_required = restart
+        self._log_events(self.pipeline.reconfigure(new.services, now))
+        self.decisions.reconfigure(new, now)
         self.classifier = Classifier.from_services(new.services)
+        self.vantage = self.dispatcher.vantage = new.vantage.name
         await self.dispatcher.reload(new.alerts)
+        self.scheduler.set_max_concurrency(new.scheduler.max_concurrency)
         added, removed, changed = self.scheduler.apply(scheduled_checks(new))
         self.boosted = set()  # re-applied on the next tick against the new intervals
-        sources_changed = new.sources != self.cfg.sources
+        self.ingest_endpoint.reconfigure(new.sources.ingest)
+        # the long-running sources restart only when their own settings changed
+        old_src, new_src = self.cfg.sources, new.sources
+        sources_changed = (old_src.telegram, old_src.feeds) != (new_src.telegram, new_src.feeds)
         self.cfg = new
         if sources_changed:
             await self._stop_sources()
@@ -380,6 +467,22 @@ class Daemon:
         log.info(
             "config reloaded: %d checks added, %d removed, %d changed", added, removed, changed
         )
+
+
+def restart_only_changes(running: Config, new: Config) -> tuple[str, ...]:
+    """Settings `new` changes that the running process cannot apply (e.g. `web.listen`)."""
+    out = []
+    for section in RESTART_ONLY:
+        old_part, new_part = getattr(running, section), getattr(new, section)
+        for name in type(old_part).model_fields:
+            key = f"{section}.{name}"
+            if key not in LIVE_ON_RELOAD and getattr(old_part, name) != getattr(new_part, name):
+                out.append(key)
+    return tuple(out)
+
+
+def _loop_name(src: Source) -> str:
+    return f"source-{src.health.kind}-{src.name}"
 
 
 # -- process -----------------------------------------------------------------------------------
@@ -407,15 +510,19 @@ async def serve(daemon: Daemon, watch_config: bool = False) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    await daemon.start()
-    watcher = asyncio.create_task(_watch(daemon)) if watch_config and daemon.path else None
     try:
+        await daemon.start()
+    except BaseException:
+        # close what did start (sessions, store, threads): a failed start leaves no noise
+        await daemon.stop(grace=0)
+        raise
+    try:
+        if watch_config:
+            daemon.watch_config()  # a loop the daemon owns: stop() ends it like the others
         await stop.wait()
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        for task in list(reloads):  # a reload stuck reading the file must not delay the stop
+            task.cancel()
         await daemon.stop()
     return 0
 
@@ -425,18 +532,6 @@ def _mtime(path: Path) -> float | None:
         return path.stat().st_mtime
     except OSError:
         return None
-
-
-async def _watch(daemon: Daemon) -> None:
-    assert daemon.path is not None
-    path = Path(daemon.path)
-    last = _mtime(path)
-    while True:
-        await asyncio.sleep(2.0)
-        mtime = _mtime(path)
-        if mtime is not None and mtime != last:
-            last = mtime
-            await daemon.reload()
 
 
 def main(args: argparse.Namespace) -> int:

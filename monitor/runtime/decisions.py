@@ -3,55 +3,54 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-
-from prometheus_client.core import Metric
 
 from monitor.config import Config
 from monitor.core.base import Announcement, Observation
 from monitor.core.correlate import Correlator
-from monitor.core.engine import CANARY_SERVICE, VantageGuard, correlate_events
-from monitor.core.incidents import Change, Incident
+from monitor.core.engine import Engine
+from monitor.core.incidents import Change
 from monitor.core.state import Event, StateMachine
-from monitor.web.metrics import LAG_BUCKETS, Histogram, gauge, histogram
+from monitor.core.stats import LAG_BUCKETS, Histogram
 
 log = logging.getLogger("outwatch.correlate")
 
 
 class Decisions:
-    """Owns the correlator and the vantage guard; collects changes for the store and alerting."""
+    """Runs the engine for the daemon; collects its changes for the store and alerting."""
 
-    def __init__(self, cfg: Config) -> None:
-        self.vantage = cfg.vantage.name
-        self.correlator = Correlator(cfg.correlation, _groups(cfg), cfg.vantage.name)
-        self.guard = VantageGuard(cfg)
-        self.offline_since: datetime | None = None
+    def __init__(self, cfg: Config, machine: StateMachine) -> None:
+        self.engine = Engine(cfg, machine)
         self.lag = Histogram(LAG_BUCKETS)
         self.pending: list[Change] = []
         self.dirty = False  # the correlator's memory changed since the last snapshot
 
-    def reconfigure(self, cfg: Config) -> None:
-        """New services and canaries; incidents in progress carry on."""
-        self.correlator.reconfigure(_groups(cfg))
-        self.guard.reconfigure(cfg)
+    @property
+    def correlator(self) -> Correlator:
+        """The engine's correlator (snapshots and boosts)."""
+        return self.engine.correlator
 
-    def result(self, machine: StateMachine, obs: Observation, events: list[Event]) -> list[Change]:
-        """Account one probe result (a canary's or a service check's)."""
-        if obs.service == CANARY_SERVICE:
-            offline, since = self.guard.observe(obs)
-            self.offline_since = (self.offline_since or since or obs.ts) if offline else None
-            return self._take(self.correlator.vantage(offline, obs.ts, since))
-        return self._take(correlate_events(self.correlator, machine, obs, events, obs.ts))
+    @property
+    def offline_since(self) -> datetime | None:
+        """Since when this vantage has been offline (None while online)."""
+        return self.engine.offline_since
+
+    def reconfigure(self, cfg: Config, at: datetime) -> list[Change]:
+        """New services, canaries and settings; incidents of removed services end."""
+        return self._take(self.engine.reconfigure(cfg, at))
+
+    def result(self, obs: Observation, events: list[Event]) -> list[Change]:
+        """Account one probe result (a canary's or a service check's) the machine has seen."""
+        return self._take(self.engine.decide(obs, events))
 
     def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
         """Account a classified announcement."""
-        return self._take(self.correlator.announcement(ann, at))
+        return self._take(self.engine.announcement(ann, at))
 
     def tick(self, now: datetime) -> list[Change]:
         """Time-based decisions (quiet periods, grace, windows)."""
-        return self._take(self.correlator.tick(now))
+        return self._take(self.engine.tick(now))
 
     def _take(self, changes: list[Change]) -> list[Change]:
         for ch in changes:
@@ -66,63 +65,6 @@ class Decisions:
         """Changes not yet written to the store."""
         out, self.pending = self.pending, []
         return out
-
-    def open_incidents(self) -> list[Incident]:
-        """Incidents still open."""
-        return [i for i in self.correlator.incidents() if i.status == "open"]
-
-    def families(self, boosted: set[str], services: dict[str, str]) -> Iterator[Metric]:
-        """Correlation metrics, read from the correlator's current state."""
-        v = self.vantage
-        incidents = self.open_incidents()
-        yield gauge(
-            "outwatch_incident_open",
-            "1 per open incident",
-            ["service", "group", "observed", "announced", "vantage"],
-            [([i.service, i.group, _b(i.observed), _b(i.announced), v], 1.0) for i in incidents],
-        )
-        yield gauge(
-            "outwatch_incident_flag",
-            "1 per flag raised on an open incident",
-            ["service", "flag", "vantage"],
-            [([i.service, f, v], 1.0) for i in incidents for f in i.flags],
-        )
-        camps = [c for c in self.correlator.campaigns() if c.status == "open"]
-        yield gauge(
-            "outwatch_campaign_open", "Open campaigns", ["vantage"], [([v], float(len(camps)))]
-        )
-        yield gauge(
-            "outwatch_campaign_services",
-            "Services in each open campaign",
-            ["campaign", "vantage"],
-            [([c.id, v], float(len(c.services))) for c in camps],
-        )
-        yield histogram(
-            "outwatch_announcement_lag_seconds",
-            "Outage start to first official notice",
-            ["vantage"],
-            [([v], self.lag)],
-        )
-        yield gauge(
-            "outwatch_vantage_offline",
-            "1 while most canaries fail",
-            ["vantage"],
-            [([v], 1.0 if self.offline_since else 0.0)],
-        )
-        yield gauge(
-            "outwatch_check_boosted",
-            "1 while a service's checks run at the boost interval",
-            ["service", "vantage"],
-            [([s, v], 1.0 if s in boosted else 0.0) for s in services],
-        )
-
-
-def _groups(cfg: Config) -> dict[str, str]:
-    return {s.name: s.group for s in cfg.services}
-
-
-def _b(x: bool) -> str:
-    return "true" if x else "false"
 
 
 def _log(ch: Change) -> None:

@@ -88,7 +88,8 @@ def check_from_target(text: str, timeout: float) -> Any:
     """An ad-hoc check from what a person types; ValueError with one line if it makes no sense.
 
     https://host/path and http://… → http; tls://host[:port] → tls; dns:name or dns://name → dns;
-    tcp://host:port or host:port → tcp; a bare host name → https://host/.
+    icmp://host or icmp:host → icmp; tcp://host:port or host:port → tcp; a bare host name →
+    https://host/.
     """
     text = text.strip()
     scheme = text.split(":", 1)[0].lower() if ":" in text else ""
@@ -99,8 +100,12 @@ def check_from_target(text: str, timeout: float) -> Any:
         fields = {"kind": "tls", "target": _host_port(text[4:].lstrip("/"), 443)}
     elif scheme == "dns":
         fields = {"kind": "dns", "name": text[4:].lstrip("/").rstrip("/")}
+    elif scheme == "icmp":
+        fields = {"kind": "icmp", "target": text[5:].lstrip("/").rstrip("/")}
     elif "://" in text and scheme != "tcp":
-        raise ValueError(f"{text!r}: unsupported scheme {scheme}:// (http, https, tls, dns, tcp)")
+        raise ValueError(
+            f"{text!r}: unsupported scheme {scheme}:// (http, https, tls, dns, icmp, tcp)"
+        )
     elif scheme == "tcp":
         fields = {"kind": "tcp", "target": text[4:].lstrip("/")}
     elif ":" in text:

@@ -15,7 +15,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.web.metrics import Histogram
+from monitor.core.stats import Histogram
 
 log = logging.getLogger("outwatch.scheduler")
 # First runs are placed on this grid, so checks due close together share one scheduler wake-up:
@@ -30,6 +30,7 @@ class Scheduled:
 
     service: str
     check: Any  # a monitor.config check model
+    first: bool = False  # a vantage canary: runs at the start of each round, never queued
 
     @property
     def key(self) -> str:
@@ -62,6 +63,7 @@ class ProbeScheduler:
 
     def __init__(self, run: RunFn, max_concurrency: int) -> None:
         self._run = run
+        self.max_concurrency = max_concurrency
         self._sem = asyncio.Semaphore(max_concurrency)
         self._sched = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True})
         self._items: dict[str, Scheduled] = {}
@@ -81,6 +83,10 @@ class ProbeScheduler:
     def start(self) -> None:
         """Start the scheduler (jobs may be added before or after)."""
         self._sched.start()
+        # a canary's first slot may have passed while the rest were added: the round starts now
+        for key, item in self._items.items():
+            if item.first:
+                self._schedule(key, self._intervals[key], COALESCE)
 
     def apply(self, items: Iterable[Scheduled]) -> tuple[int, int, int]:
         """Make the job set equal to `items`; unchanged checks keep their schedule. (added, removed, changed)."""
@@ -93,7 +99,7 @@ class ProbeScheduler:
             old = self._items.get(key)
             if old is None:
                 self._items[key] = item
-                self._schedule(key, item.check.interval, spread(key, item.check.interval))
+                self._schedule(key, item.check.interval, self._offset(item, item.check.interval))
                 added += 1
             elif old.check != item.check:
                 self._items[key] = item
@@ -101,6 +107,19 @@ class ProbeScheduler:
                     self.set_interval(key, item.check.interval)
                 changed += 1
         return added, len(removed), changed
+
+    def set_max_concurrency(self, limit: int) -> None:
+        """Cap concurrent probes at `limit` from now on (a reload); runs in flight finish under
+        the old cap, so for one round the two together may exceed the new one."""
+        if limit != self.max_concurrency:
+            self.max_concurrency = limit
+            self._sem = asyncio.Semaphore(limit)
+
+    @staticmethod
+    def _offset(item: Scheduled, interval: float) -> float:
+        # canaries take the first slot of each round, so the vantage is judged offline before
+        # the targets' failures of the same round open outages
+        return COALESCE if item.first else spread(item.key, interval)
 
     def _schedule(self, key: str, interval: float, offset: float) -> None:
         start = _on_grid(datetime.now(UTC) + timedelta(seconds=offset))
@@ -134,11 +153,20 @@ class ProbeScheduler:
         """Run a check at another interval from now on (boost or config change)."""
         if key not in self._items or self._intervals.get(key) == interval:
             return
-        self._schedule(key, interval, min(interval, spread(key, interval)))
+        self._schedule(key, interval, min(interval, self._offset(self._items[key], interval)))
 
     def interval(self, key: str) -> float | None:
         """The interval a check currently runs at."""
         return self._intervals.get(key)
+
+    def intervals(self) -> dict[str, float]:
+        """The interval each check currently runs at, by key."""
+        return dict(self._intervals)
+
+    def next_run(self, key: str) -> datetime | None:
+        """When a check runs next (None before start() or when not scheduled)."""
+        job = self._sched.get_job(key) if key in self._jobs else None
+        return getattr(job, "next_run_time", None)
 
     def keys(self) -> list[str]:
         """Keys of all scheduled checks."""
@@ -152,12 +180,11 @@ class ProbeScheduler:
         if task is not None:
             self._inflight.add(task)
         try:
-            async with self._sem:
-                now = datetime.now(UTC)
-                interval = self._intervals.get(key) or item.check.interval
-                # how late this run starts after its slot (wake-up, loop backlog, the cap)
-                self.lateness.observe((now.timestamp() - self._starts.get(key, 0.0)) % interval)
-                await self._run(item, now)
+            if item.first:  # a canary never waits behind the targets for a slot
+                await self._run_now(key, item)
+            else:
+                async with self._sem:
+                    await self._run_now(key, item)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in one run must never stop the schedule
@@ -165,6 +192,13 @@ class ProbeScheduler:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+
+    async def _run_now(self, key: str, item: Scheduled) -> None:
+        now = datetime.now(UTC)
+        interval = self._intervals.get(key) or item.check.interval
+        # how late this run starts after its slot (wake-up, loop backlog, the cap)
+        self.lateness.observe((now.timestamp() - self._starts.get(key, 0.0)) % interval)
+        await self._run(item, now)
 
     async def stop(self, grace: float) -> None:
         """Stop scheduling, let in-flight probes finish within `grace`, then cancel the rest."""

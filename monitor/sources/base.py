@@ -13,6 +13,7 @@ from monitor.core.base import Classification, Clock, Message
 if TYPE_CHECKING:
     from monitor.config import Sources
     from monitor.store.announcements import AnnouncementStore, Change
+    from monitor.store.channels import ChannelStore
 
 log = logging.getLogger("outwatch.sources")
 
@@ -35,7 +36,9 @@ class SourceHealth:
     reconnects: int = 0
     errors: int = 0
     renamed: bool = False
+    clamped_times: int = 0  # times out of range (year 9999, before 1970) replaced by receipt time
     detail: str = ""  # the last problem or notable change, one line, no secrets
+    stale_after: float | None = None  # silent this long: stale (its config's stale_after)
 
 
 class Source(Protocol):
@@ -68,29 +71,9 @@ def recording_sink(
     return sink
 
 
-MAX_TEXT = 64 * 1024  # characters kept per message: Telegram posts are at most 4096
+class Build(Protocol):
+    """What each source module registers: its long-running sources for a config."""
 
-
-def clean_text(text: str) -> str:
-    """Text safe to classify and store: no lone surrogates or control characters, bounded length."""
-    # lone surrogates (legal in JSON escapes) cannot be encoded for SQLite; replace them
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = text.translate(_CONTROLS)
-    return text[:MAX_TEXT]
-
-
-# C0 controls and DEL except tab, newline and carriage return; NUL included
-_CONTROLS = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
-
-
-def sources_from_config(
-    cfg: Sources, sink: Sink, store: AnnouncementStore, clock: Clock | None = None
-) -> list[Source]:
-    """The long-running sources the config asks for (ingest is routes: see ingest_routes)."""
-    from monitor.sources.feed import FeedSource
-    from monitor.sources.telegram import TelegramSource
-
-    out: list[Source] = [FeedSource(f, sink, store, clock) for f in cfg.feeds]
-    if cfg.telegram is not None:
-        out.insert(0, TelegramSource(cfg.telegram, sink, store, clock=clock))
-    return out
+    def __call__(
+        self, cfg: Sources, sink: Sink, channels: ChannelStore | None, clock: Clock | None
+    ) -> list[Source]: ...

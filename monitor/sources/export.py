@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.core.base import Message
-from monitor.sources.base import clean_text
+from monitor.core.text import clean_text
+from monitor.core.timebounds import clamp, from_unix
 
 CHANNEL_TYPES = ("public_channel", "private_channel")
 MAX_EXPORT_BYTES = 2 * 1024**3  # a sanity bound: exports are JSON read whole
@@ -23,7 +25,17 @@ class _Bad(Exception):
     """A problem inside the export, before the file name is added."""
 
 
-def load_export(path: Path, source: str | None = None) -> list[Message]:
+@dataclass
+class Clamped:
+    """Dates out of range (before 1970, ahead of the import) replaced by the import time."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    originals: list[str] = field(default_factory=list)  # "messages[3].date: 9999-12-31..."
+
+
+def load_export(
+    path: Path, source: str | None = None, clamped: Clamped | None = None
+) -> list[Message]:
     """Messages of a Telegram Desktop export, oldest first.
 
     A single-chat export gives all its messages, named `source` or `id<chat id>`. A full-account
@@ -43,17 +55,20 @@ def load_export(path: Path, source: str | None = None) -> list[Message]:
     except RecursionError:
         raise ExportError(f"{path}: JSON nested too deeply") from None
     try:
-        return parse_export(data, source)
+        return parse_export(data, source, clamped)
     except _Bad as exc:
         raise ExportError(f"{path}: {exc}") from None
 
 
-def parse_export(data: Any, source: str | None = None) -> list[Message]:
+def parse_export(
+    data: Any, source: str | None = None, clamped: Clamped | None = None
+) -> list[Message]:
     """Messages from already-decoded export JSON; raises _Bad (see load_export)."""
+    clamped = Clamped() if clamped is None else clamped
     if not isinstance(data, dict):
         raise _Bad("not a Telegram Desktop export (expected a JSON object)")
     if "messages" in data:
-        messages = _chat_messages(data, source or f"id{_chat_id(data, '')}", "")
+        messages = _chat_messages(data, source or f"id{_chat_id(data, '')}", "", clamped)
         return sorted(messages, key=lambda m: m.published_at)
     chats = data.get("chats")
     listing = chats.get("list") if isinstance(chats, dict) else None
@@ -71,7 +86,7 @@ def parse_export(data: Any, source: str | None = None) -> list[Message]:
         if source is not None and not _selects(source, chat, chat_id):
             continue
         found = True
-        out.extend(_chat_messages(chat, source or f"id{chat_id}", where))
+        out.extend(_chat_messages(chat, source or f"id{chat_id}", where, clamped))
     if source is not None and not found:
         names = [
             " ".join(str(c.get("name")).split())  # one line, whatever the title holds
@@ -99,7 +114,9 @@ def _chat_id(chat: dict[str, Any], where: str) -> int:
         raise _Bad(f"{where + ': ' if where else ''}'id' of the chat is not a number") from None
 
 
-def _chat_messages(chat: dict[str, Any], source: str, where: str) -> list[Message]:
+def _chat_messages(
+    chat: dict[str, Any], source: str, where: str, clamped: Clamped
+) -> list[Message]:
     messages = chat.get("messages")
     prefix = f"{where}." if where else ""
     if not isinstance(messages, list):
@@ -107,9 +124,12 @@ def _chat_messages(chat: dict[str, Any], source: str, where: str) -> list[Messag
     out = []
     for i, raw in enumerate(messages):
         try:
-            message = _message(raw, source)
+            before = len(clamped.originals)
+            message = _message(raw, source, clamped)
         except _Bad as exc:
             raise _Bad(f"{prefix}messages[{i}]: {exc}") from None
+        for n in range(before, len(clamped.originals)):
+            clamped.originals[n] = f"{prefix}messages[{i}].{clamped.originals[n]}"
         if message is not None:
             out.append(message)
     return out
@@ -124,7 +144,7 @@ def _link(source: str, message_id: int) -> str | None:
     return f"https://t.me/{source}/{message_id}" if _USERNAME.match(source) else None
 
 
-def _message(raw: Any, source: str) -> Message | None:
+def _message(raw: Any, source: str, clamped: Clamped) -> Message | None:
     """One exported message; None for service messages (joins, pins, title changes)."""
     if not isinstance(raw, dict):
         raise _Bad("expected an object")
@@ -133,7 +153,7 @@ def _message(raw: Any, source: str) -> Message | None:
     id_ = raw.get("id")
     if isinstance(id_, bool) or not isinstance(id_, int):
         raise _Bad("'id' is missing or not an integer")
-    published = _when(raw, "date")
+    published = _when(raw, "date", clamped)
     if published is None:
         raise _Bad("'date_unixtime' (or 'date') is missing")
     return Message(
@@ -142,18 +162,27 @@ def _message(raw: Any, source: str) -> Message | None:
         published_at=published,
         text=clean_text(_text(raw.get("text", ""))),
         url=_link(source, id_),
-        edited_at=_when(raw, "edited"),
+        edited_at=_when(raw, "edited", clamped),
     )
 
 
-def _when(raw: dict[str, Any], field: str) -> datetime | None:
-    """`<field>_unixtime` (UTC seconds, as a string), else the older local-time `<field>`."""
+def _when(raw: dict[str, Any], field: str, clamped: Clamped) -> datetime | None:
+    """`<field>_unixtime` (UTC seconds, as a string), else the older local-time `<field>`.
+
+    A date the core cannot use becomes the import time, noted in `clamped`.
+    """
     unix = raw.get(f"{field}_unixtime")
     if unix is not None:
+        if isinstance(unix, bool):
+            raise _Bad(f"'{field}_unixtime' is not a number of seconds: {unix!r:.40}")
         try:
-            return datetime.fromtimestamp(int(unix), UTC)
-        except (TypeError, ValueError, OverflowError, OSError):
+            seconds = int(unix)
+        except (TypeError, ValueError, OverflowError):
             raise _Bad(f"'{field}_unixtime' is not a number of seconds: {unix!r:.40}") from None
+        when, original = from_unix(seconds, clamped.now)
+        if original is not None:
+            clamped.originals.append(f"{field}_unixtime: {unix!r:.40}")
+        return when
     text = raw.get(field)
     if text is None:
         return None
@@ -162,7 +191,10 @@ def _when(raw: dict[str, Any], field: str) -> datetime | None:
         when = datetime.fromisoformat(str(text))
     except ValueError:
         raise _Bad(f"'{field}' is not an ISO 8601 date: {text!r:.40}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when, original = clamp(when if when.tzinfo else when.replace(tzinfo=UTC), clamped.now)
+    if original is not None:
+        clamped.originals.append(f"{field}: {text!r:.40}")
+    return when
 
 
 def _text(value: Any) -> str:

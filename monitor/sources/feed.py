@@ -7,8 +7,9 @@ import calendar
 import hashlib
 import io
 import logging
+import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -16,10 +17,12 @@ import aiohttp
 import feedparser
 
 from monitor import __version__
-from monitor.config import Feed
+from monitor.config import Feed, Sources
 from monitor.core.base import Clock, Message, SystemClock
-from monitor.sources.base import Sink, SourceHealth, clean_text
-from monitor.store.announcements import AnnouncementStore
+from monitor.core.text import clean_text
+from monitor.core.timebounds import from_unix
+from monitor.sources.base import Sink, Source, SourceHealth
+from monitor.store.channels import ChannelStore
 
 log = logging.getLogger("outwatch.sources.feed")
 
@@ -59,12 +62,29 @@ def html_text(fragment: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _when(entry: Any, field: str) -> datetime | None:
+def _when(entry: Any, field: str, now: datetime, clamped: list[str]) -> datetime | None:
     # dict.get, not FeedParserDict.get: that maps a missing updated_parsed to published_parsed
     parsed = dict.get(entry, f"{field}_parsed")
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    try:
+        seconds: float = calendar.timegm(parsed)
+    except (TypeError, ValueError, OverflowError):
+        seconds = float("nan")
+    when, original = from_unix(seconds, now)
+    if original is not None:
+        clamped.append(f"{field} {dict.get(entry, field)!r:.60}")
+    return when
+
+
+# query values (`?key=...`) and user:password@ in any URL an exception's text carries
+_QUERY_VALUE = re.compile(r"([?&;][^=&;\s#'\"<>]+=)[^&;\s#'\"<>)]+")
+_USERINFO = re.compile(r"(\w+://)[^/@\s'\"<>]+@")
+
+
+def redact_urls(text: str) -> str:
+    """Text with URL query values and credentials replaced: feed URLs often carry an API key."""
+    return _USERINFO.sub(r"\1<redacted>@", _QUERY_VALUE.sub(r"\1<redacted>", text))
 
 
 def _field_text(detail: Any, value: Any) -> str:
@@ -74,8 +94,14 @@ def _field_text(detail: Any, value: Any) -> str:
     return html_text(text) if is_html else text.strip()
 
 
-def entry_message(source: str, entry: Any, now: datetime) -> Message:
-    """The message for one feed entry; its id is the entry's id, else its link, else a hash."""
+def entry_message(
+    source: str, entry: Any, now: datetime, clamped: list[str] | None = None
+) -> Message:
+    """The message for one feed entry; its id is the entry's id, else its link, else a hash.
+
+    A date the core cannot use (year 9999, before 1970) becomes `now`; its text goes to `clamped`.
+    """
+    clamped = [] if clamped is None else clamped
     title = _field_text(entry.get("title_detail"), entry.get("title"))
     body = ""
     if entry.get("content"):
@@ -84,8 +110,8 @@ def entry_message(source: str, entry: Any, now: datetime) -> Message:
     text = "\n\n".join(p for p in (title, body) if p)
     link = entry.get("link")
     id_ = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
-    published = _when(entry, "published")
-    updated = _when(entry, "updated")
+    published = _when(entry, "published", now, clamped)
+    updated = _when(entry, "updated", now, clamped)
     return Message(
         source=source,
         id=str(id_)[:500],
@@ -105,13 +131,13 @@ class FeedSource:
         self,
         cfg: Feed,
         sink: Sink,
-        store: AnnouncementStore | None = None,
+        store: ChannelStore | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        self.health = SourceHealth(cfg.name, "feed")
+        self.health = SourceHealth(cfg.name, "feed", stale_after=cfg.stale_after)
         self.sink = sink
         self.store = store
         self.clock = clock or SystemClock()
@@ -190,20 +216,34 @@ class FeedSource:
     async def _hand_on(self, entries: list[Any]) -> int:
         now = self.clock.now()
         seen: dict[str, str] = {}
-        handed = 0
+        handed = unrecorded = 0
         for entry in entries:
             try:
-                message = entry_message(self.name, entry, now)
-                seen[message.id] = message.text
-                if self._seen.get(message.id) == message.text:
-                    continue
-                await self.sink(message)
-                handed += 1
-                self.health.last_message_at = now
-            except Exception as exc:  # one bad entry never stops the feed
+                clamped: list[str] = []
+                message = entry_message(self.name, entry, now, clamped)
+                if clamped:
+                    self._clamped(message.id, clamped)
+            except Exception as exc:  # an entry we cannot read stays unreadable: skip it
                 self._problem(f"entry failed: {type(exc).__name__}: {exc}"[:300])
                 log.debug("feed %s: entry failed", self.name, exc_info=True)
+                continue
+            if self._seen.get(message.id) == message.text:
+                seen[message.id] = message.text
+                continue
+            try:
+                await self.sink(message)
+            except Exception as exc:  # one bad entry never stops the feed; it is tried again
+                unrecorded += 1
+                self._problem(f"entry {message.id} failed: {type(exc).__name__}: {exc}"[:300])
+                log.debug("feed %s: entry failed", self.name, exc_info=True)
+                continue
+            seen[message.id] = message.text  # seen only once recorded
+            handed += 1
+            self.health.last_message_at = now
         self._seen = seen  # only the current entries: memory stays bounded
+        if unrecorded:
+            # keep the old validators: a 304 next time would hide the entries not yet recorded
+            return handed
         self.etag, self.modified = self._validators
         if self.store is not None:
             await self.store.set_cursor(
@@ -212,7 +252,21 @@ class FeedSource:
         self.health.detail = ""
         return handed
 
+    def _clamped(self, entry_id: str, originals: list[str]) -> None:
+        self.health.clamped_times += len(originals)
+        self.health.detail = (
+            f"entry {entry_id!r:.80}: out-of-range {', '.join(originals)}; used now"
+        )
+        log.warning("feed %s: %s", self.name, self.health.detail)
+
     def _problem(self, detail: str) -> None:
         self.health.errors += 1
-        self.health.detail = detail
+        self.health.detail = detail = redact_urls(detail)
         log.warning("feed %s: %s", self.name, detail)
+
+
+def build(
+    cfg: Sources, sink: Sink, channels: ChannelStore | None, clock: Clock | None
+) -> list[Source]:
+    """One source per configured feed."""
+    return [FeedSource(f, sink, channels, clock) for f in cfg.feeds]

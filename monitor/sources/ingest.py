@@ -6,13 +6,16 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from monitor.config import Ingest
 from monitor.core.base import Clock, Message, SystemClock
-from monitor.sources.base import MAX_TEXT, Sink, SourceHealth, clean_text
+from monitor.core.text import MAX_TEXT, clean_text
+from monitor.core.timebounds import TimeRangeError, bounded
+from monitor.sources.base import Sink, SourceHealth
 
 log = logging.getLogger("outwatch.sources.ingest")
 
@@ -34,12 +37,12 @@ class IngestBody(BaseModel):
     published_at: AwareDatetime
     url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
 
-    def message(self) -> Message:
-        """The message this body forwards."""
+    def message(self, now: datetime) -> Message:
+        """The message this body forwards; raises TimeRangeError for a time the core cannot use."""
         return Message(
             source=PREFIX + self.source,
             id=str(self.id),
-            published_at=self.published_at,
+            published_at=bounded(self.published_at, now),
             text=clean_text(self.text),
             url=self.url,
         )
@@ -48,11 +51,13 @@ class IngestBody(BaseModel):
 _MESSAGES = {"missing": "required", "extra_forbidden": "unknown field"}
 
 
-def parse_body(raw: bytes) -> Message:
+def parse_body(raw: bytes, now: datetime) -> Message:
     """Validate a request body; raises ValueError with one line naming the bad field."""
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except RecursionError:
+        raise ValueError("body is not valid JSON: nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise ValueError(f"body is not valid JSON: {reason}") from None
     if not isinstance(data, dict):
@@ -70,7 +75,10 @@ def parse_body(raw: bytes) -> Message:
         raise ValueError(f"{fields[0]}: {message}{more}") from None
     if not str(body.id).strip() or len(str(body.id)) > 200:
         raise ValueError("id: must be 1 to 200 characters")
-    return body.message()
+    try:
+        return body.message(now)
+    except TimeRangeError as exc:
+        raise ValueError(f"published_at: {exc}") from None
 
 
 @dataclass
@@ -106,7 +114,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _token_index(cfg: Ingest, header: str) -> int | None:
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value:
+    if scheme.lower() != "bearer" or not value.strip():
         return None
     found = None
     for i, token in enumerate(cfg.tokens):
@@ -129,21 +137,39 @@ async def _read(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def ingest_routes(
-    cfg: Ingest, sink: Sink, health: SourceHealth, clock: Clock | None = None
-) -> list[web.RouteDef]:
-    """The ingest endpoint, ready for the daemon's web app."""
-    clock = clock or SystemClock()
-    limiter = RateLimiter(cfg.rate_limit_per_minute, clock)
-    health.connected = True
+class IngestEndpoint:
+    """The ingest endpoint; `reconfigure` swaps tokens and rate limit in place (a reload)."""
 
-    async def post(request: web.Request) -> web.Response:
+    def __init__(
+        self, cfg: Ingest, sink: Sink, health: SourceHealth, clock: Clock | None = None
+    ) -> None:
+        self.sink = sink
+        self.health = health
+        self.clock = clock or SystemClock()
+        self.cfg = cfg
+        self.limiter = RateLimiter(cfg.rate_limit_per_minute, self.clock)
+        health.connected = True
+
+    def reconfigure(self, cfg: Ingest) -> None:
+        """New tokens or rate limit, from the next request on: a removed token stops working."""
+        if cfg != self.cfg:
+            # buckets are kept per token index: new tokens or a new rate start afresh
+            self.limiter = RateLimiter(cfg.rate_limit_per_minute, self.clock)
+        self.cfg = cfg
+
+    def routes(self) -> list[web.RouteDef]:
+        """The route for the daemon's web app."""
+        return [web.post(PATH, self.post)]
+
+    async def post(self, request: web.Request) -> web.Response:
+        """Accept one forwarded notice."""
+        cfg, health = self.cfg, self.health
         if not cfg.tokens:
             return _error(403, "ingest is off: set sources.ingest.tokens in the config")
         token = _token_index(cfg, request.headers.get("Authorization", ""))
         if token is None:
             return _error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        if not limiter.allow(token):
+        if not self.limiter.allow(token):
             retry = max(1, round(60 / cfg.rate_limit_per_minute))
             return _error(
                 429,
@@ -155,19 +181,24 @@ def ingest_routes(
             health.errors += 1
             return _error(413, f"body larger than {MAX_BODY // 1024} KB")
         try:
-            message = parse_body(raw)
+            message = parse_body(raw, self.clock.now())
         except ValueError as exc:
             health.errors += 1
             return _error(400, str(exc))
         try:
-            await sink(message)
+            await self.sink(message)
         except Exception:
             health.errors += 1
             log.exception("ingest: could not record %s/%s", message.source, message.id)
             return _error(503, "could not record the message; retry later")
-        health.last_message_at = clock.now()
+        health.last_message_at = self.clock.now()
         return web.json_response(
             {"status": "accepted", "source": message.source, "id": message.id}, status=202
         )
 
-    return [web.post(PATH, post)]
+
+def ingest_routes(
+    cfg: Ingest, sink: Sink, health: SourceHealth, clock: Clock | None = None
+) -> list[web.RouteDef]:
+    """The ingest endpoint with a fixed config (tests and tools; the daemon keeps the endpoint)."""
+    return IngestEndpoint(cfg, sink, health, clock).routes()

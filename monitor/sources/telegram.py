@@ -6,7 +6,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,12 @@ from typing import Any
 from telethon import TelegramClient, errors, events, utils
 from telethon.tl import functions, types
 
-from monitor.config import Telegram
+from monitor.config import Sources, Telegram
 from monitor.core.base import Clock, Message, SystemClock
-from monitor.sources.base import Sink, SourceHealth, clean_text
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.core.text import clean_text
+from monitor.core.timebounds import clamp
+from monitor.sources.base import Sink, Source, SourceHealth
+from monitor.store.channels import ChannelStore, Pin
 
 log = logging.getLogger("outwatch.sources.telegram")
 
@@ -98,7 +101,7 @@ class TelegramSource:
         self,
         cfg: Telegram,
         sink: Sink,
-        store: AnnouncementStore,
+        store: ChannelStore,
         client_factory: Callable[[], TelegramClient] | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -116,7 +119,8 @@ class TelegramSource:
         self.channels: dict[str, Channel] = {}
         for configured in cfg.channels:
             key = channel_key(configured)
-            self.channels.setdefault(key, Channel(key, configured, SourceHealth(key, "telegram")))
+            health = SourceHealth(key, "telegram", stale_after=cfg.stale_after)
+            self.channels.setdefault(key, Channel(key, configured, health))
         self._by_peer: dict[int, Channel] = {}  # marked peer id -> channel
 
     def healths(self) -> list[SourceHealth]:
@@ -177,6 +181,7 @@ class TelegramSource:
             self._listen(session)
             self._set_connected(True)
             log.info("telegram: connected, watching %d channels", len(self._by_peer))
+            await self.recheck(client)
             while client.is_connected():
                 await self.backfill(client)
                 try:
@@ -276,17 +281,35 @@ class TelegramSource:
         for id_ in event.deleted_ids:
             await self._deliver(channel, Message(channel.key, str(id_), now, "", deleted=True))
 
-    async def _deliver(self, channel: Channel, message: Message | None) -> None:
+    async def _deliver(self, channel: Channel, message: Message | None) -> bool:
+        """Hand one message on; False when it could not be recorded (it is read again later)."""
         if message is None:
-            return
+            return True
+        message = self._bounded(channel, message)
         try:
             await self.sink(message)
         except Exception as exc:  # one bad message never stops the channel
             channel.health.errors += 1
             channel.health.detail = f"message {message.id}: {type(exc).__name__}: {exc}"[:300]
             log.exception("telegram: %s: message %s failed", channel.key, message.id)
-            return
+            return False
         channel.health.last_message_at = self.health.last_message_at = self.clock.now()
+        return True
+
+    def _bounded(self, channel: Channel, message: Message) -> Message:
+        """The message with any date the core cannot use (before 1970, far ahead) set to now."""
+        now = self.clock.now()
+        published, original = clamp(message.published_at, now)
+        edited, edit_original = clamp(message.edited_at, now) if message.edited_at else (None, None)
+        originals = [o for o in (original, edit_original) if o is not None]
+        if not originals:
+            return message
+        channel.health.clamped_times += len(originals)
+        channel.health.detail = (
+            f"message {message.id}: out-of-range date {', '.join(originals)}; used now"
+        )
+        log.warning("telegram: %s: %s", channel.key, channel.health.detail)
+        return replace(message, published_at=published, edited_at=edited)
 
     async def backfill(self, client: TelegramClient) -> int:
         """Read what each channel posted since its cursor; returns how many messages."""
@@ -311,12 +334,55 @@ class TelegramSource:
         else:
             found = [m async for m in client.iter_messages(channel.peer, limit=INITIAL_BACKFILL)]
             found.reverse()
+        done = 0
         for msg in found:
-            await self._deliver(channel, to_message(channel.key, channel.username, msg))
+            if not await self._deliver(channel, to_message(channel.key, channel.username, msg)):
+                break  # the cursor stays before it: the next backfill reads it again
             await self.store.set_last_seen_id(channel.key, msg.id)
+            done += 1
         if found:
-            log.info("telegram: %s: backfilled %d messages", channel.key, len(found))
-        return len(found)
+            log.info("telegram: %s: backfilled %d of %d messages", channel.key, done, len(found))
+        return done
+
+    async def recheck(self, client: TelegramClient) -> int:
+        """Read the recent past of each channel again (recheck_window, at most recheck_max
+        messages): edits and deletions made while we were away are applied. Returns changes."""
+        total = 0
+        for channel in list(self._by_peer.values()):
+            try:
+                total += await self._flood_retry(
+                    f"rechecking {channel.key}", partial(self._recheck_channel, client, channel)
+                )
+            except (ValueError, errors.RPCError) as exc:
+                channel.health.errors += 1
+                channel.health.detail = f"recheck failed: {type(exc).__name__}: {exc}"[:300]
+                log.warning("telegram: %s: %s", channel.key, channel.health.detail)
+        return total
+
+    async def _recheck_channel(self, client: TelegramClient, channel: Channel) -> int:
+        last = await self.store.last_seen_id(channel.key)
+        limit = self.cfg.recheck_max
+        if not last or not limit:
+            return 0  # nothing recorded yet: the backfill reads the history
+        cutoff = self.clock.now() - timedelta(seconds=self.cfg.recheck_window)
+        found = []
+        async for m in client.iter_messages(channel.peer, max_id=last + 1, limit=limit):
+            if m.date is not None and m.date < cutoff:
+                break
+            found.append(m)
+        # a full page may stop short of the cutoff: only what it covers can be judged deleted
+        lowest = min(m.id for m in found) if len(found) >= limit else 0
+        present = {m.id for m in found}
+        known = await self.store.live_message_ids(channel.key, cutoff)
+        gone = sorted(i for i in known if lowest <= i <= last and i not in present)
+        for msg in reversed(found):  # oldest first; an unchanged message changes nothing
+            await self._deliver(channel, to_message(channel.key, channel.username, msg))
+        now = self.clock.now()
+        for id_ in gone:
+            await self._deliver(channel, Message(channel.key, str(id_), now, "", deleted=True))
+        if gone:
+            log.info("telegram: %s: %d messages deleted while away", channel.key, len(gone))
+        return len(found) + len(gone)
 
     async def _flood_retry(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         while True:
@@ -354,3 +420,12 @@ def _only_channel(chats: list[Any], channel_id: int) -> types.Channel:
     raise ValueError(
         f"Telegram did not return channel id {channel_id} (not a channel, or no access)"
     )
+
+
+def build(
+    cfg: Sources, sink: Sink, channels: ChannelStore | None, clock: Clock | None
+) -> list[Source]:
+    """The one Telegram account, if configured (it needs the channel store for its pins)."""
+    if cfg.telegram is None or channels is None:
+        return []
+    return [TelegramSource(cfg.telegram, sink, channels, clock=clock)]

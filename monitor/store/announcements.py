@@ -1,4 +1,4 @@
-"""Announcement persistence: messages, their edit history, deletions, channel pins, cursors."""
+"""Announcement persistence: messages, their edit history and deletions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any, Literal
 import sqlite_utils
 
 from monitor.core.base import Announcement, Classification, Clock, Message, SystemClock
-from monitor.sources.base import clean_text
+from monitor.core.codec import dt, iso, utc
+from monitor.core.text import clean_text
+from monitor.store import schema
 from monitor.store.db import Store
 
 log = logging.getLogger("outwatch.announcements")
@@ -29,123 +31,14 @@ class Change:
     previous: Announcement | None = None
 
 
-@dataclass(frozen=True)
-class Pin:
-    """A configured channel pinned to Telegram's numeric identity on first resolution."""
-
-    key: str  # the source name: configured username, or id<number>
-    channel_id: int
-    access_hash: int
-    username: str | None
-    title: str
-
-
-@dataclass(frozen=True)
-class Rename:
-    """A pinned channel whose username or title is no longer what was pinned."""
-
-    key: str
-    pinned_username: str | None
-    pinned_title: str
-    username: str | None
-    title: str
-    new: bool  # differs from what was seen last time (log it once)
-
-    def describe(self) -> str:
-        """One line for the log and health."""
-        parts = []
-        if self.username != self.pinned_username:
-            parts.append(f"username @{self.pinned_username} -> @{self.username}")
-        if self.title != self.pinned_title:
-            parts.append(f"title {self.pinned_title!r} -> {self.title!r}")
-        return f"channel {self.key} was renamed: " + ", ".join(parts)
-
-
-def _iso(ts: datetime | None) -> str | None:
-    if ts is None:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat()
-
-
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """The announcement tables (idempotent)."""
-    db.table("announcements").create(
-        {
-            "source": str,
-            "id": str,
-            "published_at": str,
-            "edited_at": str,
-            "text": str,
-            "url": str,
-            "deleted": int,
-            "deleted_at": str,
-            "kind": str,
-            "services": str,
-            "confidence": float,
-            "evidence": str,
-            "version": int,
-            "first_seen": str,
-            "updated_at": str,
-        },
-        pk=("source", "id"),
-        not_null={"source", "id", "published_at", "text", "kind"},
-        defaults={"deleted": 0, "version": 1},
-        if_not_exists=True,
-    )
-    db.table("announcements").create_index(["published_at"], if_not_exists=True)
-    db.table("announcements").create_index(["source", "published_at"], if_not_exists=True)
-    db.table("announcement_edits").create(
-        {
-            "source": str,
-            "id": str,
-            "version": int,
-            "text": str,
-            "edited_at": str,
-            "kind": str,
-            "services": str,
-            "recorded_at": str,
-        },
-        pk=("source", "id", "version"),
-        if_not_exists=True,
-    )
-    db.table("source_cursors").create(
-        {"source": str, "value": str, "updated_at": str}, pk="source", if_not_exists=True
-    )
-    db.table("telegram_channels").create(
-        {
-            "key": str,
-            "channel_id": int,
-            "access_hash": int,
-            "username": str,
-            "title": str,
-            "pinned_at": str,
-            "seen_username": str,
-            "seen_title": str,
-            "seen_at": str,
-        },
-        pk="key",
-        if_not_exists=True,
-    )
-
-
 def _row_announcement(row: dict[str, Any]) -> Announcement:
     message = Message(
         source=row["source"],
         id=row["id"],
-        published_at=_dt(row["published_at"]) or datetime.min.replace(tzinfo=UTC),
+        published_at=dt(row["published_at"]) or datetime.min.replace(tzinfo=UTC),
         text=row["text"],
         url=row["url"],
-        edited_at=_dt(row["edited_at"]),
+        edited_at=dt(row["edited_at"]),
         deleted=bool(row["deleted"]),
     )
     classification = Classification(
@@ -169,7 +62,7 @@ def record_sync(
     """Record one message; idempotent on (source, id); edits keep history, deletions mark."""
     message = replace(message, text=clean_text(message.text))
     row = _get(db, message.source, message.id)
-    stamp = _iso(now)
+    stamp = iso(now)
     if row is None:
         return _insert(db, message, classification, stamp)
     before = _row_announcement(row)
@@ -183,8 +76,8 @@ def record_sync(
         after = Announcement(replace(before.message, deleted=True), before.classification)
         return Change("deleted", after, before)
     # when each version was written; an older version (a stale export) never overwrites a newer
-    incoming = _utc(message.edited_at or message.published_at)
-    stored = _utc(datetime.fromisoformat(row["edited_at"] or row["published_at"]))
+    incoming = utc(message.edited_at or message.published_at)
+    stored = utc(datetime.fromisoformat(row["edited_at"] or row["published_at"]))
     if message.text == row["text"] or incoming < stored:
         return Change("unchanged", before)
     db.table("announcement_edits").insert(
@@ -205,7 +98,7 @@ def record_sync(
         {
             **_classified(classification),
             "text": message.text,
-            "edited_at": _iso(message.edited_at or now),
+            "edited_at": iso(message.edited_at or now),
             "url": message.url or row["url"],
             "version": row["version"] + 1,
             "updated_at": stamp,
@@ -238,8 +131,8 @@ def _insert(
         {
             "source": message.source,
             "id": message.id,
-            "published_at": _iso(message.published_at),
-            "edited_at": _iso(message.edited_at),
+            "published_at": iso(message.published_at),
+            "edited_at": iso(message.edited_at),
             "text": message.text,
             "url": message.url,
             "deleted": int(message.deleted),
@@ -255,7 +148,7 @@ def _insert(
 
 
 class AnnouncementStore:
-    """Announcements and source bookkeeping, through the one store writer."""
+    """Announcements, through the one store writer."""
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
@@ -263,7 +156,7 @@ class AnnouncementStore:
 
     async def ensure_schema(self) -> None:
         """Create the tables if they are missing."""
-        await self.store.run(create_tables)
+        await self.store.run(schema.create_all)
 
     async def record(self, message: Message, classification: Classification) -> Change:
         """Record a new, edited or deleted message; says what changed."""
@@ -308,106 +201,13 @@ class AnnouncementStore:
         where, args = "WHERE deleted = 0", []
         if since is not None:
             where += " AND published_at >= ?"
-            args.append(_iso(since))
+            args.append(iso(since))
         rows = await self.store.run(
             lambda db: list(
                 db.query(f"SELECT * FROM announcements {where} ORDER BY published_at", args)
             )
         )
         return [_row_announcement(r) for r in rows]
-
-    # -- per-source cursors ------------------------------------------------------------------
-
-    async def cursor(self, source: str) -> Any:
-        """The JSON value a source saved to resume from (None if never)."""
-        row = await self.store.run(
-            lambda db: next(
-                db.query("SELECT value FROM source_cursors WHERE source = ?", [source]), None
-            )
-        )
-        return json.loads(row["value"]) if row else None
-
-    async def set_cursor(self, source: str, value: Any) -> None:
-        """Save a source's resume point."""
-        stamp = _iso(self.clock.now())
-        await self.store.run(
-            lambda db: db.table("source_cursors").upsert(
-                {"source": source, "value": json.dumps(value), "updated_at": stamp}, pk="source"
-            )
-        )
-
-    async def last_seen_id(self, source: str) -> int:
-        """The highest message id a backfill has swept up to (0 if never)."""
-        value = await self.cursor(source)
-        return int(value.get("last_id", 0)) if isinstance(value, dict) else 0
-
-    async def set_last_seen_id(self, source: str, last_id: int) -> None:
-        """Advance the backfill cursor (never moves it back)."""
-        if last_id > await self.last_seen_id(source):
-            await self.set_cursor(source, {"last_id": last_id})
-
-    # -- Telegram channel pins ---------------------------------------------------------------
-
-    async def pin(self, key: str) -> Pin | None:
-        """The pinned identity of a configured channel, if it was ever resolved."""
-        row = await self.store.run(
-            lambda db: next(db.query("SELECT * FROM telegram_channels WHERE key = ?", [key]), None)
-        )
-        if row is None:
-            return None
-        return Pin(row["key"], row["channel_id"], row["access_hash"], row["username"], row["title"])
-
-    async def pins(self) -> builtins.list[Pin]:
-        """Every pinned channel."""
-        rows = await self.store.run(lambda db: list(db.query("SELECT * FROM telegram_channels")))
-        return [
-            Pin(r["key"], r["channel_id"], r["access_hash"], r["username"], r["title"])
-            for r in rows
-        ]
-
-    async def save_pin(self, pin: Pin) -> Pin:
-        """Pin a channel on first resolution; an existing pin is kept, never replaced."""
-
-        def save(db: sqlite_utils.Database) -> None:
-            db.table("telegram_channels").insert(
-                {
-                    "key": pin.key,
-                    "channel_id": pin.channel_id,
-                    "access_hash": pin.access_hash,
-                    "username": pin.username,
-                    "title": pin.title,
-                    "pinned_at": stamp,
-                    "seen_username": pin.username,
-                    "seen_title": pin.title,
-                    "seen_at": stamp,
-                },
-                ignore=True,
-            )
-
-        stamp = _iso(self.clock.now())
-        await self.store.run(save)
-        pinned = await self.pin(pin.key)
-        assert pinned is not None
-        return pinned
-
-    async def observe_channel(self, key: str, username: str | None, title: str) -> Rename | None:
-        """Compare a pinned channel's current username and title with the pin; remember them."""
-
-        def observe(db: sqlite_utils.Database) -> Rename | None:
-            row = next(db.query("SELECT * FROM telegram_channels WHERE key = ?", [key]), None)
-            if row is None:
-                return None
-            new = (row["seen_username"], row["seen_title"]) != (username, title)
-            if new:
-                db.table("telegram_channels").update(
-                    key, {"seen_username": username, "seen_title": title, "seen_at": stamp}
-                )
-            if (row["username"], row["title"]) == (username, title):
-                return None
-            return Rename(key, row["username"], row["title"], username, title, new)
-
-        stamp = _iso(self.clock.now())
-        return await self.store.run(observe)
 
 
 def list_sync(
@@ -422,7 +222,7 @@ def list_sync(
     clauses, args = [], []
     if since is not None:
         clauses.append("a.published_at >= ?")
-        args.append(_iso(since))
+        args.append(iso(since))
     if source:
         clauses.append("a.source = ?")
         args.append(source)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from monitor.core.base import Observation, Outage
+from monitor.store import schema
 
 T = TypeVar("T")
 log = logging.getLogger("outwatch.store")
@@ -43,41 +44,32 @@ def _open(path: str, busy_timeout: float) -> sqlite_utils.Database:
     return db
 
 
-def _create_core(db: sqlite_utils.Database) -> None:
-    db.table("results").create(
-        {
-            "ts": str,
-            "service": str,
-            "check_id": str,
-            "kind": str,
-            "ok": int,
-            "error": str,
-            "duration": float,
-            "status_code": int,
-            "detail": str,
-        },
-        if_not_exists=True,
-    )
-    db.table("results").create_index(["ts"], if_not_exists=True)
-    db.table("results").create_index(["service", "check_id", "ts"], if_not_exists=True)
-    # successes are pruned sooner than failures; without this, each prune batch would scan
-    # past every failure kept in the ts index
-    db.execute("CREATE INDEX IF NOT EXISTS results_ok_ts ON results(ts) WHERE ok = 1")
-    db.table("state").create({"key": str, "value": str}, pk="key", if_not_exists=True)
-    db.table("outages").create(
-        {
-            "id": str,
-            "service": str,
-            "started_at": str,
-            "ended_at": str,
-            "worst": str,
-            "signature": str,
-            "failing_checks": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("outages").create_index(["service", "started_at"], if_not_exists=True)
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+_ORDER = {"table": 0, "index": 1, "view": 2, "trigger": 3}
+
+
+def _schema(db: sqlite_utils.Database) -> list[str]:
+    """The CREATE statements of an open database, tables first."""
+    try:
+        rows = db.execute(
+            "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    return [sql for kind, sql in sorted(rows, key=lambda r: _ORDER.get(r[0], 9))]
+
+
+def _apply_schema(db: sqlite_utils.Database, statements: list[str]) -> None:
+    for sql in statements:
+        with contextlib.suppress(sqlite3.OperationalError):  # "already exists": the core tables
+            db.execute(sql)
 
 
 class Store:
@@ -88,16 +80,39 @@ class Store:
         self.busy_timeout = busy_timeout
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outwatch-store")
         self._db: sqlite_utils.Database | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._schema: list[str] = []  # carried over from a file deleted while open
+        self.replaced = 0  # how many times the file was found deleted or replaced
 
     def _db_or_open(self) -> sqlite_utils.Database:
         if self._db is None:
-            self._db = _open(self.path, self.busy_timeout)
-            _create_core(self._db)
+            db = _open(self.path, self.busy_timeout)
+            schema.create_all(db)
+            _apply_schema(db, self._schema)
+            self._schema = []
+            self._db, self._identity = db, _identity(self.path)
         return self._db
+
+    def _check_identity(self, db: sqlite_utils.Database) -> None:
+        """Raise StoreError once when the file at `path` is no longer the one open.
+
+        Someone deleted (or replaced) the database: writes would go to an unlinked inode and
+        vanish at exit. The next call opens a new file with the same tables.
+        """
+        if self.path == ":memory:" or _identity(self.path) == self._identity:
+            return
+        self._schema = _schema(db)
+        self._reset()
+        self.replaced += 1
+        raise StoreError(
+            f"database {self.path}: the file was deleted or replaced while open; "
+            "opening a new one (what memory holds is written again)"
+        )
 
     def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         try:
             db = self._db_or_open()
+            self._check_identity(db)
             with db.conn:  # one transaction per call
                 return fn(db)
         except sqlite3.Error as exc:

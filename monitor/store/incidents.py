@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -21,51 +22,13 @@ from monitor.core.incidents import (
 )
 from monitor.store.db import get_state, put_state
 
+log = logging.getLogger("outwatch.incidents")
+
 SNAPSHOT_KEY = "correlator"
-_JSON_INCIDENT = ("outages", "announcements", "flags", "evidence", "withdrawn")
+_JSON_INCIDENT = ("outages", "announcements", "flags", "flags_at", "evidence", "withdrawn")
+# ids a person can say (`INC-20220215-004`); older rows keep their `<service>@<iso>` ids
+_SAYABLE = "'[A-Z][A-Z][A-Z]-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9]*'"
 _JSON_CAMPAIGN = ("services", "incidents", "groups")
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Create the incidents and campaigns tables (idempotent)."""
-    db.table("incidents").create(
-        {
-            "id": str,
-            "service": str,
-            "group": str,
-            "status": str,
-            "observed": int,
-            "announced": int,
-            "confirmed": int,
-            "started_at": str,
-            "ended_at": str,
-            "first_notice_at": str,
-            "campaign": str,
-            "outages": str,
-            "announcements": str,
-            "flags": str,
-            "evidence": str,
-            "cause": str,
-            "withdrawn": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("incidents").create_index(["started_at"], if_not_exists=True)
-    db.table("incidents").create_index(["service", "started_at"], if_not_exists=True)
-    db.table("campaigns").create(
-        {
-            "id": str,
-            "status": str,
-            "started_at": str,
-            "ended_at": str,
-            "services": str,
-            "incidents": str,
-            "groups": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
 
 
 def _incident_row(i: Incident) -> dict[str, Any]:
@@ -102,20 +65,16 @@ def _campaign_out(row: dict[str, Any]) -> dict[str, Any]:
 
 def upsert_incident(db: sqlite_utils.Database, inc: Incident) -> None:
     """Insert or update an incident by id."""
-    create_tables(db)
-    # alter: a database from before claims gains the cause and withdrawn columns
-    db.table("incidents").upsert(_incident_row(inc), pk="id", alter=True)
+    db.table("incidents").upsert(_incident_row(inc), pk="id")
 
 
 def upsert_campaign(db: sqlite_utils.Database, c: Campaign) -> None:
     """Insert or update a campaign by id."""
-    create_tables(db)
     db.table("campaigns").upsert(_campaign_row(c), pk="id")
 
 
 def apply_changes(db: sqlite_utils.Database, changes: Iterable[Change]) -> int:
     """Write what the correlator decided; withdrawn incidents and campaigns are deleted."""
-    create_tables(db)
     n = 0
     for ch in changes:
         if ch.incident is not None:
@@ -141,7 +100,6 @@ def list_incidents(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """Incidents as API data, newest first; `since` keeps those still open or ended after it."""
-    create_tables(db)
     where, args = _filters(status, service)
     if since is not None:
         where.append("(ended_at IS NULL OR ended_at >= ? OR started_at >= ?)")
@@ -167,7 +125,6 @@ def _filters(status: str | None, service: str | None) -> tuple[list[str], list[A
 
 def get_incident(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
     """One incident as API data, or None."""
-    create_tables(db)
     row = next(db.query("SELECT * FROM incidents WHERE id = ?", [incident_id]), None)
     return _incident_out(row) if row else None
 
@@ -179,7 +136,6 @@ def list_campaigns(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Campaigns as API data, newest first."""
-    create_tables(db)
     where, args = _filters(status, None)
     if since is not None:
         where.append("(ended_at IS NULL OR ended_at >= ?)")
@@ -197,9 +153,97 @@ def save_snapshot(db: sqlite_utils.Database, corr: Correlator) -> None:
 
 
 def load_snapshot(db: sqlite_utils.Database, corr: Correlator) -> bool:
-    """Resume the correlator from the last snapshot; False if there was none."""
+    """Resume the correlator from the last snapshot; False if there was none.
+
+    The ids already stored are reserved either way, so a lost or older snapshot can never
+    make the correlator hand out an id that names another incident.
+    """
     snap = get_state(db, SNAPSHOT_KEY)
-    if not isinstance(snap, dict):
-        return False
-    corr.restore(snap)
-    return True
+    restored = False
+    if isinstance(snap, dict):
+        try:
+            dropped = corr.restore(snap)
+            restored = True
+        except ValueError as exc:  # a bad snapshot must not stop the daemon: start afresh
+            log.error("ignoring the saved incidents: %s", exc)
+            dropped = 0
+        if dropped:
+            log.warning("dropped %d saved incident parts with out-of-range times", dropped)
+    corr.reserve_ids(last_ids(db))
+    return restored
+
+
+def last_ids(db: sqlite_utils.Database) -> list[str]:
+    """The highest stored incident and campaign id of each day."""
+    out = []
+    for table in ("incidents", "campaigns"):
+        rows = db.execute(
+            f"SELECT substr(id, 1, 13), max(CAST(substr(id, 14) AS INTEGER)) FROM {table} "
+            f"WHERE id GLOB {_SAYABLE} GROUP BY 1"
+        ).fetchall()
+        out += [f"{day}{n}" for day, n in rows]
+    return out
+
+
+# -- for the incident, campaign and status pages ---------------------------------------------
+
+MAX_TIMELINE_RESULTS = 20_000  # a day of one service's checks every few seconds
+
+
+def get_campaign(db: sqlite_utils.Database, campaign_id: str) -> dict[str, Any] | None:
+    """One campaign as API data, or None."""
+    row = next(db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]), None)
+    return _campaign_out(row) if row else None
+
+
+def incidents_by_id(db: sqlite_utils.Database, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored incidents among `ids`, oldest first."""
+    wanted = list(dict.fromkeys(ids))[:500]
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    rows = db.query(f"SELECT * FROM incidents WHERE id IN ({marks}) ORDER BY started_at", wanted)
+    return [_incident_out(r) for r in rows]
+
+
+def outages_by_id(db: sqlite_utils.Database, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored outages among `ids`, oldest first."""
+    wanted = list(dict.fromkeys(ids))[:500]
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    rows = db.query(
+        f"SELECT id, service, started_at, ended_at, worst FROM outages WHERE id IN ({marks}) "
+        "ORDER BY started_at",
+        wanted,
+    )
+    return list(rows)
+
+
+def results_between(
+    db: sqlite_utils.Database, service: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """One service's probe results in [since, until], oldest first (capped: newest kept)."""
+    rows = db.query(
+        "SELECT ts, check_id, ok, error FROM results WHERE service = ? AND ts >= ? AND ts <= ? "
+        "ORDER BY ts DESC LIMIT ?",
+        [service, since.isoformat(), until.isoformat(), MAX_TIMELINE_RESULTS],
+    )
+    return list(reversed(list(rows)))
+
+
+def data_span(
+    db: sqlite_utils.Database, service: str, checks: Iterable[str], since: datetime
+) -> tuple[str, str] | None:
+    """The first and last result time of a service's checks since `since` (index seeks only)."""
+    first: list[str] = []
+    last: list[str] = []
+    for check in checks:
+        args = [service, check, since.isoformat()]
+        where = "WHERE service = ? AND check_id = ? AND ts >= ?"
+        lo = db.execute(f"SELECT min(ts) FROM results {where}", args).fetchone()[0]
+        hi = db.execute(f"SELECT max(ts) FROM results {where}", args).fetchone()[0]
+        if lo and hi:
+            first.append(lo)
+            last.append(hi)
+    return (min(first), max(last)) if first else None

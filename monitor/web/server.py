@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from alerts.base import parse_duration
 from monitor.config import Web
+from monitor.core.timebounds import TimeRangeError, bounded
+from monitor.vocabulary import ANNOUNCEMENT_KINDS
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -22,6 +24,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths that always need credentials: they change state or accept data.
 ALWAYS_PROTECTED = ("/-/reload", "/api/v1/silences")
 OPEN = ("/healthz", "/readyz")
+PAGES = ("/incidents/", "/campaigns/")  # HTML pages: protected like the status page
 
 
 class WebView(Protocol):
@@ -58,12 +61,19 @@ class WebView(Protocol):
 
     async def status_page(self) -> str: ...
 
+    async def incident_page(self, incident_id: str) -> str | None: ...
+
+    async def campaign_page(self, campaign_id: str) -> str | None: ...
+
 
 VIEW = web.AppKey("view", WebView)
 
 
 def _authorised(cfg: Web, header: str) -> bool:
     scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if not value:
+        return False  # `Bearer` with nothing after it: never a credential, whatever the config
     if scheme.lower() == "bearer":
         return any(
             hmac.compare_digest(value.encode(), t.get_secret_value().encode())
@@ -93,13 +103,13 @@ def auth_middleware(cfg: Web) -> Any:
         path = request.path
         if path in OPEN or (path == "/api/v1/announcements" and request.method == "POST"):
             return await handler(request)  # ingest checks its own tokens
-        page = path in ("/", "/status")
+        page = path in ("/", "/status") or path.startswith(PAGES)
         needs = path.startswith(ALWAYS_PROTECTED) or (
             configured
             and (
                 path.startswith("/api/")
                 or page
-                or (path == "/metrics" and cfg.auth.protect_metrics)
+                or (path in ("/metrics", "/probe") and cfg.auth.protect_metrics)
             )
         )
         if needs:
@@ -165,15 +175,18 @@ def _since(request: web.Request) -> datetime | None:
     raw = request.query.get("since")
     if not raw:
         return None
+    now = datetime.now(UTC)
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
     except ValueError:
-        pass
+        try:
+            when = now - timedelta(seconds=parse_duration(raw))
+        except (ValueError, OverflowError):
+            raise BadQuery("since must be an ISO 8601 time or a duration like 6h") from None
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(raw))
-    except ValueError:
-        raise BadQuery("since must be an ISO 8601 time or a duration like 6h") from None
+        return bounded(when if when.tzinfo else when.replace(tzinfo=UTC), now)
+    except TimeRangeError as exc:
+        raise BadQuery(f"since: {exc}") from None
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
@@ -222,7 +235,7 @@ async def campaigns(request: web.Request) -> web.Response:
 async def announcements(request: web.Request) -> web.Response:
     """Announcements (?since=, ?source=, ?kind=, ?service=, ?limit=)."""
     try:
-        kind = _choice(request, "kind", ("attack", "outage", "restored", "advisory", "other"))
+        kind = _choice(request, "kind", ANNOUNCEMENT_KINDS)
         since, limit = _since(request), _limit(request)
     except BadQuery as exc:
         return _error(400, str(exc))
@@ -233,17 +246,39 @@ async def announcements(request: web.Request) -> web.Response:
     return web.json_response({"announcements": rows})
 
 
-async def status_page(request: web.Request) -> web.Response:
-    """The HTML status page for people without Grafana."""
-    body = await request.app[VIEW].status_page()
+def _html(body: str, status: int = 200) -> web.Response:
     return web.Response(
         text=body,
+        status=status,
         content_type="text/html",
         headers={
             "Content-Security-Policy": CONTENT_SECURITY_POLICY,
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The HTML status page for people without Grafana."""
+    return _html(await request.app[VIEW].status_page())
+
+
+async def incident_page(request: web.Request) -> web.Response:
+    """One incident's page: its timeline, notices and evidence."""
+    body = await request.app[VIEW].incident_page(request.match_info["id"])
+    return _html(body) if body is not None else _html(_NOT_FOUND.format(what="incident"), 404)
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    """One campaign's page: its members on one axis."""
+    body = await request.app[VIEW].campaign_page(request.match_info["id"])
+    return _html(body) if body is not None else _html(_NOT_FOUND.format(what="campaign"), 404)
+
+
+_NOT_FOUND = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>not found</title></head>'
+    '<body><p>No such {what}. <a href="/">Status page</a></p></body></html>\n'
+)
 
 
 async def reload(request: web.Request) -> web.Response:
@@ -273,6 +308,8 @@ def make_app(
             web.get("/api/v1/announcements", announcements),
             web.get("/", status_page),
             web.get("/status", status_page),
+            web.get("/incidents/{id}", incident_page),
+            web.get("/campaigns/{id}", campaign_page),
             web.post("/-/reload", reload),
             *(extra_routes or []),
         ]

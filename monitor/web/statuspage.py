@@ -6,10 +6,13 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
+
+from monitor.vocabulary import ANNOUNCEMENT_KINDS, FLAGS, SERVICE_STATUSES
 
 # Everything below comes from probes, config and the internet (announcement text, URLs),
 # so every string goes through _text()/_attr() and every class name through a whitelist.
@@ -19,23 +22,18 @@ MAX_SHORT = 120
 MAX_INCIDENTS = 30
 MAX_ANNOUNCEMENTS = 20
 MAX_NOTICES_PER_INCIDENT = 5
+REFRESH_SECONDS = 15
 
 # The page needs nothing but its inline style. A <meta> repeats it as a second line of
 # defence; frame-ancestors only works as a header, which the web layer should send.
 _META_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 CONTENT_SECURITY_POLICY = _META_CSP + "; frame-ancestors 'none'"
 
-STATUSES = ("down", "degraded", "up", "unknown")
 STATUS_LABEL = {"up": "Up", "degraded": "Degraded", "down": "Down", "unknown": "Unknown"}
 STATUS_MARK = {"up": "✓", "degraded": "!", "down": "✕", "unknown": "?"}
-KINDS = ("attack", "outage", "restored", "advisory", "other")
 
 # Disagreements between what was seen and what was said: shown first and loudly.
-LOUD_FLAGS = {
-    "restored_claim_while_down": "Announced as restored while probes still see it down",
-    "announced_not_observed": "Announced, but not observed from this vantage",
-    "observed_not_announced": "Observed down, but no official notice",
-}
+LOUD_FLAGS = {flag: words.title for flag, words in FLAGS.items()}
 
 # C0/C1 controls (except tab and newline) are not valid in HTML text; lone surrogates
 # cannot be encoded. Bidi overrides are kept but isolated with <bdi>.
@@ -53,7 +51,9 @@ class StatusView:
     incidents: Sequence[Mapping[str, Any]] = ()
     campaigns: Sequence[Mapping[str, Any]] = ()
     announcements: Sequence[Mapping[str, Any]] = ()
-    refresh_seconds: int = 15
+    refresh_seconds: int = REFRESH_SECONDS
+    # incident id -> its timeline thumbnail, SVG markup drawn by monitor.web.pages (trusted)
+    thumbnails: Mapping[str, str] = field(default_factory=dict)
 
 
 def _clean(value: Any, limit: int) -> str:
@@ -89,11 +89,11 @@ def safe_url(url: Any) -> str | None:
 
 
 def _status(value: Any) -> str:
-    return value if value in STATUSES else "unknown"
+    return value if value in SERVICE_STATUSES else "unknown"
 
 
 def _kind(value: Any) -> str:
-    return value if value in KINDS else "other"
+    return value if value in ANNOUNCEMENT_KINDS else "other"
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -111,6 +111,26 @@ def _parse_time(value: Any) -> datetime | None:
         return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _href(kind: str, ident: Any) -> str:
+    """`/incidents/<id>` or `/campaigns/<id>`, quoted and escaped for an attribute."""
+    return escape(f"/{kind}/{quote(_clean(ident, 200), safe='@')}", quote=True)
+
+
+def _page_link(kind: str, ident: Any, limit: int = 60) -> str:
+    """A link to an incident's or campaign's page, or just its escaped id when it has none."""
+    if not isinstance(ident, str) or not _clean(ident, 200):
+        return _text(ident, limit) or "—"
+    return f'<a class="id" href="{_href(kind, ident)}">{_text(ident, limit)}</a>'
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _ago(seconds: float) -> str:
@@ -136,10 +156,13 @@ def _time(value: Any, now: datetime) -> str:
 
 
 def _duration(start: Any, end: Any, now: datetime) -> str:
-    a, b = _parse_time(start), _parse_time(end) or now
-    if a is None:
-        return ""
-    s = max(0.0, (b - a).total_seconds())
+    if isinstance(start, int | float) and isinstance(end, int | float):
+        s = max(0.0, float(end) - float(start))  # seconds given directly
+    else:
+        a, b = _parse_time(start), _parse_time(end) or now
+        if a is None:
+            return ""
+        s = max(0.0, (b - a).total_seconds())
     if s < 90:
         return f"{int(s)} s"
     if s < 90 * 60:
@@ -238,13 +261,38 @@ def _service(svc: Mapping[str, Any], now: datetime) -> str:
     details = ""
     if checks:
         rows = "".join(_check_row(c) for c in checks)
-        details = f'<details><summary>{len(checks)} checks</summary><ul class="checks">{rows}</ul></details>'
+        details = (
+            f"<details><summary>{_plural(len(checks), 'check')}</summary>"
+            f'<ul class="checks">{rows}</ul></details>'
+        )
     return (
         f'<li class="svc s-{status}" id="svc-{_attr(name, 60)}">'
         f'<div class="svc-head"><span class="svc-title">{_text(title)}</span>{_badge(status)}</div>'
+        f"{_bar(_list(svc.get('bar')), now)}"
         f'<div class="muted">{_text(name)} · 24h {_percent(avail.get("24h"))}'
         f" · 7d {_percent(avail.get('7d'))}</div>"
         f"{since}{details}</li>"
+    )
+
+
+BAR_WORDS = {"up": "up", "degraded": "degraded", "down": "down", "none": "no data"}
+
+
+def _bar(buckets: list[Any], now: datetime) -> str:
+    """The last 24 hours in small buckets, each with a title saying when and how it went."""
+    if not buckets:
+        return ""
+    cells = []
+    for b in (_map(x) for x in buckets[:200]):
+        status = str(b.get("status")) if b.get("status") in BAR_WORDS else "none"
+        start, end = _parse_time(b.get("start")), _parse_time(b.get("end"))
+        when = f"{start:%H:%M}–{end:%H:%M} UTC" if start and end else ""
+        bad = _number(b.get("bad")) or 0
+        more = f", {_duration(0, bad, now)} not up" if status in ("down", "degraded") else ""
+        cells.append(f'<i class="b b-{status}" title="{when}: {BAR_WORDS[status]}{more}"></i>')
+    return (
+        f'<div class="bar" role="img" aria-label="last 24 hours">{"".join(cells)}</div>'
+        '<div class="bar-ends muted"><span>24 h ago</span><span>now</span></div>'
     )
 
 
@@ -263,10 +311,10 @@ def _services(services: Sequence[Mapping[str, Any]], now: datetime) -> str:
 
 
 def _summary(services: Sequence[Mapping[str, Any]]) -> str:
-    counts = {s: 0 for s in STATUSES}
+    counts: dict[str, int] = dict.fromkeys(SERVICE_STATUSES, 0)
     for svc in services:
         counts[_status(svc.get("status"))] += 1
-    shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in STATUSES if counts[s]]
+    shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in SERVICE_STATUSES if counts[s]]
     return ", ".join(shown) or "no services"
 
 
@@ -290,7 +338,8 @@ def _notice(ann: Mapping[str, Any], now: datetime, with_services: bool = False) 
     kind = _kind(ann.get("kind"))
     key = ann.get("key") or ann.get("source")
     services = ""
-    if with_services:
+    # an `other` notice is about none of the services its words happen to name
+    if with_services and kind != "other":
         names = [_text(s, 40) for s in _list(ann.get("services"))[:10]]
         services = f" · {', '.join(names)}" if names else ""
     link = _link(ann.get("url"))
@@ -302,7 +351,9 @@ def _notice(ann: Mapping[str, Any], now: datetime, with_services: bool = False) 
     )
 
 
-def _incident(inc: Mapping[str, Any], titles: Mapping[str, str], now: datetime) -> str:
+def _incident(
+    inc: Mapping[str, Any], titles: Mapping[str, str], now: datetime, thumb: str = ""
+) -> str:
     open_ = inc.get("status") == "open"
     service = str(inc.get("service") or "")
     how = [w for w in ("confirmed", "observed", "announced") if inc.get(w)]
@@ -318,9 +369,15 @@ def _incident(inc: Mapping[str, Any], titles: Mapping[str, str], now: datetime) 
         f'<span class="badge {"s-down" if open_ else "s-up"}">{"Open" if open_ else "Resolved"}</span></div>'
         f'<div class="muted">{" + ".join(how) or "—"} · {_time(inc.get("started_at"), now)}{ended}'
         f" ({_duration(inc.get('started_at'), inc.get('ended_at'), now)})"
-        + (f" · campaign {_text(campaign, 40)}" if campaign else "")
-        + f" · #{_text(inc.get('id'), 40)}</div>"
-        f"{_flags(_list(inc.get('flags')))}"
+        + (f" · campaign {_page_link('campaigns', campaign, 40)}" if campaign else "")
+        + f" · {_page_link('incidents', inc.get('id'))}</div>"
+        + (
+            f'<a class="thumb-link" href="{_href("incidents", inc.get("id"))}" '
+            f'aria-label="timeline of {_attr(inc.get("id"), 60)}">{thumb}</a>'
+            if thumb and isinstance(inc.get("id"), str) and _clean(inc.get("id"), 200)
+            else ""
+        )
+        + f"{_flags(_list(inc.get('flags')))}"
         + (f'<ul class="hints">{hints}</ul>' if hints else "")
         + (
             f'<ul class="notices">{"".join(_notice(_map(a), now) for a in notices)}</ul>'
@@ -336,13 +393,18 @@ def _sort_newest(items: Sequence[Mapping[str, Any]], key: str) -> list[Mapping[s
     return sorted(items, key=lambda i: _parse_time(i.get(key)) or epoch, reverse=True)
 
 
-def _incidents(incidents: Sequence[Any], titles: Mapping[str, str], now: datetime) -> str:
+def _incidents(
+    incidents: Sequence[Any],
+    titles: Mapping[str, str],
+    now: datetime,
+    thumbs: Mapping[str, str] | None = None,
+) -> str:
     incs = [_map(i) for i in incidents]
     opened = _sort_newest([i for i in incs if i.get("status") == "open"], "started_at")
     rest = _sort_newest([i for i in incs if i.get("status") != "open"], "started_at")
     shown = (opened + rest)[:MAX_INCIDENTS]
     body = (
-        f'<ul class="incidents">{"".join(_incident(i, titles, now) for i in shown)}</ul>'
+        f'<ul class="incidents">{"".join(_incident(i, titles, now, _thumb(i, thumbs)) for i in shown)}</ul>'
         if shown
         else '<p class="muted">No open or recent incidents.</p>'
     )
@@ -350,6 +412,10 @@ def _incidents(incidents: Sequence[Any], titles: Mapping[str, str], now: datetim
         f'<section aria-labelledby="h-incidents"><h2 id="h-incidents">Incidents'
         f' <span class="muted">({len(opened)} open)</span></h2>{body}</section>'
     )
+
+
+def _thumb(inc: Mapping[str, Any], thumbs: Mapping[str, str] | None) -> str:
+    return (thumbs or {}).get(str(inc.get("id")), "")
 
 
 def _campaigns(campaigns: Sequence[Any], titles: Mapping[str, str], now: datetime) -> str:
@@ -361,7 +427,8 @@ def _campaigns(campaigns: Sequence[Any], titles: Mapping[str, str], now: datetim
         services = ", ".join(_text(titles.get(str(s)) or s, 40) for s in members[:20])
         groups = ", ".join(_text(g, 40) for g in _list(c.get("groups"))[:10])
         out.append(
-            f'<div class="banner campaign" role="alert"><strong>Campaign {_text(c.get("id"), 40)}</strong>: '
+            f'<div class="banner campaign" role="alert"><strong>Campaign '
+            f"{_page_link('campaigns', c.get('id'), 40)}</strong>: "
             f"{len(members)} services across {groups or '—'} since "
             f"{_time(c.get('started_at'), now)}<br>{services}</div>"
         )
@@ -388,38 +455,54 @@ def _offline(vantage: str) -> str:
     )
 
 
-def render_status_page(view: StatusView) -> str:
-    """The whole page as one HTML string: no scripts, no external assets, escaped throughout."""
-    gen = view.generated_at
-    now = gen if gen.tzinfo else gen.replace(tzinfo=UTC)
-    services = [_map(s) for s in view.services]
-    titles = {str(s.get("name")): str(s.get("title") or s.get("name")) for s in services}
-    summary = _summary(services)
-    refresh = max(5, int(view.refresh_seconds))
+def page(
+    title: str, vantage: str, now: datetime, body: str, summary: str = "", refresh: int = 0
+) -> str:
+    """A whole document around `body` (already escaped): the one head, stylesheet and header."""
+    meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    sub = f"{summary} · " if summary else ""
+    every = f" · refreshes every {refresh} s" if refresh else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
-        f'<meta http-equiv="refresh" content="{refresh}">'
+        f"{meta}"
         f'<meta http-equiv="Content-Security-Policy" content="{_META_CSP}">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>outwatch · {escape(_clean(view.vantage, 60))} · {summary}</title>"
+        f"<title>{escape(_clean(title, 200))}</title>"
         f"<style>{CSS}</style></head><body>"
-        f'<header><h1>outwatch <span class="muted">from {_text(view.vantage, 60)}</span></h1>'
-        f'<p class="muted">{summary} · updated {_time(now, now)} · refreshes every {refresh} s</p>'
-        f"</header><main>{_offline(view.vantage) if view.vantage_offline else ''}"
-        f"{_campaigns(view.campaigns, titles, now)}{_incidents(view.incidents, titles, now)}"
-        f"{_services(services, now)}{_announcements(view.announcements, now)}"
-        "</main></body></html>\n"
+        f'<header><h1><a class="home" href="/">outwatch</a> '
+        f'<span class="muted">from {_text(vantage, 60)}</span></h1>'
+        f'<p class="muted">{sub}updated {_time(now, now)}{every}</p>'
+        f"</header><main>{body}</main></body></html>\n"
     )
+
+
+def render_status_page(view: StatusView) -> str:
+    """The whole page as one HTML string: no scripts, no external assets, escaped throughout."""
+    now = _aware(view.generated_at)
+    services = [_map(s) for s in view.services]
+    titles = {str(s.get("name")): str(s.get("title") or s.get("name")) for s in services}
+    summary = _summary(services)
+    refresh = max(5, int(view.refresh_seconds))
+    body = (
+        f"{_offline(view.vantage) if view.vantage_offline else ''}"
+        f"{_campaigns(view.campaigns, titles, now)}"
+        f"{_incidents(view.incidents, titles, now, view.thumbnails)}"
+        f"{_services(services, now)}{_announcements(view.announcements, now)}"
+    )
+    title = f"outwatch · {_clean(view.vantage, 60)} · {summary}"
+    return page(title, view.vantage, now, body, summary, refresh)
 
 
 CSS = """
 :root{--bg:#f6f7f9;--fg:#16181d;--card:#fff;--muted:#5d6470;--line:#d9dde3;
---up:#1a7f37;--deg:#9a6700;--down:#c62828;--unk:#57606a;--warn-bg:#fff4d6;--bad-bg:#fde7e7;--on-badge:#fff}
+--up:#1a7f37;--deg:#9a6700;--down:#c62828;--unk:#57606a;--warn-bg:#fff4d6;--bad-bg:#fde7e7;--on-badge:#fff;
+--fail:#ef9a9a;--adv:#0969da;--none:#e3e6ea}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1216;--fg:#e6e8eb;--card:#181c22;--muted:#9aa3ad;
---line:#2a3038;--up:#3fb950;--deg:#d29922;--down:#f85149;--unk:#8b949e;--warn-bg:#3a2e0c;--bad-bg:#3b1416;--on-badge:#0f1216}}
+--line:#2a3038;--up:#3fb950;--deg:#d29922;--down:#f85149;--unk:#8b949e;--warn-bg:#3a2e0c;--bad-bg:#3b1416;--on-badge:#0f1216;
+--fail:#8e3b38;--adv:#58a6ff;--none:#262c34}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;overflow-wrap:anywhere}
 header,main{max-width:1100px;margin:0 auto;padding:12px 14px}
@@ -453,5 +536,42 @@ code{font-size:.85em}
 .banner{border-radius:8px;padding:10px 12px;margin:8px 0;border:2px solid var(--down);background:var(--bad-bg)}
 .banner.offline{border-color:var(--deg);background:var(--warn-bg)}
 a{color:inherit}
-@media (max-width:520px){body{font-size:14px}.services{grid-template-columns:1fr}}
+a.home{text-decoration:none}a.id{white-space:nowrap}
+.page-title{margin:8px 0;font-size:1.15rem}
+.k-advisory{color:var(--adv)}.k-other{color:var(--unk)}
+.bar{display:flex;gap:1px;height:16px;margin:6px 0 0}
+.bar .b{flex:1;min-width:1px;border-radius:1px;background:var(--none)}
+.b-up{background:var(--up)!important}.b-degraded{background:var(--deg)!important}.b-down{background:var(--down)!important}
+.bar-ends{display:flex;justify-content:space-between;font-size:.7rem}
+svg.tl{display:block;width:100%;height:auto;font-family:inherit;background:var(--card);border:1px solid var(--line);border-radius:8px}
+svg.thumb{max-width:440px;margin-top:6px}
+.tl-narrow{display:none}
+.tl-track{fill:var(--none)}
+.tl-fail{fill:var(--fail)}.tl-down{fill:var(--down)}.tl-degraded{fill:var(--deg)}
+.tl-member{fill:var(--unk);opacity:.7}.tl-member-open{fill:var(--down);opacity:.6}
+.tl-label{fill:var(--muted);font-size:11px;paint-order:stroke;stroke:var(--card);stroke-width:3px}.tl-tick{fill:var(--muted);font-size:10px}
+.tl-axis{stroke:var(--muted)}.tl-grid{stroke:var(--line)}
+.tl-now{stroke:var(--fg);stroke-dasharray:4 3;opacity:.5}
+.tl-stem{stroke:currentColor;stroke-dasharray:2 2;opacity:.8}
+.tl-notice circle{fill:currentColor;stroke:var(--card);stroke-width:1.5}
+.tl-notice text{fill:var(--on-badge);font-size:10px;font-weight:700}
+.tl-notice.m-denied circle,.tl-notice.m-planned circle,.tl-notice.m-past circle{fill:var(--card);stroke:currentColor;stroke-width:2}
+.tl-notice.m-planned circle,.tl-notice.m-past circle{stroke-dasharray:3 2}
+.tl-notice.m-denied line{stroke:currentColor;stroke-width:2}
+.tl-notice.m-denied text,.tl-notice.m-planned text,.tl-notice.m-past text{fill:currentColor}
+.tl-flag line{stroke:var(--deg);stroke-width:2}
+.tl-flag text{fill:var(--deg);font-size:11px;font-weight:700;paint-order:stroke;stroke:var(--card);stroke-width:3px}
+.legend span{display:inline-block;margin:4px 12px 0 0;white-space:nowrap}
+.lg{display:inline-block;width:14px;height:9px;margin-right:4px;vertical-align:middle;border-radius:2px}
+.lg.tl-fail{background:var(--fail)}.lg.tl-down{background:var(--down)}.lg.tl-member{background:var(--unk)}
+.lg.dot{width:10px;height:10px;border-radius:50%;background:currentColor}
+.lg.hollow{background:transparent;border:2px solid var(--muted)}.lg.dashed{background:transparent;border:2px dashed var(--muted)}
+.num{display:inline-block;min-width:1.5em;text-align:center;border-radius:999px;font-weight:700;font-size:.75rem;color:var(--on-badge);background:var(--unk)}
+.num.k-attack{background:var(--down)}.num.k-outage{background:var(--deg)}.num.k-restored{background:var(--up)}.num.k-advisory{background:var(--adv)}
+ol.notices{list-style:none;margin:0;padding:0}
+.evidence dt{font-weight:600;margin-top:8px}.evidence dd{margin:2px 0 0}
+.members li{margin:4px 0}
+q{quotes:"«" "»"}
+@media (max-width:520px){body{font-size:14px}.services{grid-template-columns:1fr}
+.tl-wide{display:none}.tl-narrow{display:block}}
 """

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -19,6 +22,7 @@ from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
 from monitor.core.base import SystemClock
 from monitor.store.db import Store
+from tests.conftest import free_port, require_binary
 
 T0 = datetime(2022, 2, 15, 10, 0, tzinfo=UTC)
 
@@ -99,13 +103,16 @@ async def make_dispatcher(store: Store) -> AsyncIterator[DispatcherFactory]:
     """Build and start dispatchers from a config dict; stopped at the end of the test."""
     started: list[Dispatcher] = []
 
-    async def make(cfg: dict[str, Any], clock: Any = None, start: bool = True) -> Dispatcher:
+    async def make(
+        cfg: dict[str, Any], clock: Any = None, start: bool = True, **kw: Any
+    ) -> Dispatcher:
         d = Dispatcher(
             AlertsConfig.model_validate(cfg),
             store,
             clock=clock or SystemClock(),
             vantage="kyiv-1",
             external_url="http://outwatch.test/",
+            **kw,
         )
         if start:
             await d.start()
@@ -126,3 +133,45 @@ async def until(pred: Callable[[], bool], within: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def alertmanager_binary(name: str = "alertmanager") -> str:
+    """Debian's prometheus-alertmanager (or amtool), or an upstream build on PATH."""
+    for candidate in (f"prometheus-{name}", name):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return require_binary(name)  # skips locally, fails in CI
+
+
+@contextlib.asynccontextmanager
+async def running_alertmanager(tmp_path: Path, config: str) -> AsyncIterator[str]:
+    """A real Alertmanager on a free loopback port with `config`; yields its base URL."""
+    binary = alertmanager_binary()
+    (tmp_path / "am.yml").write_text(config)
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={tmp_path / 'am.yml'}",
+        f"--storage.path={tmp_path / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(100):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with s.get(f"{url}/-/ready") as r:
+                        if r.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("alertmanager did not become ready")
+        yield url
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(10):
+            await proc.wait()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from alerts.matchers import Matcher
@@ -152,7 +153,10 @@ async def test_campaign_is_one_page(recorder: Recorder, make_dispatcher: Dispatc
     await asyncio.sleep(0.3)
     assert len(recorder.hits) == 1
     body = recorder.hits[0].json()
-    assert body["groupLabels"] == {"campaign": "2022-02-15-ddos"}
+    # groupLabels keep the route's group_by key (service) beside the campaign that grouped them
+    services = ",".join(sorted(banks))
+    assert body["groupLabels"] == {"campaign": "2022-02-15-ddos", "service": services}
+    assert body["groupKey"] == '{}:{campaign="2022-02-15-ddos"}'
     assert len(body["alerts"]) == 12
 
 
@@ -263,3 +267,123 @@ async def test_timings_with_an_injected_clock(
     await d.update([])
     assert await step(300) == 1
     assert [h.json()["status"] for h in recorder.hits] == ["firing"] * 3 + ["resolved"]
+
+
+async def test_time_intervals_mute_and_activate_routes(
+    recorder: Recorder, make_dispatcher: DispatcherFactory
+) -> None:
+    clock = FakeClock(T0)  # Tuesday 10:00 UTC
+    cfg = config(
+        recorder.url,
+        route={
+            "group_wait": "0s",
+            "routes": [
+                {
+                    "matchers": ["team=night"],
+                    "active_time_intervals": ["nights"],
+                    "receiver": "hook",
+                },
+                {"matchers": ["team=ops"], "mute_time_intervals": ["workdays"], "receiver": "hook"},
+                {"matchers": ["team=soc"], "mute_time_intervals": ["nights"], "receiver": "hook"},
+            ],
+        },
+    )
+    cfg["time_intervals"] = [
+        {"name": "workdays", "time_intervals": [{"weekdays": ["monday:friday"]}]},
+        {
+            "name": "nights",
+            "time_intervals": [{"times": [{"start_time": "22:00", "end_time": "24:00"}]}],
+        },
+    ]
+    d = await make_dispatcher(cfg, clock=clock, start=False)
+    await d.update([alert(service=t, team=t) for t in ("night", "ops", "soc")])
+    assert await d.flush_due() == 1  # only soc: night is outside its active time, ops is muted
+    clock.set(T0 + timedelta(days=4, hours=13))  # Saturday 23:00
+    assert await d.flush_due() == 2  # now night is active and ops is not muted; soc is muted
+
+
+async def test_retry_after_is_capped(
+    recorder: Recorder, make_dispatcher: DispatcherFactory, store: Store
+) -> None:
+    recorder.script = [(429, {"Retry-After": "99999999999"}, "come back in the year 5195")]
+    d = await make_dispatcher(config(recorder.url))
+    await d.update([alert(service="privatbank")])
+    await until(lambda: d.stats.failed[("hook", "http_429")] == 1)
+    await until(lambda: outbox_rows(store)[0]["attempts"] == 1)
+    [row] = outbox_rows(store)
+    assert row["next_attempt_at"] - row["created_at"] <= 3600 + 5  # the default cap, an hour
+    await d.stop()
+    cfg = config(recorder.url)
+    cfg["delivery"] = {**DELIVERY, "max_retry_after": "100ms"}
+    recorder.script = [(503, {"Retry-After": "99999999999"}, "busy")]
+    d = await make_dispatcher(cfg)
+    await d.update([alert(service="mod")])
+    await until(lambda: d.stats.sent["hook"] >= 1, within=5)
+
+
+async def test_notifications_past_their_maximum_age_are_dropped(
+    recorder: Recorder,
+    make_dispatcher: DispatcherFactory,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(T0)
+    cfg = config(recorder.url, route={"group_wait": "0s"})
+    d = await make_dispatcher(cfg, clock=clock, start=False)
+    await d.update([alert(service="privatbank"), alert(service="mod")])
+    assert await d.flush_due() == 2
+    # one waits for an attempt far off (a Retry-After from before the cap), one is due
+    far = outbox_rows(store)[0]["id"]
+    store.run_sync(
+        lambda db: db.execute(
+            "UPDATE alert_outbox SET next_attempt_at = 99999999999 WHERE id = ?", [far]
+        )
+    )
+    clock.set(T0 + timedelta(days=1, seconds=1))  # past give_up_after (a day by default)
+    await asyncio.gather(*await d.deliver_due())
+    await d.prune()
+    assert recorder.hits == []  # a day-old page is not sent late
+    assert d.stats.expired["hook"] == 2
+    rows = outbox_rows(store)
+    assert [r["state"] for r in rows] == ["failed", "failed"]
+    assert all(r["last_error"].startswith("expired") for r in rows)
+    assert sum("dropped, expired" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_outbox_and_log_are_pruned_while_running(
+    recorder: Recorder, make_dispatcher: DispatcherFactory, store: Store
+) -> None:
+    await make_dispatcher(config(recorder.url), prune_interval=0.05)
+    old = (datetime.now(UTC) - timedelta(days=8)).timestamp()
+    old_iso = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+
+    def add_old(db: Any) -> None:
+        db["alert_outbox"].insert(
+            {
+                "id": "old",
+                "receiver": "hook",
+                "group_key": "k",
+                "payload": "{}",
+                "state": "delivered",
+                "attempts": 1,
+                "created_at": old,
+                "next_attempt_at": old,
+                "last_error": "",
+                "finished_at": old,
+            }
+        )
+        db["alert_nflog"].insert(
+            {"receiver": "hook", "group_key": "k", "firing": "[]", "resolved": "[]", "at": old_iso}
+        )
+
+    store.run_sync(add_old)
+
+    def count() -> int:
+        return store.run_sync(
+            lambda db: db.execute(
+                "SELECT (SELECT COUNT(*) FROM alert_outbox) + (SELECT COUNT(*) FROM alert_nflog)"
+            ).fetchone()[0]
+        )
+
+    assert count() == 2
+    await until(lambda: count() == 0, within=5)

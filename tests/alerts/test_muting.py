@@ -12,6 +12,7 @@ from alerts.groups import LogEntry, needs_update
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.matchers import Matcher
 from alerts.silences import MaintenanceWindow, Silence, from_config, muted_by
+from alerts.timeintervals import TimeIntervalSpec
 
 NOW = datetime(2022, 2, 15, 10, 0, tzinfo=UTC)  # a Tuesday; 12:00 in Kyiv
 
@@ -180,3 +181,52 @@ def test_needs_update(
         now=at,
     )
     assert got is expected
+
+
+def _interval(**spec: object) -> TimeIntervalSpec:
+    return TimeIntervalSpec.model_validate(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "at", "inside"),
+    [
+        ({"times": [{"start_time": "09:00", "end_time": "17:00"}]}, NOW, True),
+        ({"times": [{"start_time": 9 * 60, "end_time": 24 * 60}]}, NOW, True),  # YAML's 24:00
+        ({"times": [{"start_time": "10:01", "end_time": "24:00"}]}, NOW, False),
+        ({"times": [{"start_time": "09:00", "end_time": "10:00"}]}, NOW, False),  # end excluded
+        ({"weekdays": ["monday:friday"]}, NOW, True),
+        ({"weekdays": ["Saturday", "sunday"]}, NOW, False),
+        ({"days_of_month": ["-14:-1"]}, NOW, True),  # Feb 2022 has 28 days: 15..28
+        ({"days_of_month": ["1:14"]}, NOW, False),
+        ({"months": ["january:march"], "years": ["2022"]}, NOW, True),
+        ({"months": ["3"]}, NOW, False),
+        ({"years": ["2020:2021"]}, NOW, False),
+        # 12:00 in Kyiv, 10:00 UTC
+        (
+            {"times": [{"start_time": "11:30", "end_time": "12:30"}], "location": "Europe/Kyiv"},
+            NOW,
+            True,
+        ),
+        ({"times": [{"start_time": "11:30", "end_time": "12:30"}]}, NOW, False),
+    ],
+)
+def test_time_interval(spec: dict[str, object], at: datetime, inside: bool) -> None:
+    assert _interval(**spec).contains(at) is inside
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"weekdays": ["friday:monday"]}, "start day cannot be before end day"),
+        ({"weekdays": ["funday"]}, "funday is not a valid weekday"),
+        ({"days_of_month": ["0"]}, "0 is not a valid day of the month"),
+        ({"days_of_month": ["-3:5"]}, "end day must be negative"),
+        ({"months": ["june:may"]}, "end month may is before start month june"),
+        ({"times": [{"start_time": "10:00", "end_time": "09:00"}]}, "start time cannot be equal"),
+        ({"times": [{"start_time": "25:00", "end_time": "26:00"}]}, "invalid format"),
+        ({"location": "Mars/Olympus"}, "unknown time zone"),
+    ],
+)
+def test_time_interval_errors(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _interval(**spec)

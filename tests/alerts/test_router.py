@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from alerts.base import Alert
 from alerts.config import AlertsConfig, RouteConfig, problems
+from alerts.inhibit import InhibitRule, inhibited
+from alerts.matchers import parse_matchers
 from alerts.router import build, group_key, group_labels
+from tests.alerts.conftest import T0
 
 TREE = RouteConfig.model_validate(
     {
@@ -129,3 +136,106 @@ def test_problems(cfg: dict[str, object], expected: list[object]) -> None:
 def test_unknown_keys_are_errors() -> None:
     with pytest.raises(ValueError, match="Extra inputs"):
         AlertsConfig.model_validate({"route": {"reciever": "a"}})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('severity="page"', ['severity="page"']),
+        ("severity=page", ['severity="page"']),
+        ('{a="b",c=~"d|e"}', ['a="b"', 'c=~"d|e"']),
+        ('{ foo = "bar", dings != "bums", }', ['foo="bar"', 'dings!="bums"']),
+        ('job!~"x.*" , quote="a, \\"b\\""', ['job!~"x.*"', 'quote="a, \\"b\\""']),
+        ('path="C:\\temp"', ['path="C:\\\\temp"']),  # a lone backslash is literal
+    ],
+)
+def test_matcher_syntax(text: str, expected: list[str]) -> None:
+    assert [str(m) for m in parse_matchers(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("route", "where", "message"),
+    [
+        ({"matchers": ["a=b", 'bad"x="y"']}, ("matchers", 1), "bad matcher format"),
+        ({"matchers": ['a="b"c"']}, ("matchers", 0), "unescaped double quote"),
+        ({"matchers": ['a=~"("']}, ("matchers", 0), "invalid regex"),
+    ],
+)
+def test_matcher_errors_name_the_path(
+    route: dict[str, Any], where: tuple[Any, ...], message: str
+) -> None:
+    cfg = {"route": {"receiver": "a", "routes": [route]}}
+    with pytest.raises(ValidationError) as info:
+        AlertsConfig.model_validate(cfg)
+    [err] = info.value.errors()
+    assert err["loc"] == ("route", "routes", 0, *where)
+    assert message in err["msg"]
+
+
+def test_matchers_route_and_inhibit() -> None:
+    cfg = AlertsConfig.model_validate(
+        {
+            "route": {
+                "receiver": "soc",
+                "routes": [
+                    {"matchers": ['{severity="page", team=~"soc|noc"}'], "receiver": "oncall"},
+                    {"matchers": ["severity!=info", 'service!~"test-.*"'], "receiver": "ops"},
+                    {"match": {"severity": "info"}, "receiver": "info"},
+                ],
+            },
+            "receivers": [
+                {"name": n, "kind": "webhook", "url": "http://x"}
+                for n in ("soc", "oncall", "ops", "info")
+            ],
+            "inhibit_rules": [
+                {
+                    "source_matchers": ['alertname="down"'],
+                    "target_matchers": ["alertname=~partial.*"],
+                    "equal": ["service"],
+                }
+            ],
+        }
+    )
+    assert problems(cfg) == []
+    root = build(cfg.route)
+    got = [
+        [r.receiver for r in root.match(ls)]
+        for ls in (
+            {"severity": "page", "team": "noc"},
+            {"severity": "page", "team": "x"},
+            {"severity": "page", "service": "test-1"},
+            {"severity": "info"},
+        )
+    ]
+    assert got == [["oncall"], ["ops"], ["soc"], ["info"]]
+    assert root.routes[0].key == '{}/{severity="page",team=~"soc|noc"}'
+    [rule] = [InhibitRule.from_config(r) for r in cfg.inhibit_rules]
+    down = Alert({"alertname": "down", "service": "a"}, {}, T0)
+    partial = Alert({"alertname": "partial_down", "service": "a"}, {}, T0)
+    assert inhibited([down, partial], [rule]) == {partial.fingerprint: down.fingerprint}
+
+
+def test_time_interval_names_are_checked() -> None:
+    cfg = AlertsConfig.model_validate(
+        {
+            "route": {
+                "receiver": "a",
+                "mute_time_intervals": ["night"],
+                "routes": [{"receiver": "a", "active_time_intervals": ["office", "nope"]}],
+            },
+            "receivers": [{"name": "a", "kind": "webhook", "url": "http://x"}],
+            "time_intervals": [
+                {"name": "office", "time_intervals": [{"weekdays": ["monday:friday"]}]}
+            ],
+        }
+    )
+    assert problems(cfg) == [
+        (
+            ("alerts", "route", "mute_time_intervals"),
+            "the root route cannot have mute_time_intervals",
+        ),
+        (
+            ("alerts", "route", "routes", 0, "active_time_intervals", 1),
+            "no time interval named 'nope' (office)",
+        ),
+    ]

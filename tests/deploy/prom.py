@@ -28,9 +28,17 @@ def _get_json(url: str) -> dict[str, Any]:
 class Prometheus:
     """Prometheus with deploy/prometheus/rules.yml, every group evaluated each second."""
 
-    def __init__(self, tmp: Path, targets: list[str], drop_for: bool = False) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        targets: list[str],
+        drop_for: bool = False,
+        scrape_configs: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.tmp = tmp
         self.targets = targets
+        # given: these jobs instead of a plain `outwatch` job scraping `targets`
+        self.scrape_configs = scrape_configs
         self.drop_for = drop_for  # alerts fire on the first evaluation, for tests that cannot wait
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -45,13 +53,15 @@ class Prometheus:
                     rule.pop("for", None)
         (self.tmp / "rules.yml").write_text(yaml.safe_dump(rules))
         config = self.tmp / "prometheus.yml"
-        job = {"job_name": "outwatch", "static_configs": [{"targets": self.targets}]}
+        jobs = self.scrape_configs or [
+            {"job_name": "outwatch", "static_configs": [{"targets": self.targets}]}
+        ]
         config.write_text(
             yaml.safe_dump(
                 {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                     "rule_files": ["rules.yml"],
-                    "scrape_configs": [job],
+                    "scrape_configs": jobs,
                 }
             )
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from monitor import config
-from tests.deploy.conftest import DEPLOY, GRAFANA, PROMETHEUS
+from tests.deploy.conftest import ALERTMANAGER, DEPLOY, GRAFANA, PROMETHEUS
 
 
 def _yaml(path: Path) -> Any:
@@ -33,7 +34,13 @@ def _mounts(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"outwatch", "prometheus", "alertmanager", "grafana"}
+    assert set(compose["services"]) == {
+        "outwatch",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "webhook",
+    }
 
 
 def test_every_bind_mount_exists(compose: dict[str, Any]) -> None:
@@ -98,3 +105,27 @@ def test_grafana_is_provisioned_with_the_datasource_and_dashboard(compose: dict[
     assert mounts[f"{folder}/outwatch.json"] == "./grafana/outwatch.json"
     assert mounts["/etc/grafana/provisioning/datasources"] == "./grafana/provisioning/datasources"
     assert mounts["/etc/grafana/provisioning/dashboards"] == "./grafana/provisioning/dashboards"
+
+
+def _receiver_urls() -> list[str]:
+    am = _yaml(ALERTMANAGER / "alertmanager.yml")
+    return [
+        str(hook["url"])
+        for receiver in am["receivers"]
+        for hook in receiver.get("webhook_configs", [])
+    ]
+
+
+def test_alertmanager_reaches_its_receivers_by_service_name(compose: dict[str, Any]) -> None:
+    # inside the Alertmanager container, 127.0.0.1 is Alertmanager itself
+    urls = _receiver_urls()
+    assert urls
+    webhook = compose["services"]["webhook"]
+    listen_port = webhook["environment"]["WEBHOOK_LISTEN"].rpartition(":")[2]
+    for url in urls:
+        parsed = urlsplit(url)
+        assert parsed.hostname in compose["services"], url
+        assert parsed.hostname != "alertmanager", url
+        assert parsed.hostname == "webhook" and str(parsed.port) == listen_port, url
+    assert _mounts(webhook)["/webhook_log.py"] == "./alertmanager/webhook_log.py"
+    assert "webhook" in compose["services"]["alertmanager"]["depends_on"]

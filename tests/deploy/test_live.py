@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.vocabulary import ANNOUNCEMENT_KINDS
 from tests.conftest import free_port, require_binary
 from tests.deploy import dashboard
 from tests.deploy.conftest import PROMETHEUS
@@ -57,6 +59,9 @@ services:
     group: government
     checks:
       - {{kind: http, url: "{broken.url}", id: web}}
+sources:
+  feeds:
+    - {{name: cert, url: "{ok.url}feed.xml", interval: 1h}}
 """
     )
     return path
@@ -204,3 +209,21 @@ async def test_live_metrics_pass_promtool_check_metrics(stack: Stack) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stdout + out.stderr
+
+
+async def test_announcement_counters_exist_at_zero_before_any_notice(stack: Stack) -> None:
+    # the announcement panels and annotations read increase(): a counter that first appears at
+    # 1 reads 0 there, so the first notices of a source would never show
+    _, text = await stack.daemon.get("/metrics")
+    [family] = [
+        f for f in text_string_to_metric_families(text) if f.name == "outwatch_announcements"
+    ]
+    got = {
+        (s.labels["source"], s.labels["kind"]): s.value
+        for s in family.samples
+        if s.name == "outwatch_announcements_total"
+    }
+    assert got == {("cert", kind): 0.0 for kind in ANNOUNCEMENT_KINDS}
+    body = stack.query('increase(outwatch_announcements_total{source="cert"}[1m])')
+    kinds = sorted(r["metric"]["kind"] for r in body["data"]["result"])
+    assert kinds == sorted(ANNOUNCEMENT_KINDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import yaml
 
@@ -68,3 +69,26 @@ def test_quorum_is_one_number_in_one_place() -> None:
     assert rules["outwatch:quorum:min_vantages"]["expr"] == "vector(2)"
     down = next(r for r in _rules() if r.get("alert") == "OutwatchServiceDown")
     assert "outwatch:quorum:min_vantages" in str(down["expr"])
+
+
+def _snippet_job() -> dict[str, object]:
+    [job] = yaml.safe_load((PROMETHEUS / "blackbox-dashboards.yml").read_text(encoding="utf-8"))
+    assert isinstance(job, dict)
+    return job
+
+
+def test_blackbox_dashboards_snippet_is_a_valid_scrape_job(tmp_path: Path) -> None:
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"scrape_configs": [_snippet_job()]}))
+    out = _promtool("check", "config", str(config))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_shipped_outwatch_job_relabels_as_the_snippet_does() -> None:
+    prom = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in prom["scrape_configs"]}
+    snippet = _snippet_job()
+    assert jobs["outwatch"]["metric_relabel_configs"] == snippet["metric_relabel_configs"]
+    # only probe_* series are relabelled: rules.yml and the outwatch dashboard keep `instance`
+    for rule in jobs["outwatch"]["metric_relabel_configs"]:
+        assert rule["source_labels"][0] == "__name__" and rule["regex"].startswith("probe_")

@@ -44,6 +44,34 @@ def test_hardening_directive(key: str, value: str) -> None:
     assert value in _directives().get(key, []), f"{key}={value} missing"
 
 
+def _install_line(dest: str) -> list[str]:
+    """The `install` command of the unit's header comment that puts a file at `dest`."""
+    for line in UNIT.read_text(encoding="utf-8").splitlines():
+        words = line.lstrip("# ").split()
+        if words[:1] == ["install"] and words[-1] == dest:
+            return words
+    raise AssertionError(f"no install line for {dest}")
+
+
+def _option(words: list[str], flag: str, default: str) -> str:
+    return words[words.index(flag) + 1] if flag in words else default
+
+
+def test_the_config_as_installed_is_readable_by_the_service_and_no_one_else() -> None:
+    # DynamicUser: the service's user owns nothing under /etc, so it reads through a group
+    words = _install_line("/etc/outwatch/config.yaml")
+    mode = int(_option(words, "-m", "0755"), 8)
+    owner, group = _option(words, "-o", "root"), _option(words, "-g", "root")
+    groups = set(_directives().get("SupplementaryGroups", [""])[0].split())
+    groups |= set(_directives().get("Group", []))
+    assert owner == "root"
+    assert group != "root" and group in groups, f"group {group} is not the service's"
+    assert mode & 0o040, "the group cannot read it"
+    assert mode & 0o007 == 0, "other users can read it"
+    header = UNIT.read_text(encoding="utf-8").split("[Unit]")[0]
+    assert f"groupadd --system {group}" in header
+
+
 def _analyze() -> str:
     # "if available": absent systemd-analyze is a skip even in CI (minimal containers lack it)
     path = shutil.which("systemd-analyze")

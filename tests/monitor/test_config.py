@@ -131,6 +131,70 @@ def test_only_secret_fields_are_read_from_files(tmp_path: Path) -> None:
     assert {"api_hash", "routing_key", "bot_token", "password", "secret"} <= config.secret_fields()
 
 
+def test_check_config_warns_but_passes(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        """services:
+  - name: a
+    checks:
+      - {kind: dns, name: a.example, interval: 500ms, timeout: 100ms}
+alerts:
+  route:
+    receiver: log
+    routes:
+      - {receiver: log, match: {service: nosuch}}
+      - {receiver: log, match_re: {alertname: "service_.*"}}
+      - {receiver: log, match: {alertname: sevice_down}, routes: [{receiver: log}]}
+      - {receiver: log, match: {team: x}}
+  receivers: [{name: log, kind: console}]
+"""
+    )
+    out = run_cli("check-config", str(path))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines() == [
+        f"warning: {path}:4: services[0].checks[0].interval: "
+        "interval 0.5s is under one second: is that meant?",
+        f"warning: {path}:9: alerts.route.routes[0]: "
+        "this route matches no alert outwatch sends: no service is 'nosuch'",
+        f"warning: {path}:11: alerts.route.routes[2]: "
+        "this route matches no alert outwatch sends: no alertname is 'sevice_down'",
+    ]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("services: []\n")
+    out = run_cli("check-config", str(empty))
+    assert (out.returncode, out.stderr) == (
+        0,
+        f"warning: {empty}:1: services: no services: nothing will be probed\n",
+    )
+
+
+def test_tls_files_must_be_a_usable_pair(tmp_path: Path) -> None:
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    (tmp_path / "key.pem").write_text("not a key")
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"web:\n  tls:\n    cert_path: {tmp_path / 'cert.pem'}\n    key_path: {tmp_path / 'key.pem'}\n"
+    )
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    [line] = err.value.problems
+    assert line.startswith(f"{path}:2: web.tls: not a usable PEM certificate and key: ")
+
+
+def test_a_binary_secret_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "hash.bin").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(config.ConfigError) as err:
+        config.parse(
+            "sources: {telegram: {api_id: 1, api_hash_file: hash.bin, channels: [x]}}",
+            "c.yaml",
+            tmp_path,
+        )
+    assert err.value.problems == [
+        f"c.yaml:1: sources.telegram.api_hash_file: cannot read {tmp_path / 'hash.bin'}: "
+        "not UTF-8 text"
+    ]
+
+
 def test_own_channels_feeds_and_ingest_sources() -> None:
     cfg = config.parse(
         """

@@ -31,6 +31,7 @@ def founding() -> dict[str, Any]:
 FOUNDING_EXPECTED: dict[str, Any] = {
     "incidents": [
         {
+            "id": "INC-20220215-001",
             "service": "privatbank",
             "observed": True,
             "announced": True,
@@ -41,6 +42,7 @@ FOUNDING_EXPECTED: dict[str, Any] = {
             "flags": [],
         },
         {
+            "id": "INC-20220215-002",
             "service": "oschadbank",
             "observed": True,
             "announced": True,
@@ -51,6 +53,7 @@ FOUNDING_EXPECTED: dict[str, Any] = {
             "flags": ["restored_claim_while_down"],
         },
         {
+            "id": "INC-20220215-003",
             "service": "mod",
             "observed": True,
             "announced": True,
@@ -61,6 +64,7 @@ FOUNDING_EXPECTED: dict[str, Any] = {
             "flags": [],
         },
         {
+            "id": "INC-20220215-004",
             "service": "zsu",
             "observed": True,
             "announced": True,
@@ -73,6 +77,7 @@ FOUNDING_EXPECTED: dict[str, Any] = {
     ],
     "campaigns": [
         {
+            "id": "CMP-20220215-01",
             "services": ["privatbank", "oschadbank", "mod", "zsu"],
             "started_at": "2022-02-15T12:00:00Z",
         }
@@ -95,7 +100,10 @@ def test_replay_command_is_deterministic(capsys: pytest.CaptureFixture[str]) -> 
     assert json.loads(outs[0]) == FOUNDING_EXPECTED
     assert main([*args, "--format", "table"]) == 0
     table = capsys.readouterr().out
-    assert "restored_claim_while_down" in table and "campaign 2022-02-15T12:00:00Z" in table
+    assert (
+        "restored_claim_while_down" in table
+        and "campaign CMP-20220215-01 2022-02-15T12:00:00Z" in table
+    )
     assert main([*args[:5], "--format", "json"]) == 0  # without messages: observed only
     only = json.loads(capsys.readouterr().out)["incidents"]
     assert [(i["observed"], i["announced"]) for i in only] == [(True, False)] * 4

@@ -7,6 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.core.timebounds import usable
 from monitor.replay import ReplayError, parse_message, parse_result
 
 CHECKS = {("mod", "web"): "http"}
@@ -17,10 +18,11 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=12,
 )
+_FAR = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59+14:00"]
 _fields = st.fixed_dictionaries(
     {},
     optional={
-        "ts": st.sampled_from(["2022-02-15T12:00:00Z", "2022-02-15 12:00", "x", ""]) | _json,
+        "ts": st.sampled_from(["2022-02-15T12:00:00Z", "2022-02-15 12:00", "x", "", *_FAR]) | _json,
         "service": st.sampled_from(["mod", "zsu"]) | _json,
         "check": st.sampled_from(["web", "dns"]) | _json,
         "ok": st.booleans() | _json,
@@ -28,7 +30,7 @@ _fields = st.fixed_dictionaries(
         "duration": st.floats() | st.integers() | _json,
         "source": st.sampled_from(["dsszzi", ""]) | _json,
         "id": st.integers() | st.text(max_size=5) | _json,
-        "published_at": st.sampled_from(["2022-02-15T12:00:00+02:00"]) | _json,
+        "published_at": st.sampled_from(["2022-02-15T12:00:00+02:00", *_FAR]) | _json,
         "text": st.text(max_size=30) | _json,
     },
 )
@@ -46,7 +48,7 @@ def test_any_results_line(line: str) -> None:
         return
     assert obs is None or (obs.service, obs.check) in CHECKS
     if obs is not None:
-        assert obs.ts.tzinfo is not None and obs.duration >= 0
+        assert usable(obs.ts) and obs.duration >= 0
 
 
 @settings(max_examples=100, deadline=None)
@@ -57,4 +59,16 @@ def test_any_messages_line(line: str) -> None:
     except ReplayError as exc:
         assert str(exc).startswith("m.jsonl:3: ") and "\n" not in str(exc)
         return
-    assert msg is None or (msg.source and msg.published_at.tzinfo is not None)
+    assert msg is None or (msg.source and usable(msg.published_at))
+
+
+def test_far_times_are_refused_with_the_field() -> None:
+    line = json.dumps({"source": "d", "id": 1, "text": "x", "published_at": _FAR[0]})
+    try:
+        parse_message(line, "m.jsonl:3")
+    except ReplayError as exc:
+        assert str(exc) == (
+            "m.jsonl:3: 'published_at' is out of range (1970 to 9000): '0001-01-01T00:00:00+14:00'"
+        )
+    else:
+        raise AssertionError("accepted")

@@ -21,6 +21,8 @@ import dns.rdatatype
 import dns.rrset
 import trustme
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from monitor.config import CHECK_MODELS
 from monitor.runtime.runner import run_check
@@ -42,6 +44,16 @@ async def run_probe(
     start = loop.time()
     result = await run_check(check, ctx or ProbeContext())
     return result, loop.time() - start
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether ::1 exists here (some containers have no IPv6 at all)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -189,9 +201,11 @@ async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 # -- friendly HTTP (aiohttp) with the usual routes
 
+LAST_MODIFIED = "Tue, 15 Feb 2022 14:00:00 GMT"  # what /modified says
+
 
 def web_app() -> web.Application:
-    """Routes: /ok, /status/{code}, /redirect-loop, /redirect/{n}, /echo."""
+    """Routes: /ok, /status/{code}, /redirect-loop, /redirect/{n}, /echo, /modified."""
 
     async def ok(request: web.Request) -> web.Response:
         return web.Response(text="all systems operational")
@@ -206,6 +220,9 @@ def web_app() -> web.Application:
         n = int(request.match_info["n"])
         raise web.HTTPFound(f"/redirect/{n - 1}" if n > 1 else "/ok")
 
+    async def modified(request: web.Request) -> web.Response:
+        return web.Response(text="notice", headers={"Last-Modified": LAST_MODIFIED})
+
     async def echo(request: web.Request) -> web.Response:
         body = await request.text()
         return web.json_response(
@@ -218,6 +235,7 @@ def web_app() -> web.Application:
     app.router.add_get("/redirect-loop", loop)
     app.router.add_get("/redirect/{n}", redirect)
     app.router.add_route("*", "/echo", echo)
+    app.router.add_get("/modified", modified)
     return app
 
 
@@ -261,6 +279,12 @@ class Certs:
             cert.configure_cert(context)
         elif kind == "wrong-host":
             self.ca.issue_cert("example.org").configure_cert(context)
+        elif kind == "short-intermediate":
+            # the leaf is good for 60 days, but the intermediate that signed it ends in 5
+            inter = short_lived_child(self.ca, now + dt.timedelta(days=5))
+            inter.issue_cert(
+                "127.0.0.1", "localhost", not_after=now + dt.timedelta(days=60)
+            ).configure_cert(context)
         elif kind == "self-signed":
             other = trustme.CA()  # its own root presented as the server certificate
             with other.cert_pem.tempfile() as cert, other.private_key_pem.tempfile() as key:
@@ -268,6 +292,29 @@ class Certs:
         else:
             raise ValueError(kind)
         return context
+
+
+def short_lived_child(ca: trustme.CA, not_after: dt.datetime) -> trustme.CA:
+    """An intermediate CA of `ca` whose certificate ends at `not_after`.
+
+    trustme has no option for it, so its certificate is signed again with the new end date
+    (same key, subject and extensions).
+    """
+    child = ca.create_child_ca()
+    old: x509.Certificate = child._certificate
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.issuer)
+        .public_key(old.public_key())
+        .serial_number(old.serial_number)
+        .not_valid_before(old.not_valid_before_utc)
+        .not_valid_after(not_after)
+    )
+    for ext in old.extensions:
+        builder = builder.add_extension(ext.value, critical=ext.critical)
+    child._certificate = builder.sign(ca._private_key, hashes.SHA256())
+    return child
 
 
 # -- DNS

@@ -24,7 +24,7 @@ async def test_answer() -> None:
         )
     assert result.ok, result
     assert result.detail == "NOERROR: 104.18.1.1, 104.18.2.2"
-    assert list(result.phases) == ["query"]
+    assert list(result.phases) == ["resolve", "request"]  # blackbox's dns phase names
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ async def test_outcomes(
 async def test_silent_server_times_out() -> None:
     async with dns_server(silent=True) as port:
         result, elapsed = await run_probe("dns", name="privatbank.ua", resolver=f"127.0.0.1:{port}")
-    assert (result.error, result.detail) == ("timeout", "no answer within 0.5s (during query)")
+    assert (result.error, result.detail) == ("timeout", "no answer within 0.5s (during request)")
     assert elapsed < 0.8
 
 

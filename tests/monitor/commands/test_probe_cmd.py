@@ -53,6 +53,8 @@ def test_failure_exits_1_with_class(http_port: int, capsys: pytest.CaptureFixtur
     assert data["detail"] == "HTTP 503 Service Unavailable"
     assert data["status_code"] == 503 and data["kind"] == "http"
     assert set(data["phases"]) >= {"connect", "processing"}
+    assert data["gauges"]["probe_http_status_code"] == 503  # blackbox's series, by name
+    assert 'probe_http_duration_seconds{phase="connect"}' in data["gauges"]
 
 
 def test_refused_tcp(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,3 +73,10 @@ def test_bad_input_exits_2_with_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("outwatch probe: ") and err.count("\n") == 1
+
+
+def test_icmp_to_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "icmp://127.0.0.1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["kind"], out["ok"], out["extra"]["address"]) == ("icmp", True, "127.0.0.1")
+    assert out["gauges"]["probe_icmp_reply_hop_limit"] == 64.0

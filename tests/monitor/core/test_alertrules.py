@@ -131,8 +131,9 @@ def test_source_alerts(
         connected,
         last_message_at=NOW - timedelta(seconds=last_msg_age),
         down_since=None if down_for is None else NOW - timedelta(seconds=down_for),
+        stale_after=7 * 86400,
     )
-    inp = AlertInputs("kyiv-1", NOW, sources=[src], source_stale_after=7 * 86400)
+    inp = AlertInputs("kyiv-1", NOW, sources=[src])
     assert [a.labels["alertname"] for a in alerts_for(inp)] == expected
 
 
@@ -181,3 +182,34 @@ def test_campaign_label_is_pinned_at_birth() -> None:
     }
     assert after["privatbank"].fingerprint == before[0].fingerprint
     assert after["mod"].labels["campaign"] == camp.id
+
+
+def test_alerts_link_the_incident_and_campaign_pages() -> None:
+    """Every alert about an incident points at its page: generatorURL and annotations."""
+    inc = Inc(
+        "privatbank",
+        announced=True,
+        flags=("restored_claim_while_down",),
+        campaign="CMP-20220215-01",
+    )
+    inp = AlertInputs(
+        "kyiv-1",
+        NOW,
+        external_url="https://soc.example/outwatch",
+        services=[ServiceFacts("privatbank", "PrivatBank", "bank", "down")],
+        incidents=[inc],
+        campaigns=[Camp(id="CMP-20220215-01")],
+    )
+    page = "https://soc.example/outwatch/incidents/" + inc.id.replace("+", "%2B").replace(
+        ":", "%3A"
+    )
+    by_name = {a.labels["alertname"]: a for a in alerts_for(inp)}
+    for name in ("service_down", "incident_confirmed", "restored_claim_while_down"):
+        a = by_name[name]
+        assert a.generator_url == page, name
+        assert a.annotations["incident_url"] == page and a.annotations["incident"] == inc.id
+        assert a.annotations["campaign"] == "CMP-20220215-01"
+    camp = by_name["campaign_opened"]
+    assert camp.generator_url == "https://soc.example/outwatch/campaigns/CMP-20220215-01"
+    assert camp.annotations["campaign_url"] == camp.generator_url
+    assert "incident_url" not in camp.annotations

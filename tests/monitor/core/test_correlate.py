@@ -73,11 +73,25 @@ def final(changes: Sequence[Change]) -> dict[str, Incident]:
 
 
 def brief(i: Incident) -> tuple[Any, ...]:
-    return (i.id, i.observed, i.announced, i.status, i.ended_at, sorted(i.announcements), i.flags)
+    return (
+        (i.service, i.started_at),
+        i.observed,
+        i.announced,
+        i.status,
+        i.ended_at,
+        sorted(i.announcements),
+        i.flags,
+    )
 
 
-def iid(svc: str, minutes: float) -> str:
-    return f"{svc}@{t(minutes).isoformat()}"
+def by_start(incidents: dict[str, Incident]) -> dict[tuple[str, datetime], Incident]:
+    """The same incidents, named as iid() names them."""
+    return {(i.service, i.started_at): i for i in incidents.values()}
+
+
+def iid(svc: str, minutes: float) -> tuple[str, datetime]:
+    """What names an incident in these cases: its service and start."""
+    return (svc, t(minutes))
 
 
 CASES: list[tuple[str, list[Event], list[tuple[Any, ...]]]] = [
@@ -247,7 +261,7 @@ def test_campaigns(events: list[Event], expected: list[tuple[str, ...]]) -> None
     corr, changes = run(events)
     assert [c.services for c in corr.campaigns()] == expected
     for camp in corr.campaigns():
-        assert camp.id == f"campaign@{camp.started_at.isoformat()}"
+        assert camp.id == f"CMP-{camp.started_at:%Y%m%d}-01"
         for inc in final(changes).values():
             assert (inc.campaign == camp.id) == (inc.service in camp.services)
 
@@ -298,14 +312,14 @@ def test_outage_still_open_after_the_gap_is_real() -> None:
     corr, changes = run(events)
     assert final(changes) == {}
     corr, changes = run([("tick", 35)], corr)
-    assert list(final(changes)) == [iid("mod", 1)]
+    assert [brief(i)[0] for i in final(changes).values()] == [iid("mod", 1)]
     (gap,) = corr.gaps()
     assert gap.outages == (f"mod@{t(1).isoformat()}", f"zsu@{t(2).isoformat()}")
 
 
 def test_vantage_offline_keeps_earlier_incidents() -> None:
     _, changes = run([("open", "mod", 0), ("vantage", True, 10), ("vantage", False, 15)])
-    assert list(final(changes)) == [iid("mod", 0)]
+    assert [brief(i)[0] for i in final(changes).values()] == [iid("mod", 0)]
 
 
 def test_restart_in_the_middle_of_an_incident() -> None:
@@ -372,3 +386,72 @@ def test_hints(signature: dict[str, int], expected: tuple[str, ...]) -> None:
     assert hints(signature) == expected
     if signature:
         assert abs(sum(shares(signature).values()) - 1) < 0.01
+
+
+FAR = "9999-12-31T23:59:59+14:00"
+
+
+def test_far_times_never_reach_the_windows() -> None:
+    corr = Correlator(CFG, SERVICES, "kyiv-1")
+    for when in (datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)):
+        msg = Message("dsszzi", str(when.year), when, "text")
+        assert corr.announcement(Announcement(msg, Classification("attack", ("mod",))), t(0)) == []
+    corr.tick(t(60))
+    corr.outage_opened(Outage("mod", t(61)), t(61))
+    assert corr.tick(t(120)) is not None
+
+
+def test_a_snapshot_with_unusable_times_restores_the_rest() -> None:
+    corr, _ = run([("open", "mod", 0), ("ann", 1, "attack", ("privatbank",), 1)])
+    snap = json.loads(json.dumps(corr.snapshot()))
+    snap["heard"]["zsu"] = [[FAR, "dsszzi/9", "attack"]]
+    snap["heard"]["monobank"] = [["0001-01-01T00:00:00+14:00", "dsszzi/8", "outage"]]
+    snap["boosts"]["zsu"] = FAR
+    snap["current"]["oschadbank"] = json.loads(
+        json.dumps(snap["current"]["mod"]).replace(t(0).isoformat(), "0001-01-01T00:00:00+00:00")
+    )
+    resumed = Correlator(CFG, SERVICES, "kyiv-1")
+    assert resumed.restore(snap) == 3  # two heard, one track; the boost is dropped silently
+    assert resumed.snapshot() == corr.snapshot()
+    resumed.tick(t(600))  # every window can be added again
+
+
+def test_a_malformed_snapshot_raises_and_keeps_memory() -> None:
+    corr, _ = run([("open", "mod", 0)])
+    before = corr.snapshot()
+    with pytest.raises(ValueError, match="unreadable correlator snapshot"):
+        corr.restore({"current": {"mod": {"incident": None}}, "heard": {"x": [["no", "k", "a"]]}})
+    assert corr.snapshot() == before
+
+
+def test_campaign_membership_by_start_times_whatever_resolved_since() -> None:
+    """Starts at 0, 3 and 21 minutes (window 30m): a campaign, though two resolved by then."""
+    events: list[Event] = [("open", "privatbank", 0), ("close", "privatbank", 0, 1)]
+    events += [("open", "mod", 3), ("close", "mod", 3, 4), ("tick", 20)]
+    corr, changes = run(events)
+    assert {i.status for i in final(changes).values()} == {"resolved"}
+    corr, changes = run([("open", "zsu", 21)], corr)
+    (camp,) = corr.campaigns()
+    assert camp.services == ("privatbank", "mod", "zsu")
+    assert by_start(final(changes))[iid("privatbank", 0)].campaign == camp.id
+    corr, changes = run([("close", "zsu", 21, 22), ("tick", 38)], corr)
+    assert [c.kind for c in changes if c.campaign] == ["campaign_closed"]
+    assert corr.campaigns() == []
+
+
+def test_vantage_offline_withdraws_the_observation_of_an_announced_incident() -> None:
+    """An attack notice at -10; mod's third failure lands a minute before the canaries'."""
+    events: list[Event] = [("ann", 1, "attack", ("mod",), -10), ("open", "mod", 0)]
+    corr, changes = run(events)
+    assert by_start(final(changes))[iid("mod", -10)].observed
+    corr, changes = run([("vantage", True, 1, 0)], corr)
+    (inc,) = corr.incidents()
+    assert (inc.observed, inc.announced, inc.outages) == (False, True, ())
+    assert inc.flags == ("announced_not_observed",)
+    assert "incident_withdrawn" not in [c.kind for c in changes]
+    (gap,) = corr.gaps()
+    assert gap.outages == (f"mod@{t(0).isoformat()}",)
+    # the outage lasts past the gap and its quiet period: a real one, observed again
+    corr, changes = run([("vantage", False, 20), ("tick", 36)], corr)
+    (inc,) = corr.incidents()
+    assert inc.observed and inc.flags == ()

@@ -165,3 +165,55 @@ def test_outage_starts_at_its_own_streak_not_an_earlier_blip() -> None:
             )
     outage = m.open_outage("privatbank")
     assert outage is not None and outage.started_at == later
+
+
+def _obs(check: str, at: datetime, ok: bool, error: str | None = None, mono: float | None = None):
+    return Observation("privatbank", check, "http", at, ok, None if ok else error, mono=mono)
+
+
+def test_signature_counts_only_the_streak_that_became_the_outage() -> None:
+    """Twelve isolated timeouts over 12 hours, then three refusals: the outage is refusals."""
+    m = StateMachine([ServiceRule("privatbank", (CheckRule("web", True, 3, 2),))])
+    at = T0
+    for _ in range(12):
+        m.observe(_obs("web", at, False, "timeout"))
+        for k in range(1, 4):
+            m.observe(_obs("web", at + timedelta(minutes=k), True))
+        at += timedelta(hours=1)
+    opened = []
+    for k in range(3):
+        opened += m.observe(_obs("web", at + timedelta(seconds=30 * k), False, "refused"))
+    outage = next(e.outage for e in opened if isinstance(e, OutageOpened))
+    assert dict(outage.signature) == {"refused": 3}
+    m.observe(_obs("web", at + timedelta(minutes=5), False, "timeout"))
+    assert dict(m.open_outages()["privatbank"].signature) == {"refused": 3, "timeout": 1}
+
+
+def test_clock_stepped_back_never_gives_a_negative_outage() -> None:
+    m = StateMachine([ServiceRule("privatbank", (CheckRule("web", True, 3, 2),))])
+    for k in range(3):
+        m.observe(_obs("web", T0 + timedelta(seconds=30 * k), False, "timeout", mono=30.0 * k))
+    # the wall clock steps an hour back; 5 minutes pass on the monotonic clock
+    back = T0 - timedelta(hours=1)
+    events = m.observe(_obs("web", back, True, mono=270.0))
+    events += m.observe(_obs("web", back + timedelta(seconds=30), True, mono=300.0))
+    closed = next(e.outage for e in events if isinstance(e, OutageClosed))
+    assert closed.ended_at == T0 + timedelta(seconds=300)
+    # without monotonic readings (replay of recorded rows) an end is never before the start
+    m2 = StateMachine([ServiceRule("privatbank", (CheckRule("web", True, 3, 2),))])
+    for k in range(3):
+        m2.observe(_obs("web", T0 + timedelta(seconds=30 * k), False, "timeout"))
+    events = m2.observe(_obs("web", back, True)) + m2.observe(_obs("web", back, True))
+    closed = next(e.outage for e in events if isinstance(e, OutageClosed))
+    assert closed.ended_at is not None and closed.ended_at >= closed.started_at
+
+
+def test_a_service_of_only_non_critical_checks_never_goes_down() -> None:
+    m = StateMachine(
+        [ServiceRule("privatbank", (CheckRule("web", False, 3, 2), CheckRule("dns", False, 3, 2)))]
+    )
+    for check in ("web", "dns"):
+        for k in range(3):
+            m.observe(_obs(check, T0 + timedelta(seconds=30 * k), False, "timeout"))
+    assert m.status("privatbank") == "degraded"
+    assert m.open_outages()["privatbank"].worst == "degraded"

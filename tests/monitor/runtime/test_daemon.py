@@ -7,6 +7,7 @@ import base64
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import bcrypt
@@ -222,5 +223,69 @@ async def test_web_serves_https_when_configured(tmp_path: Path, target: Target) 
             except aiohttp.ClientError:
                 plain = 0
             assert plain != 200  # no plain HTTP beside it
+    finally:
+        await d.stop(grace=1)
+
+
+async def test_a_database_deleted_while_running_is_noticed_and_made_again(
+    tmp_path: Path, target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    d = await started(write(tmp_path, port, target))
+    db = tmp_path / "ow.db"
+    try:
+
+        async def stored() -> bool:
+            return _rows(db, "results") > 0
+
+        await wait_for(stored, 10, "no results stored")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+        async def remade() -> bool:
+            return db.exists() and _rows(db, "results") > 0 and _rows(db, "state") >= 2
+
+        await wait_for(remade, 10, "the database was not made again")
+        assert d.store.replaced == 1 and d.store_errors == 1 and d.store_up
+        lines = [r.getMessage() for r in caplog.records if "deleted or replaced" in r.getMessage()]
+        assert len(lines) == 1 and str(db) in lines[0]
+        assert _rows(db, "announcements") == 0  # every table is there again
+    finally:
+        await d.stop(grace=1)
+    assert _rows(db, "results") > 0  # and it survives a clean stop
+
+
+def _rows(db: Path, table: str) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return -1
+
+
+@pytest.mark.parametrize(
+    ("since", "status", "error"),
+    [
+        ("99999999999w", 400, "since must be an ISO 8601 time or a duration like 6h"),
+        ("5199w", 400, "since: "),  # 99 years back: before 1970
+        ("0001-01-01T00:00:00+14:00", 400, "since: 0001-01-01T00:00:00+14:00 is out of range"),
+        ("9999-12-31T23:59:59Z", 400, "since: 9999-12-31T23:59:59+00:00 is out of range"),
+        ("6h", 200, ""),
+        ("2022-02-15T12:00:00Z", 200, ""),
+    ],
+)
+async def test_since_is_bounded(
+    tmp_path: Path, target: Target, since: str, status: int, error: str
+) -> None:
+    port = free_port()
+    d = await started(write(tmp_path, port, target))
+    try:
+        for path in ("incidents", "campaigns", "announcements"):
+            got, body = await get(port, f"/api/v1/{path}?since={quote(since)}")
+            assert got == status, body
+            assert error in body and "Traceback" not in body
     finally:
         await d.stop(grace=1)

@@ -106,6 +106,9 @@ async def test_looks_up_the_registry() -> None:
         ("dns://zsu.gov.ua", "dns", "zsu.gov.ua"),
         ("smtp.example.org:25", "tcp", "smtp.example.org:25"),
         ("tcp://[::1]:53", "tcp", "[::1]:53"),
+        ("icmp://mil.gov.ua", "icmp", "mil.gov.ua"),
+        ("icmp:127.0.0.1", "icmp", "127.0.0.1"),
+        ("icmp://::1", "icmp", "::1"),
     ],
 )
 def test_check_from_target(text: str, kind: str, endpoint: str) -> None:
@@ -123,6 +126,7 @@ def test_check_from_target(text: str, kind: str, endpoint: str) -> None:
         ("", "expected a URL"),
         ("a/b", "expected a URL"),
         ("dns:", "at least 1 character"),
+        ("icmp://127.0.0.1:80", "without a port"),
     ],
 )
 def test_check_from_target_rejects(text: str, message: str) -> None:

@@ -8,8 +8,11 @@ import pytest
 
 from monitor.config import parse
 from monitor.core.base import Classification, Message
-from monitor.sources.base import clean_text, recording_sink, sources_from_config
+from monitor.core.text import clean_text
+from monitor.sources.base import recording_sink
+from monitor.sources.registry import sources_from_config
 from monitor.store.announcements import AnnouncementStore, Change
+from monitor.store.channels import ChannelStore
 from monitor.store.db import Store
 from tests.monitor.sources.fake_telegram import T0
 
@@ -25,7 +28,7 @@ async def test_sources_from_config(tmp_path: Path) -> None:
     async def sink(message: Message) -> None:
         return None
 
-    sources = sources_from_config(cfg.sources, sink, AnnouncementStore(store))
+    sources = sources_from_config(cfg.sources, sink, ChannelStore(store))
     assert [s.name for s in sources] == ["telegram", "cert"]
     assert [h.name for h in sources[0].healths()] == ["telegram", "dsszzi", "id1234"]
     assert [(h.name, h.kind) for h in sources[1].healths()] == [("cert", "feed")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from monitor import cli
 from monitor.commands.telegram import secure, session_files
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.channels import ChannelStore, Pin
 from monitor.store.db import Store
 
 DATA = Path(__file__).parent / "data"
@@ -70,7 +71,7 @@ def test_import_files_a_pinned_channel_under_its_name(
 ) -> None:
     cfg = write_config(tmp_path)
     store = Store(str(tmp_path / "ow.db"))
-    ann = AnnouncementStore(store)
+    ann = ChannelStore(store)
 
     async def pin() -> None:
         await ann.ensure_schema()
@@ -155,3 +156,42 @@ def test_secure_makes_session_files_private(tmp_path: Path) -> None:
     os.chmod(files[0], 0o644)
     secure(str(session))
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+
+
+def test_control_characters_in_an_export_never_reach_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    export = tmp_path / "result.json"
+    chat = {
+        "type": "public_channel",
+        "id": 5,
+        "name": "Evil\x1b]0;owned\x07\x1b[2J\u202e",
+        "messages": [],
+    }
+    export.write_text(json.dumps({"chats": {"list": [chat]}}), encoding="utf-8")
+    assert cli.main(["import", "telegram", "-c", str(cfg), str(export), "--source", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"{export}: no channel 'x' in the export; channels: Evil\\x1b]0;owned\\x07\\x1b[2J\\u202e\n"
+    )
+
+
+def test_import_reports_dates_set_to_the_import_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    export = tmp_path / "result.json"
+    messages = [
+        {"id": 1, "date": "9999-12-31T23:59:59+14:00", "text": "DDoS ПриватБанк"},
+        {"id": 2, "date_unixtime": "1645000000", "text": "ok"},
+    ]
+    export.write_text(json.dumps({"id": 5, "messages": messages}), encoding="utf-8")
+    assert cli.main(["import", "telegram", "-c", str(cfg), str(export)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{export}: 2 messages: 2 new, 0 edited, 0 unchanged\n"
+    assert captured.err == (
+        f"{export}: 1 dates out of range set to the import time: "
+        "messages[0].date: '9999-12-31T23:59:59+14:00'\n"
+    )
+    assert all(str(r["published_at"]) < "9000" for r in rows(tmp_path))

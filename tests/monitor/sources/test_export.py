@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.sources.export import ExportError, load_export, parse_export
+from monitor.core.timebounds import usable
+from monitor.sources.export import Clamped, ExportError, load_export, parse_export
 
 DATA = Path(__file__).parent / "data"
 
@@ -210,7 +211,7 @@ def test_any_export_gives_messages_or_a_clear_error(data: Any, source: str | Non
         assert str(exc) and "\n" not in str(exc)
         return
     for m in messages:
-        assert isinstance(m.text, str) and m.published_at.tzinfo is not None
+        assert isinstance(m.text, str) and usable(m.published_at)
 
 
 def test_links_to_t_me_only_for_a_channel_username(tmp_path: Path) -> None:
@@ -221,3 +222,29 @@ def test_links_to_t_me_only_for_a_channel_username(tmp_path: Path) -> None:
     )
     assert load_export(path, "dsszzi")[0].url == "https://t.me/dsszzi/5"
     assert load_export(path)[0].url is None  # id7: no public link
+
+
+def test_dates_out_of_range_become_the_import_time(tmp_path: Path) -> None:
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    raws: list[dict[str, Any]] = [
+        {"id": 1, "date": "0001-01-01T00:00:00"},
+        {"id": 2, "date": "9999-12-31T23:59:59+14:00"},
+        {"id": 3, "date_unixtime": "99999999999999999999"},
+        {"id": 4, "date_unixtime": "-62135596800"},
+        {"id": 5, "date_unixtime": "1700000000", "edited_unixtime": "253402300799"},
+        {"id": 6, "date": "2022-02-15T16:00:00"},
+    ]
+    clamped = Clamped(now)
+    messages = load_export(_write(tmp_path, {"id": 7, "messages": raws}), clamped=clamped)
+    when = {m.id: m.published_at for m in messages}
+    assert [when[i] for i in "1234"] == [now] * 4
+    assert when["5"] == datetime.fromtimestamp(1700000000, UTC)
+    assert when["6"] == datetime(2022, 2, 15, 16, tzinfo=UTC)
+    assert [m.edited_at for m in messages if m.id == "5"] == [now]
+    assert clamped.originals == [
+        "messages[0].date: '0001-01-01T00:00:00'",
+        "messages[1].date: '9999-12-31T23:59:59+14:00'",
+        "messages[2].date_unixtime: '99999999999999999999'",
+        "messages[3].date_unixtime: '-62135596800'",
+        "messages[4].edited_unixtime: '253402300799'",
+    ]

@@ -17,6 +17,7 @@ from monitor.core.base import Classification, FakeClock, Message
 from monitor.sources.base import recording_sink
 from monitor.sources.feed import FeedSource, html_text
 from monitor.store.announcements import AnnouncementStore
+from monitor.store.channels import ChannelStore
 from monitor.store.db import Store
 from tests.conftest import free_port
 
@@ -189,6 +190,8 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
     store = Store(str(tmp_path / "a.db"))
     ann = AnnouncementStore(store, FakeClock())
     await ann.ensure_schema()
+    channels = ChannelStore(store, FakeClock())
+    await channels.ensure_schema()
     changes: list[str] = []
 
     async def on_change(change: object) -> None:
@@ -202,7 +205,7 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
         await asyncio.sleep(3600)
 
     for _ in range(2):  # a restart: the second run resumes with the saved ETag
-        source = FeedSource(Feed(name="cert", url=feed_server.url), sink, ann, sleep=sleep)
+        source = FeedSource(Feed(name="cert", url=feed_server.url), sink, channels, sleep=sleep)
         task = asyncio.create_task(source.run())
         await asyncio.wait_for(polled.wait(), 5)
         task.cancel()
@@ -226,3 +229,74 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
 )
 def test_html_text(html: str, text: str) -> None:
     assert html_text(html) == text
+
+
+async def test_dates_out_of_range_become_receipt_time(feed_server: FeedServer) -> None:
+    dates = [
+        "Fri, 31 Dec 9999 23:00:00 GMT",
+        "Mon, 01 Jan 0001 00:00:00 +1400",
+        "Thu, 01 Jan 1901 00:00:00 GMT",
+        "Tue, 15 Feb 2022 16:10:00 +0200",
+    ]
+    feed_server.body = RSS.format(
+        items="".join(
+            f"<item><title>DDoS {i}</title><guid>g{i}</guid><pubDate>{d}</pubDate></item>"
+            for i, d in enumerate(dates)
+        )
+    )
+    sink = Collect()
+    clock = FakeClock(datetime(2024, 5, 1, tzinfo=UTC))
+    source = FeedSource(Feed(name="cert", url=feed_server.url), sink, clock=clock)
+    async with aiohttp.ClientSession() as session:
+        assert await source.poll(session) == 4
+    when = [m.published_at for m in sink.messages]
+    assert when[:3] == [clock.now()] * 3
+    assert when[3] == datetime(2022, 2, 15, 14, 10, tzinfo=UTC)
+    assert source.health.clamped_times == 3 and source.health.errors == 0
+
+
+async def test_a_redirect_loop_never_logs_the_query_key(caplog: pytest.LogCaptureFixture) -> None:
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound(str(request.rel_url))  # to itself, query and all
+
+    app = web.Application()
+    app.router.add_get("/feed.xml", loop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://user:pa55word@127.0.0.1:{port}/feed.xml?key=S3CRET-KEY&lang=uk"
+    source = FeedSource(Feed(name="cert", url=url), Collect())
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(2):
+                assert await source.poll(session) == 0
+    finally:
+        await runner.cleanup()
+    assert source.health.errors == 2 and "TooManyRedirects" in source.health.detail
+    logged = caplog.text + source.health.detail
+    assert "feed.xml?key=<redacted>" in logged
+    assert "S3CRET-KEY" not in logged and "pa55word" not in logged
+
+
+async def test_an_entry_the_sink_failed_on_is_handed_again(feed_server: FeedServer) -> None:
+    """A transient sink failure: not seen, validators held, so the next poll records it."""
+    feed_server.body = rss((1, "DDoS", "a"), (2, "Атака", "b"))
+    failing = {"cert-2"}
+    got: list[str] = []
+
+    async def sink(message: Message) -> None:
+        if message.id in failing:
+            failing.discard(message.id)
+            raise RuntimeError("database is locked")
+        got.append(message.id)
+
+    source = FeedSource(Feed(name="cert", url=feed_server.url), sink)
+    async with aiohttp.ClientSession() as session:
+        assert await source.poll(session) == 1
+        assert source.etag is None  # not advanced: the feed is fetched whole again
+        assert await source.poll(session) == 1
+        assert "If-None-Match" not in feed_server.requests[1]
+        assert source.etag == '"v1"'
+        assert await source.poll(session) == 0  # now a 304
+    assert got == ["cert-1", "cert-2"]

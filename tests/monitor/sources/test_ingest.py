@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -93,6 +93,17 @@ async def test_rejects_missing_or_wrong_token(server: Server, token: str | None)
     [
         ({"published_at": "yesterday"}, "published_at: Input should be a valid datetime"),
         ({"published_at": "2022-02-15T16:10:00"}, "published_at: Input should have timezone info"),
+        (
+            {"published_at": "9999-12-31T23:59:59+14:00"},
+            "published_at: 9999-12-31T23:59:59+14:00 is",
+        ),
+        (
+            {"published_at": "0001-01-01T00:00:00+14:00"},
+            "published_at: 0001-01-01T00:00:00+14:00 is",
+        ),
+        ({"published_at": "0001-01-01T00:00:00Z"}, "published_at: 0001-01-01T00:00:00+00:00 is"),
+        ({"published_at": "2022-02-17T00:00:00Z"}, "published_at: 2022-02-17T00:00:00+00:00 is"),
+        ({"published_at": 10**17}, "published_at: "),
         ({"source": "../etc"}, "source: String should match pattern"),
         ({"url": "javascript:alert(1)"}, "url: String should match pattern"),
         ({"id": None}, "id: must be a string or an integer"),
@@ -118,6 +129,11 @@ async def test_missing_field_and_non_json(server: Server) -> None:
     assert status == 400 and body["error"].startswith("body is not valid JSON")
     status, body = await post(server, [1, 2])
     assert status == 400 and body["error"].startswith("body must be a JSON object")
+
+
+async def test_deeply_nested_body_is_named_as_such(server: Server) -> None:
+    status, body = await post(server, None, raw=b"[" * 100_000 + b"]" * 100_000)
+    assert (status, body["error"]) == (400, "body is not valid JSON: nested too deeply")
 
 
 async def test_huge_body_is_413(server: Server) -> None:
@@ -192,9 +208,10 @@ BODY = st.dictionaries(
 def test_any_body_is_a_message_or_a_one_line_error(body: Any, raw: bytes | None) -> None:
     data = raw if raw is not None else json.dumps(body).encode()
     try:
-        message = parse_body(data)
+        message = parse_body(data, datetime(2022, 2, 15, tzinfo=UTC))
     except ValueError as exc:
         assert str(exc) and "\n" not in str(exc)
         return
     assert message.source.startswith("ingest:")
-    assert message.published_at.tzinfo is not None
+    assert message.published_at.tzinfo is UTC
+    assert message.published_at + timedelta(days=36500) > message.published_at

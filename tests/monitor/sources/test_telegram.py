@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from monitor.core.base import Classification
 from monitor.sources.base import recording_sink
 from monitor.sources.telegram import TelegramSource, channel_key
 from monitor.store.announcements import AnnouncementStore, Change
+from monitor.store.channels import ChannelStore
 from monitor.store.db import Store
 from tests.monitor.sources.fake_telegram import T0, World, channel, post
 
@@ -34,6 +36,7 @@ def classify(text: str) -> Classification:
 class Rig:
     world: World
     ann: AnnouncementStore
+    channels: ChannelStore
     source: TelegramSource
     changes: list[Change] = field(default_factory=list)
     slept: list[float] = field(default_factory=list)
@@ -65,7 +68,7 @@ async def until(cond: Callable[[], bool]) -> None:
             await asyncio.sleep(0.005)
 
 
-async def until_cursor(ann: AnnouncementStore, source: str, last_id: int) -> None:
+async def until_cursor(ann: ChannelStore, source: str, last_id: int) -> None:
     async with asyncio.timeout(5):
         while await ann.last_seen_id(source) != last_id:
             await asyncio.sleep(0.005)
@@ -88,6 +91,8 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
     store = Store(str(tmp_path / "a.db"))
     ann = AnnouncementStore(store)
     await ann.ensure_schema()
+    channels = ChannelStore(store)
+    await channels.ensure_schema()
     rigs: list[Rig] = []
 
     async def make(world: World | None = None, **cfg: Any) -> Rig:
@@ -100,7 +105,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             "backfill_interval": 3600,
             **cfg,
         }
-        rig = Rig(world, ann, None)  # type: ignore[arg-type]
+        rig = Rig(world, ann, channels, None)  # type: ignore[arg-type]
 
         async def on_change(change: Change) -> None:
             rig.changes.append(change)
@@ -112,7 +117,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
         rig.source = TelegramSource(
             Telegram.model_validate(settings),
             recording_sink(ann, classify, on_change),
-            ann,
+            channels,
             client_factory=world.client,
             sleep=sleep,
         )
@@ -134,7 +139,7 @@ async def test_backfill_live_and_restart_with_a_gap(
     rig = await make_rig()
     rig.start()
     await until(lambda: len(rig.changes) == 2)
-    await until_cursor(rig.ann, "dsszzi", 2)
+    await until_cursor(rig.channels, "dsszzi", 2)
     assert rig.source.health.connected
     assert [h.name for h in rig.source.healths()] == ["telegram", "dsszzi", "mod_ua"]
     first = rig.changes[0].announcement
@@ -152,11 +157,11 @@ async def test_backfill_live_and_restart_with_a_gap(
     rig.world.history[DSSZZI] += [post(DSSZZI, 4, "DDoS"), post(DSSZZI, 5, "Роботу відновлено")]
     rig.client.drop()
     await until(lambda: len(rig.changes) == 5)
-    await until_cursor(rig.ann, "dsszzi", 5)
+    await until_cursor(rig.channels, "dsszzi", 5)
     await until(lambda: rig.source.health.connected)
     assert rig.seen() == [("new", "dsszzi", str(i)) for i in range(1, 6)]
     assert rig.source.health.reconnects == 1
-    assert await rig.ann.last_seen_id("dsszzi") == 5
+    assert await rig.channels.last_seen_id("dsszzi") == 5
     assert len(rig.world.clients) == 2
 
     # a restart of the whole daemon: nothing is double-counted
@@ -215,7 +220,7 @@ async def test_renamed_channel_is_flagged_and_squatter_ignored(
     rig.start()
     await until(lambda: len(rig.changes) == 2)
     await rig.stop()
-    pinned = await rig.ann.pin("dsszzi")
+    pinned = await rig.channels.pin("dsszzi")
     assert pinned is not None and pinned.channel_id == DSSZZI
 
     # the official channel changes its username; someone else registers the old one
@@ -243,7 +248,7 @@ async def test_renamed_channel_is_flagged_and_squatter_ignored(
         isinstance(r, functions.contacts.ResolveUsernameRequest) and r.username == "dsszzi"
         for r in world.requests[before:]
     )
-    assert (await again.ann.pin("dsszzi")) == pinned
+    assert (await again.channels.pin("dsszzi")) == pinned
 
 
 async def test_flood_waits_are_slept_through_and_counted(
@@ -283,6 +288,8 @@ async def test_missing_session_file(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "a.db"))
     ann = AnnouncementStore(store)
     await ann.ensure_schema()
+    channels = ChannelStore(store)
+    await channels.ensure_schema()
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -290,7 +297,7 @@ async def test_missing_session_file(tmp_path: Path) -> None:
         await asyncio.sleep(0)
 
     cfg = Telegram(api_id=1, api_hash="x", session=str(tmp_path / "none.session"), channels=["x"])  # type: ignore[arg-type]
-    source = TelegramSource(cfg, recording_sink(ann, classify), ann, sleep=sleep)
+    source = TelegramSource(cfg, recording_sink(ann, classify), channels, sleep=sleep)
     task = asyncio.create_task(source.run())
     await until(lambda: bool(slept))
     task.cancel()
@@ -358,3 +365,79 @@ async def test_bad_channel_does_not_stop_the_others(
 )
 def test_channel_key(configured: str | int, key: str) -> None:
     assert channel_key(configured) == key
+
+
+async def test_dates_out_of_range_become_receipt_time(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=14)))
+    world = make_world()
+    first = post(MOD, 1, "DDoS year 1")
+    first.date = datetime(1, 1, 1, tzinfo=UTC)
+    last = post(MOD, 2, "DDoS year 9999", edit_date=far)
+    last.date = far
+    world.add(channel(MOD, "mod_ua", "Міноборони"), first, last, post(MOD, 3, "DDoS on time"))
+    rig = await make_rig(world, channels=["mod_ua"])
+    before = datetime.now(UTC)
+    rig.start()
+    await until(lambda: len(rig.changes) == 3)
+    got = {c.announcement.message.id: c.announcement.message for c in rig.changes}
+    for id_ in ("1", "2"):
+        assert before <= got[id_].published_at <= datetime.now(UTC)
+    assert got["2"].edited_at is not None and got["2"].edited_at <= datetime.now(UTC)
+    assert got["3"].published_at == T0 + timedelta(minutes=3)
+    [health] = [h for h in rig.source.healths() if h.name == "mod_ua"]
+    assert health.clamped_times == 3
+    stored = await rig.ann.load(datetime(1970, 1, 1, tzinfo=UTC))
+    assert all(a.message.published_at.year < 9000 for a in stored)
+
+
+async def test_backfill_cursor_holds_at_a_message_that_failed_to_record(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    world = make_world()
+    world.history[DSSZZI].append(post(DSSZZI, 3, "DDoS триває"))
+    rig = await make_rig(world)
+    record, failed = rig.source.sink, []
+
+    async def flaky(message: Any) -> None:
+        if message.source == "dsszzi" and message.id == "2" and not failed:
+            failed.append(message.id)
+            raise RuntimeError("database is locked")
+        await record(message)
+
+    rig.source.sink = flaky
+    rig.start()
+    await until(lambda: bool(failed) and rig.source.health.connected)
+    await until(lambda: len(rig.changes) == 1)
+    assert await rig.channels.last_seen_id("dsszzi") == 1  # held before message 2
+    await rig.source.backfill(rig.client)  # the next backfill reads 2 and 3
+    assert rig.seen() == [("new", "dsszzi", "1"), ("new", "dsszzi", "2"), ("new", "dsszzi", "3")]
+    assert await rig.channels.last_seen_id("dsszzi") == 3
+
+
+async def test_reconnect_applies_edits_and_deletions_made_while_away(
+    make_rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    rig = await make_rig()
+    rig.start()
+    await until_cursor(rig.channels, "dsszzi", 2)
+    await rig.stop()
+    # while the daemon is down: post 1 is edited, post 2 deleted (Telegram sends no update
+    # to a client that is not connected)
+    edited = post(DSSZZI, 1, "Роботу сайту Міноборони відновлено", edit_date=T0.replace(hour=18))
+    rig.world.history[DSSZZI] = [edited]
+    again = await make_rig(rig.world, recheck_window=10**9)
+    again.start()
+    await until(lambda: len(again.changes) == 2)
+    assert again.seen() == [("edited", "dsszzi", "1"), ("deleted", "dsszzi", "2")]
+    assert again.changes[0].announcement.kind == "restored"
+    stored = await again.ann.get("dsszzi", "2")
+    assert stored is not None and stored.message.deleted
+    # the default window (24 h) reaches none of these 2022 posts: nothing is judged deleted
+    third = await make_rig(rig.world)
+    rig.world.history[DSSZZI] = []
+    third.start()
+    await until(lambda: third.source.health.connected)
+    await asyncio.sleep(0.05)
+    assert third.changes == []

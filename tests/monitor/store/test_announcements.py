@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.core.base import Classification, FakeClock, Message
-from monitor.store.announcements import AnnouncementStore, Pin
+from monitor.store.announcements import AnnouncementStore
 from monitor.store.db import Store
 
 T0 = datetime(2022, 2, 15, 14, 0, tzinfo=UTC)
@@ -102,29 +102,6 @@ async def test_list_since_and_limit(ann: AnnouncementStore) -> None:
         await ann.record(msg(str(i), published_at=T0 + timedelta(minutes=i)), ATTACK)
     rows = await ann.list(since=T0 + timedelta(minutes=2), limit=2)
     assert [r["id"] for r in rows] == ["4", "3"]
-
-
-async def test_cursor_only_moves_forward(ann: AnnouncementStore) -> None:
-    assert await ann.last_seen_id("dsszzi") == 0
-    await ann.set_last_seen_id("dsszzi", 10)
-    await ann.set_last_seen_id("dsszzi", 5)
-    assert await ann.last_seen_id("dsszzi") == 10
-    await ann.set_cursor("cert", {"etag": '"x"'})
-    assert await ann.cursor("cert") == {"etag": '"x"'}
-
-
-async def test_pin_is_kept_and_renames_detected(ann: AnnouncementStore) -> None:
-    first = await ann.save_pin(Pin("dsszzi", 100, 555, "dsszzi", "SSSCIP"))
-    # a second resolution (say, a squatter took the username) never replaces the pin
-    again = await ann.save_pin(Pin("dsszzi", 999, 1, "dsszzi", "Fake"))
-    assert again == first
-    assert await ann.observe_channel("dsszzi", "dsszzi", "SSSCIP") is None
-    rename = await ann.observe_channel("dsszzi", "dsszzi_old", "SSSCIP")
-    assert rename is not None and rename.new
-    assert "@dsszzi -> @dsszzi_old" in rename.describe()
-    still = await ann.observe_channel("dsszzi", "dsszzi_old", "SSSCIP")
-    assert still is not None and not still.new
-    assert [p.key for p in await ann.pins()] == ["dsszzi"]
 
 
 @pytest.mark.parametrize(

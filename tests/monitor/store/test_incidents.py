@@ -37,18 +37,18 @@ def test_store_round_trip_and_filters(tmp_path: Path) -> None:
     assert [r["service"] for r in rows] == ["mod", "oschadbank", "privatbank"]
     assert store.run_sync(
         lambda db: [r["id"] for r in ist.list_incidents(db, status="resolved")]
-    ) == [f"mod@{t(10).isoformat()}"]
+    ) == ["INC-20220215-003"]
     assert [
         r["service"]
         for r in store.run_sync(lambda db: ist.list_incidents(db, service="privatbank"))
     ] == ["privatbank"]
     assert len(store.run_sync(lambda db: ist.list_incidents(db, since=t(30)))) == 2
-    one = store.run_sync(lambda db: ist.get_incident(db, f"privatbank@{t(0).isoformat()}"))
+    one = store.run_sync(lambda db: ist.get_incident(db, "INC-20220215-001"))
     assert one is not None
     assert one["confirmed"] is True and one["announcements"] == {"dsszzi/7": "attack"}
     assert one["evidence"]["shares"] == {"http_status": 0.333, "timeout": 0.667}
     assert one["evidence"]["hints"] == ["timeouts+5xx surge: likely volumetric/DDoS"]
-    assert one["campaign"] == f"campaign@{t(0).isoformat()}"
+    assert one["campaign"] == "CMP-20220215-01"
     assert store.run_sync(lambda db: ist.get_incident(db, "nope@x")) is None
     (camp,) = store.run_sync(lambda db: ist.list_campaigns(db))
     assert camp["services"] == ["privatbank", "oschadbank", "mod"] and camp["status"] == "open"
@@ -85,3 +85,77 @@ def test_restart_resumes_without_duplicates(tmp_path: Path) -> None:
     empty = Store(str(tmp_path / "empty.db"))
     assert not empty.run_sync(lambda db: ist.load_snapshot(db, fresh))
     empty.close()
+
+
+def _ids(store: Store) -> list[str]:
+    def q(db):  # type: ignore[no-untyped-def]
+        return [
+            r[0] for r in db.execute("SELECT id FROM incidents UNION ALL SELECT id FROM campaigns")
+        ]
+
+    return store.run_sync(q)
+
+
+def _episode(corr: Correlator, svc: str, minutes: float) -> list[Change]:
+    """One short outage of `svc`, opened and resolved."""
+    o = Outage(svc, t(minutes), signature={"timeout": 1})
+    out = corr.outage_opened(o, t(minutes))
+    closed = Outage(svc, t(minutes), ended_at=t(minutes + 1), signature={"timeout": 1})
+    return out + corr.outage_closed(closed, t(minutes + 1)) + corr.tick(t(minutes + 400))
+
+
+def test_ids_unique_and_sortable_across_restarts(tmp_path: Path) -> None:
+    """Ids stay unique and sort in start order across restarts, even with the snapshot lost."""
+    path = str(tmp_path / "o.db")
+    starts = [0, 500, 1000, 1500, 2000, 2500]
+    for n, minutes in enumerate(starts):
+        store = Store(path)
+        corr = Correlator(Correlation(), SERVICES, "kyiv-1")
+        store.run_sync(lambda db, c=corr: ist.load_snapshot(db, c))
+        changes = _episode(corr, "mod", minutes)
+
+        def persist(db, ch=changes, c=corr, keep=n % 2 == 0):  # type: ignore[no-untyped-def]
+            ist.apply_changes(db, ch)
+            if keep:  # every other run loses its snapshot: the stored ids must still count
+                ist.save_snapshot(db, c)
+            else:
+                db.execute("DELETE FROM state WHERE key = ?", [ist.SNAPSHOT_KEY])
+
+        store.run_sync(persist)
+        store.close()
+    store = Store(path)
+    rows = store.run_sync(lambda db: ist.list_incidents(db))
+    store.close()
+    ids = [r["id"] for r in sorted(rows, key=lambda r: r["started_at"])]
+    assert len(set(ids)) == len(starts)
+    assert ids == sorted(ids)
+    # 12:00 on the 15th, then 20:20, then into the 16th
+    assert ids[:2] == ["INC-20220215-001", "INC-20220215-002"]
+    assert ids[2].startswith("INC-20220216-")
+
+
+def test_replay_of_the_same_input_names_the_same(tmp_path: Path) -> None:
+    """Ids come from the input alone: two fresh correlators fed the same name everything alike."""
+    first = [c.incident.id for c in _wave(Correlator(Correlation(), SERVICES, "k")) if c.incident]
+    second = [c.incident.id for c in _wave(Correlator(Correlation(), SERVICES, "k")) if c.incident]
+    assert first == second and first[0] == "INC-20220215-001"
+
+
+def test_old_ids_still_found(tmp_path: Path) -> None:
+    """Rows stored before sayable ids keep their `<service>@<iso>` ids, and the API finds them."""
+    store = Store(str(tmp_path / "o.db"))
+    corr = Correlator(Correlation(), SERVICES, "kyiv-1")
+    changes = _wave(corr)
+    old = f"privatbank@{t(0).isoformat()}"
+
+    def rename(db):  # type: ignore[no-untyped-def]
+        ist.apply_changes(db, changes)
+        db.execute("UPDATE incidents SET id = ? WHERE id = 'INC-20220215-001'", [old])
+
+    store.run_sync(rename)
+    one = store.run_sync(lambda db: ist.get_incident(db, old))
+    assert one is not None and one["service"] == "privatbank"
+    fresh = Correlator(Correlation(), SERVICES, "kyiv-1")
+    store.run_sync(lambda db: ist.load_snapshot(db, fresh))
+    assert set(_ids(store)) >= {old, "INC-20220215-002", "CMP-20220215-01"}
+    store.close()

@@ -1,17 +1,17 @@
-"""The direct /metrics renderer writes exactly what prometheus_client's generate_latest writes."""
+"""The direct /metrics renderer writes a valid exposition with every family's samples."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import generate_latest
-from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import config
 from monitor.runtime.pipeline import Pipeline
-from monitor.web.metrics import Histogram, counter, gauge, histogram, registry_for, render
+from monitor.web.families import families
+from monitor.web.metrics import render
 from probes.base import ProbeResult
+from tests.monitor.web.snapshot import snapshot
 
 CONFIG = """
 vantage: kyiv-1
@@ -30,54 +30,76 @@ services:
     checks:
       - {kind: tcp, target: "never.example:443"}
 """
+T = datetime(2022, 2, 15, 14, 0, tzinfo=UTC)
 
 
-class View:
-    """What the daemon offers the collector."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.vantage = "kyiv-1"
-        self.pipeline = pipeline
-        self.late = Histogram((0.01, 0.1))
-        for x in (0.001, 0.05, 3.0):
-            self.late.observe(x)
-
-    def extra_families(self) -> Iterator[Metric]:
-        yield gauge(
-            "outwatch_store_up",
-            "Whether the\\ database is writable",
-            ["vantage"],
-            [(["kyiv-1"], 1.0)],
-        )
-        yield counter("outwatch_store_errors", "Errors\nmany", ["vantage"], [(["kyiv-1"], 3.0)])
-        yield histogram(
-            "outwatch_probe_start_lateness_seconds",
-            "Lateness",
-            ["vantage"],
-            [(["kyiv-1"], self.late)],
-        )
+def samples(text: bytes) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for fam in text_string_to_metric_families(text.decode()):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
 
 
-def test_render_matches_generate_latest() -> None:
+def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    return name, frozenset(labels.items())
+
+
+def test_render_writes_every_family_parseably() -> None:
     cfg = config.parse(CONFIG)
     p = Pipeline.from_config(cfg.services)
-    t = datetime(2022, 2, 15, 14, 0, tzinfo=UTC)
     ok = ProbeResult(
         ok=True, duration=0.0123, status_code=200, phases={"connect": 0.001, "tls": 1e-7}
     )
     bad = ProbeResult(
         ok=False, error="timeout", duration=10.0, detail="no answer", cert_expiry=1.7e9
     )
-    p.record("privatbank", "web", "http", ok, t)
-    p.record("privatbank", "dns:privatbank.ua", "dns", bad, t)
+    p.record("privatbank", "web", "http", ok, T)
+    p.record("privatbank", "dns:privatbank.ua", "dns", bad, T)
     mod_check = cfg.services[1].checks[0].id
     for i in range(3):
-        p.record("mod", mod_check, "http", bad, t + timedelta(seconds=i))
-    p.record("mod", mod_check, "http", ok, t + timedelta(seconds=5))
-    view = View(p)
-    expected = generate_latest(registry_for(view))
-    assert render(view) == expected
+        p.record("mod", mod_check, "http", bad, T + timedelta(seconds=i))
+    p.record("mod", mod_check, "http", ok, T + timedelta(seconds=5))
+    snap = snapshot(cfg, p)
+    got = samples(render(snap, families(snap)))
+    web = {"service": "privatbank", "check": "web", "kind": "http", "vantage": "kyiv-1"}
+    dns = {
+        "service": "privatbank",
+        "check": "dns:privatbank.ua",
+        "kind": "dns",
+        "vantage": "kyiv-1",
+    }
+    mod = {"service": "mod", "check": mod_check, "kind": "http", "vantage": "kyiv-1"}
+    assert got[key("probe_success", **web)] == 1.0
+    assert got[key("probe_success", **dns)] == 0.0
+    assert got[key("probe_duration_seconds", **web)] == 0.0123
+    # blackbox's own families come from what each probe set (tests/probes/test_families.py)
+    assert got[key("outwatch_probes_total", **mod)] == 4.0
+    assert got[key("outwatch_probe_errors_total", error="timeout", **mod)] == 3.0
+    assert got[key("outwatch_check_up", **mod)] == 1.0
+    assert got[key("outwatch_check_up", **dns)] == 0.0
+    bank = {"service": "privatbank", "group": "bank", "vantage": "kyiv-1"}
+    assert got[key("outwatch_service_status", **bank)] == 1.0  # degraded
+    assert got[key("outwatch_service_state", status="degraded", **bank)] == 1.0
+    assert got[key("outwatch_outage_open", **bank)] == 1.0
     assert (
-        b'outwatch_probes_total{check="web",kind="http",service="privatbank",vantage="kyiv-1"} 1.0'
-        in expected
+        got[key("outwatch_outages_total", service="mod", group="government", vantage="kyiv-1")]
+        == 1.0
+    )
+    assert (
+        got[key("outwatch_service_status", service="never", group="other", vantage="kyiv-1")]
+        == -1.0
+    )
+    assert got[key("outwatch_store_errors_total", vantage="kyiv-1")] == 3.0
+    assert (
+        got[key("outwatch_probe_start_lateness_seconds_bucket", le="0.1", vantage="kyiv-1")] == 2.0
+    )
+    assert (
+        got[key("outwatch_announcements_total", source="cert", kind="attack", vantage="kyiv-1")]
+        == 2.0
+    )
+    assert got[key("outwatch_source_up", source="ingest", kind="ingest", vantage="kyiv-1")] == 0.0
+    assert (
+        got[key("outwatch_build_info", version=__import__("monitor").__version__, vantage="kyiv-1")]
+        == 1.0
     )

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.web.pages import health_bar
 from monitor.web.statuspage import MAX_TEXT, StatusView, render_status_page, safe_url
 
 NOW = datetime(2022, 2, 15, 16, 30, tzinfo=UTC)
@@ -64,7 +65,18 @@ def _service(name: str, title: str, group: str, status: str, day: float | None) 
             _check("dns", "dns", f"{name}.example", "up", None),
         ],
         "availability": {"24h": day, "7d": None if day is None else min(1.0, day + 0.01)},
+        "bar": _bar(status, day),
     }
+
+
+def _bar(status: str, day: float | None) -> list[dict[str, Any]]:
+    """24 hours of buckets: data for the last 20 h, a degraded blip 6 h ago, the outage now."""
+    if day is None:
+        return health_bar([], None, NOW)
+    outages = [{"started_at": _iso(360), "ended_at": _iso(340), "worst": "degraded"}]
+    if status in ("down", "degraded"):
+        outages.append({"started_at": _iso(50), "ended_at": None, "worst": status})
+    return health_bar(outages, (NOW - timedelta(hours=20), NOW), NOW)
 
 
 def founding_view(hostile: str = HOSTILE, url: str = HOSTILE_URL) -> StatusView:
@@ -217,10 +229,20 @@ def test_hostile_notice_is_text_not_markup() -> None:
     assert "javascript:" not in page
 
 
+_OWN = re.compile(r"/((incidents|campaigns)/[A-Za-z0-9@%._~-]+)?")
+
+
+def _safe_href(h: str) -> bool:
+    """An https link out, or one of this instance's own pages (quoted, never `//host`)."""
+    return h.startswith("https://") or _OWN.fullmatch(h) is not None
+
+
 def test_only_https_links() -> None:
+    """Outside links are https only; the rest are this instance's own pages."""
     page = render_status_page(founding_view())
     hrefs = [v for k, v in _parse(page).attrs if k == "href"]
-    assert hrefs and all(h is not None and h.startswith("https://") for h in hrefs)
+    assert hrefs and all(h is not None and _safe_href(h) for h in hrefs), hrefs
+    assert "/incidents/inc-mod-1" in hrefs and "/campaigns/camp-1" in hrefs
     assert "https://t.me/dsszzi/102" in hrefs
 
 
@@ -440,4 +462,54 @@ def test_malformed_data_never_breaks_the_page(
     page.encode("utf-8")
     parsed = _parse(page)
     assert "script" not in parsed.tags
-    assert all(v is None or v.startswith("https://") for k, v in parsed.attrs if k == "href")
+    assert all(v is None or _safe_href(v) for k, v in parsed.attrs if k == "href")
+
+
+def test_service_bars_have_a_title_per_bucket() -> None:
+    page = render_status_page(founding_view())
+    cells = re.findall(r'<i class="b b-(\w+)" title="([^"]*)"></i>', page)
+    assert len(cells) == 6 * 96
+    statuses = {c for c, _ in cells}
+    assert statuses == {"up", "degraded", "down", "none"}
+    assert any(t.endswith(": no data") for c, t in cells if c == "none")
+    assert any(re.fullmatch(r"\d\d:\d\d–\d\d:\d\d UTC: down, 15 min not up", t) for _, t in cells)
+
+
+def test_one_check_is_not_checks() -> None:
+    view = founding_view()
+    one = {**view.services[0], "checks": view.services[0]["checks"][:1]}
+    page = render_status_page(StatusView("kyiv-1", NOW, services=[one]))
+    assert "<summary>1 check</summary>" in page
+    assert "<summary>2 checks</summary>" in render_status_page(view)
+
+
+def test_other_notice_names_no_services() -> None:
+    """Words naming a service do not make an `other` notice about it."""
+    other = {
+        "key": "dsszzi/9",
+        "kind": "other",
+        "services": ["privatbank"],
+        "text": "ПриватБанк оновив тарифи.",
+        "published_at": _iso(1),
+    }
+    attack = {**other, "key": "dsszzi/10", "kind": "attack"}
+    page = render_status_page(StatusView("kyiv-1", NOW, announcements=[other, attack]))
+    notices = re.findall(r'<li class="notice">.*?</li>', page)
+    (o,) = [n for n in notices if "dsszzi/9" in n]
+    (a,) = [n for n in notices if "dsszzi/10" in n]
+    assert "privatbank" not in o.split('<p class="text"')[0]
+    assert "privatbank" in a.split('<p class="text"')[0]
+
+
+def test_campaign_banner_and_incidents_link_their_pages() -> None:
+    view = founding_view()
+    thumbs = {"inc-mod-1": '<svg class="tl thumb"></svg>'}
+    page = render_status_page(StatusView(**{**view.__dict__, "thumbnails": thumbs}))
+    banner = re.search(r'<div class="banner campaign".*?</div>', page)
+    assert (
+        banner and '<a class="id" href="/campaigns/camp-1"><bdi>camp-1</bdi></a>' in banner.group(0)
+    )
+    assert '<a class="thumb-link" href="/incidents/inc-mod-1"' in page
+    # open incidents come first
+    order = [m for m in re.findall(r'href="/incidents/(inc-[a-z]+-1)"', page)]
+    assert order.index("inc-diia-1") > max(order.index(i) for i in ("inc-mod-1",))
