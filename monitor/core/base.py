@@ -130,6 +130,29 @@ def claim_dict(c: Claim) -> dict[str, object]:
     }
 
 
+def claim_from(d: Mapping[str, object]) -> Claim | None:
+    """The inverse of claim_dict; None for a record that is not a claim (a stored row is data)."""
+    kind, polarity, time = d.get("kind"), d.get("polarity", "asserted"), d.get("time", "now")
+    cause, evidence = d.get("cause", "unknown"), d.get("evidence") or []
+    if (
+        kind not in CLAIM_KINDS
+        or polarity not in ("asserted", "denied")
+        or time not in ("now", "past", "planned")
+        or cause not in ("attack", "technical", "unknown")
+        or not isinstance(d.get("service", ""), str)
+        or not isinstance(evidence, list)
+    ):
+        return None
+    return Claim(
+        str(d.get("service", "")),
+        kind,
+        polarity,
+        time,
+        tuple(str(e) for e in evidence),
+        cause,
+    )
+
+
 @dataclass(frozen=True)
 class Classification:
     """What the classifier decided about a notice, and the words that decided it."""

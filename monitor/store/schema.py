@@ -65,6 +65,7 @@ def _announcements(db: sqlite_utils.Database) -> None:
             "services": str,
             "confidence": float,
             "evidence": str,
+            "claims": str,
             "version": int,
             "first_seen": str,
             "updated_at": str,
@@ -74,6 +75,9 @@ def _announcements(db: sqlite_utils.Database) -> None:
         defaults={"deleted": 0, "version": 1},
         if_not_exists=True,
     )
+    for table in ("announcements", "announcement_edits"):
+        if db.table(table).exists() and "claims" not in db.table(table).columns_dict:
+            db.table(table).add_column("claims", str)  # stores from before claims
     db.table("announcements").create_index(["published_at"], if_not_exists=True)
     db.table("announcements").create_index(["source", "published_at"], if_not_exists=True)
     db.table("announcement_edits").create(
@@ -85,6 +89,7 @@ def _announcements(db: sqlite_utils.Database) -> None:
             "edited_at": str,
             "kind": str,
             "services": str,
+            "claims": str,
             "recorded_at": str,
         },
         pk=("source", "id", "version"),

@@ -91,10 +91,11 @@ def run(events: Sequence[Any], corr: Correlator | None = None) -> tuple[Correlat
 
 
 def final(changes: Sequence[Change]) -> dict[str, Incident]:
+    """The last word on each incident, by `<service>@<start>`."""
     seen: dict[str, Incident] = {}
     for c in changes:
         if c.incident is not None:
-            seen[c.incident.id] = c.incident
+            seen[f"{c.incident.service}@{c.incident.started_at.isoformat()}"] = c.incident
     return seen
 
 
