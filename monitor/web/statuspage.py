@@ -360,8 +360,8 @@ def _claims(claims: Sequence[Any]) -> str:
         what = _kind(c.get("kind"))
         if c.get("polarity") == "denied":
             what += " (denied)"
-        elif c.get("time") in ("past", "planned"):
-            what += f" ({_text(c.get('time'), 10)})"
+        elif (when := c.get("time")) in ("past", "planned"):
+            what += f" ({when})"  # one of two known words
         words = ", ".join(f"<q>{_text(w, 60)}</q>" for w in _list(c.get("evidence"))[:6])
         items.append(
             f"<li>{_text(c.get('service') or '—', 40)}: {what}"
