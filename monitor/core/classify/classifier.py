@@ -7,6 +7,7 @@ the notice's overall kind is derived from its claims.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class _Alias:
     service: str
     slots: tuple[frozenset[str], ...]
     needs_capital: bool  # "Дія" is the service, "дія постанови" is not
+    acronym: bool = False  # "МЗС" derived from "Міністерство закордонних справ": upper case only
 
 
 class Classifier:
@@ -73,10 +75,15 @@ class Classifier:
         names: list[str] = []
         for svc in services:
             names.append(svc.name)
-            for text in getattr(svc, "aliases", None) or []:
+            written = [str(a) for a in getattr(svc, "aliases", None) or []]
+            for text in written:
                 if _looks_like_host(text):
                     domains.setdefault(text.lower().removeprefix("www."), svc.name)
                 elif alias := _alias(svc.name, text):
+                    aliases.append(alias)
+            # the forms notices also use, derived from the operator's base forms
+            for text in derived_forms(written):
+                if alias := _alias(svc.name, text, derived=True):
                     aliases.append(alias)
             for check in getattr(svc, "checks", None) or []:
                 host = _host_of(check)
@@ -132,6 +139,8 @@ class Classifier:
         for i, tok in enumerate(toks):
             for alias in self._starting(tok.lemmas)[1]:
                 if alias.needs_capital and not tok.capital:
+                    continue
+                if alias.acronym and not clean[tok.start : tok.end].isupper():
                     continue
                 end = _match_alias(alias.slots, toks, i)
                 if end is not None:
@@ -223,17 +232,49 @@ def _confidence(kind: str, scores: dict[str, float], claimed: bool) -> float:
     return round(max(0.3, min(0.95, value)), 2)
 
 
-def _alias(service: str, text: str) -> _Alias | None:
+def _alias(service: str, text: str, derived: bool = False) -> _Alias | None:
     """An alias as written by the operator; Title-case means capitalised in the text too."""
     words = morph.lemmas_of(text)
     if not words:
         return None
+    if derived and len(words) == 1 and text.isupper():
+        return _Alias(service, (frozenset({text.lower()}),), True, acronym=True)
     first = next((w for w in morph.clean(text).split() if any(c.isalnum() for c in w)), "")
     # "Дія", "Міністерство оборони": a capital then lower case; "ПриватБанк" (inner capital),
     # "ЗСУ" (abbreviation) and "monobank" (lower case) match however they are written
     letters = [c for c in first if c.isalpha()]
     title = bool(letters) and letters[0].isupper() and not any(c.isupper() for c in letters[1:])
     return _Alias(service, tuple(w.lemmas for w in words), title)
+
+
+def derived_forms(aliases: Sequence[str]) -> list[str]:
+    """Forms of the operator's aliases that notices use and the operator did not write: the Latin
+    transliteration of a Cyrillic name ("Ощадбанк" -> "Oshchadbank", by anyascii) and the
+    acronym of a Cyrillic name of three or more words ("Міністерство закордонних справ" ->
+    "МЗС"). Inflected forms need none: they match by lemma."""
+    from anyascii import anyascii  # imported lazily, like the dictionaries
+
+    written = {a.casefold() for a in aliases}
+    out: list[str] = []
+    for alias in aliases:
+        forms = []
+        if _CYRILLIC.search(alias):
+            forms.append(anyascii(alias))
+        words = [w for w in _WORDS.findall(alias) if not w.isdigit()]
+        # Ukrainian and Russian names are known by their initials (ЗСУ, МЗС, НБУ); English
+        # initials collide with the trade's words ("MFA" is also multi-factor authentication)
+        if len(words) >= 3 and _CYRILLIC.search(alias):
+            forms.append("".join(w[0] for w in words).upper())
+        for form in forms:
+            letters = sum(c.isalpha() for c in form)
+            if letters >= 3 and form.casefold() not in written:
+                written.add(form.casefold())
+                out.append(form)
+    return out
+
+
+_CYRILLIC = re.compile(r"[а-яіїєґё]", re.I)
+_WORDS = re.compile(r"[^\W_]+")
 
 
 def _looks_like_host(text: str) -> bool:

@@ -44,6 +44,7 @@ technical 1.0  технічний|технический|регламентни�
 technical 1.0  maintenance|downtime
 technical 1.0  збій|сбой|проблема|причина|failure|cause|outage + технічний|технический|technical
 outage   0.8  down
+outage   1.0  be|go|remain|stay + down|offline
 outage   0.6  проблема|problem|затримка|задержка|delay|помилка|ошибка|error|failure|slowdown|glitch|fail
 outage   1.0  проблема|problem|issue|труднощі|трудности|difficulty + з|с|with|у|в|in
 outage   0.4  навантаження|нагрузка|load|overload|перевантаження|перегрузка

@@ -293,3 +293,28 @@ def test_never_raises_and_is_deterministic(clf: Classifier, text: str, own: str 
     assert all(c.kind in CLAIM_KINDS for c in first.claims)
     assert all(c.evidence for c in first.claims)
     assert len({(c.service, c.kind, c.polarity, c.time) for c in first.claims}) == len(first.claims)
+
+
+class _Svc:
+    def __init__(self, name: str, aliases: list[str]) -> None:
+        self.name, self.aliases = name, aliases
+
+
+@pytest.mark.parametrize(
+    ("text", "services"),
+    [
+        ("Oshchadbank is under a DDoS attack.", {"oschadbank"}),  # transliterated by anyascii
+        ("Сайт МЗС недоступний.", {"mfa"}),  # initials of a three-word name
+        ("Сайт мзс недоступний.", set()),  # initials only in capitals
+        ("CERT-UA urges organisations to enable MFA.", set()),  # no English initials
+        ("Сайт Міністерства закордонних справ недоступний.", {"mfa"}),  # inflected, by lemma
+    ],
+)
+def test_derived_alias_forms(text: str, services: set[str]) -> None:
+    clf = Classifier.from_services(
+        [
+            _Svc("mfa", ["Міністерство закордонних справ", "Ministry of Foreign Affairs"]),
+            _Svc("oschadbank", ["Ощадбанк"]),
+        ]
+    )
+    assert set(clf.classify(text).services) == services
