@@ -31,6 +31,10 @@ class _Alias:
     acronym: bool = False  # "МЗС" derived from "Міністерство закордонних справ": upper case only
 
 
+# the cues and the aliases a word may begin
+_Starts = tuple[tuple[Cue, ...], tuple[_Alias, ...]]
+
+
 class Classifier:
     """Decides a notice's kind and links it to configured services; pure and deterministic."""
 
@@ -50,9 +54,9 @@ class Classifier:
                 self._cues[lemma].append(cue)
         # per distinct word (its lemma set): the cues and aliases it may begin; most notices
         # reuse the same words, so this is where the time goes
-        self._starts: dict[frozenset[str], tuple[tuple[Cue, ...], tuple[_Alias, ...]]] = {}
+        self._starts: dict[frozenset[str], _Starts] = {}
 
-    def _starting(self, lemmas: frozenset[str]) -> tuple[tuple[Cue, ...], tuple[_Alias, ...]]:
+    def _starting(self, lemmas: frozenset[str]) -> _Starts:
         found = self._starts.get(lemmas)
         if found is None:
             # in table order, whatever the order of the set: the same text, the same evidence
@@ -100,8 +104,9 @@ class Classifier:
             text = "" if text is None else str(text)
         clean = morph.clean(text)
         toks = morph.tokens(clean)
-        mentions = self._link(clean, toks)
-        raw = self._cues_in(toks)
+        starts = [self._starting(t.lemmas) for t in toks]
+        mentions = self._link(clean, toks, starts)
+        raw = self._cues_in(toks, starts)
         turns = [h for h in raw if h.label in TURNS]
         # "не відповідає дійсності" is a denial, not "не відповідає" (not responding)
         denial = {k for h in turns if h.label == "deny" for k in range(h.i, h.j + 1)}
@@ -134,10 +139,10 @@ class Classifier:
     def _rank(self, item: tuple[str, object]) -> int:
         return self._order.get(item[0], len(self._order))
 
-    def _link(self, clean: str, toks: list[Token]) -> list[Mention]:
+    def _link(self, clean: str, toks: list[Token], starts: list[_Starts]) -> list[Mention]:
         found: list[Mention] = []
         for i, tok in enumerate(toks):
-            for alias in self._starting(tok.lemmas)[1]:
+            for alias in starts[i][1]:
                 if alias.needs_capital and not tok.capital:
                     continue
                 if alias.acronym and not clean[tok.start : tok.end].isupper():
@@ -146,14 +151,14 @@ class Classifier:
                 if end is not None:
                     found.append(Mention(alias.service, i, end, clean[tok.start : toks[end].end]))
         if self._domains:
-            starts = {t.start: k for k, t in enumerate(toks)}
+            at_char = {t.start: k for k, t in enumerate(toks)}
             for start, end, host in morph.hosts(clean):
                 svc = self._domain_service(host)
-                first = starts.get(start)
-                if first is None and "//" in clean[max(0, start - 8) : start]:
-                    first = starts.get(start)
+                first = at_char.get(start)
                 if svc and first is not None:
-                    last = max(k for k in range(first, len(toks)) if toks[k].start < end)
+                    last = first
+                    while last + 1 < len(toks) and toks[last + 1].start < end:
+                        last += 1
                     found.append(Mention(svc, first, last, host))
         # longest first at one place: "Збройні сили України" over "Збройні сили"
         found.sort(key=lambda m: (m.i, -m.j))
@@ -175,12 +180,12 @@ class Classifier:
                 return svc
         return None
 
-    def _cues_in(self, toks: list[Token]) -> list[Hit]:
+    def _cues_in(self, toks: list[Token], starts: list[_Starts]) -> list[Hit]:
         hits: list[Hit] = []
         for i, tok in enumerate(toks):
             if tok.imperative:
                 hits.append(Hit("imperative", 0.6, i, i, tok.start, tok.end))
-            for cue in self._starting(tok.lemmas)[0]:
+            for cue in starts[i][0]:
                 end = _match_cue(cue.slots, toks, i)
                 if end is not None:
                     hits.append(Hit(cue.label, cue.weight, i, end, tok.start, toks[end].end))
