@@ -41,12 +41,13 @@ outage   1.2  недоступний|недоступный|недоступні
 outage   1.0  збій|сбой|перебій|перебой|outage|disruption|disrupt|offline|degrade|interruption|interrupt
 outage   1.0  неполадка|несправність|неисправность|відключення|отключение|аварія|авария|відсутній|отсутствовать|відсутність|отсутствие|відключити|вимкнути|отключить|выключить
 technical 1.0  технічний|технический|регламентний|регламентный|technical + робота|работа|проблема|неполадка|збій|сбой|помилка|ошибка|problem|issue|difficulty|glitch|failure|fault|work
+outage   1.0  перерва|перерыв|break|interruption + зв'язок|связь|робота|работа|service|connection
 technical 1.0  maintenance|downtime
 technical 1.0  збій|сбой|проблема|причина|failure|cause|outage + технічний|технический|technical
 outage   0.8  down
 outage   1.0  be|go|remain|stay + down|offline
 outage   0.6  проблема|problem|затримка|задержка|delay|помилка|ошибка|error|failure|slowdown|glitch|fail
-outage   1.0  проблема|problem|issue|труднощі|трудности|difficulty + з|с|with|у|в|in
+outage   1.0  проблема|problem|issue|труднощі|трудности|difficulty + з|зі|із|с|со|with|у|в|in
 outage   0.4  навантаження|нагрузка|load|overload|перевантаження|перегрузка
 outage   0.4  тимчасово|временно|тимчасовий|временный|temporarily|temporary
 outage   1.2  не|not|ні|нет|isn't|aren't|doesn't|don't|didn't|wasn't|weren't + працювати|відкриватися|завантажуватися|могти|вдатися|вдаватися|бачити|проходити|функціонувати|доступний|відповідати|работать|открываться|загружаться|мочь|удаться|удаваться|видеть|проходить|функционировать|доступный|отвечать|work|available|accessible|load|respond|open|function
@@ -54,6 +55,7 @@ outage   1.2  немає|нема|нет|no + зв'язок|доступ|зв'я
 outage   1.2  couldn't|can't|cannot|unable + log|login|access|see|connect|pay|use|load|make|open|reach
 advisory 1.2  попереджати|попередити|попередження|застерігати|застерегти|рекомендувати|рекомендація|радити|порадити|порада|закликати|нагадувати|предупреждать|предупредить|предупреждение|рекомендовать|рекомендация|советовать|посоветовать|призывать|напоминать
 advisory 1.2  warn|warning|urge|advise|advisory|recommend|recommendation|beware|remind
+warns    0  попереджати|попередити|предупреждать|предупредить|warn
 advisory 1.0  будьте|будь + обережний|пильний|уважний|осторожный|бдительный|внимательный|careful|vigilant|cautious
 advisory 0.6  зловмисник|злоумышленник|шкідливий|вредоносный|malware|malicious|вірус|вирус|virus|підозрілий|подозрительный|suspicious|patch|неофіційний|неофициальный
 phishing 1.2  фішинг|фішинговий|фишинг|фишинговый|phishing|шахрай|шахрайський|шахрайство|мошенник|мошеннический|мошенничество|scam|scammer|fraud|fraudster|fraudulent
@@ -93,7 +95,7 @@ KINDS = frozenset(
     }
 )
 CONTEXTS = frozenset({"it", "weapon", "army"})
-TURNS = frozenset({"deny", "fake", "past", "now", "planned"})
+TURNS = frozenset({"deny", "fake", "past", "now", "planned", "warns"})
 
 # a negation before a cue (or "not" after it with a verb of being or finding) denies it
 NEGATIONS = frozenset(

@@ -61,7 +61,7 @@ class Analysis:
     lemmas: frozenset[str]
     imperative: bool  # "не встановлюйте": advice
     irrealis: bool  # only infinitive, future or imperative: "відновити" is not "відновлено"
-    present: bool = False  # only present tense: "відбиває" is still going on
+    present: bool = False  # only present tense or imperfective: "відбиває", "отбивал" went on
 
 
 def clean(text: str) -> str:
@@ -173,6 +173,7 @@ _SENTENCE_MARKS = frozenset(".!?\n")
 # a clause opening with one of these says something else about something else
 _CONTRAST = frozenset(
     {"а", "але", "проте", "однак", "зате", "но", "однако", "зато", "but", "however", "whereas"}
+    | {"while", "тоді", "тогда"}  # "..., while Ukrposhta remains under attack"
 )
 
 # words as written -> (capitalised, lemmas, imperative, irrealis, present): skips lower-casing
@@ -223,7 +224,7 @@ def analyse(word: str) -> Analysis:
         frozenset(lemmas),
         any("impr" in p.tag for p in chosen),
         bool(chosen) and all(_IRREALIS & p.tag.grammemes for p in chosen),
-        bool(chosen) and all("pres" in p.tag for p in chosen),
+        bool(chosen) and all("pres" in p.tag or "impf" in p.tag for p in chosen),
     )
 
 

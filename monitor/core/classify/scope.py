@@ -69,6 +69,18 @@ def turn(hits: list[Hit], turns: list[Hit], toks: Sequence[Token], text: str) ->
         turned = _turn_one(h, hits, turns, toks, text, covered)
         if turned is not None:
             out.append(turned)
+    # "Київстар попереджає: можливі перерви зв'язку": a warning of an outage, with no attack
+    # in it, announces a planned one
+    warned = {toks[t.i].sentence for t in turns if t.label == "warns"}
+    warned -= {toks[x.i].sentence for x in out if x.label in ("cyber", "attack")}
+    planned = set()
+    for k, h in enumerate(out):
+        sentence = toks[h.i].sentence
+        if h.label in _DOWN and h.time == "now" and h.polarity == "asserted" and sentence in warned:
+            out[k] = replace(h, time="planned", why=f"planned: {text[h.start : h.end]}")
+            planned.add(sentence)
+    # the warning is the announcement of the plan, not advice of its own
+    out = [h for h in out if not (h.label in _ADVICE and toks[h.i].sentence in planned)]
     # "буде недоступний через технічні роботи": the cause of a planned outage is planned too
     plans = {toks[h.i].clause: h.why for h in out if h.time == "planned" and h.label in _DOWN}
     return [
@@ -80,6 +92,7 @@ def turn(hits: list[Hit], turns: list[Hit], toks: Sequence[Token], text: str) ->
 
 
 _DOWN = frozenset({"outage", "technical"})
+_ADVICE = frozenset({"advisory", "imperative"})
 
 
 def _turn_one(
@@ -221,7 +234,7 @@ def scopes(hits: list[Hit], mentions: list[Mention], toks: Sequence[Token]) -> d
             continue  # the same service named twice in one place: the same scope
         done.add(key)
         seen = out[m.service]
-        for h in (*where.local(m.service, tok, own), *orphan):
+        for h in (*where.local(m.service, tok, own), *orphan, *where.context(tok.sentence)):
             seen.setdefault(_at(h), h)
     return {svc: sorted(hs.values(), key=_at) for svc, hs in out.items()}
 
@@ -253,6 +266,10 @@ class _Where:
         for t in toks:
             self.seg_sentence.setdefault(t.segment, t.sentence)
         self.named = {self.seg_sentence[g] for g in segments}
+
+    def context(self, sentence: int) -> list[Hit]:
+        """What the sentence is about (websites, weapons, troops): it decides a bare "атака"."""
+        return [h for h in self.sentence.get(sentence, ()) if h.label in CONTEXTS]
 
     def local(self, service: str, tok: Token, own: int) -> list[Hit]:
         for p in (tok.paren, own):
