@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from monitor.core.base import Claim, Classification, overall_kind
 from monitor.core.classify import morph
-from monitor.core.classify.cues import CUES, GAP, IMPERSONATING, TURNS, Cue
+from monitor.core.classify.cues import CUES, GAP, IMPERSONATING, KINDS, TURNS, Cue
 from monitor.core.classify.morph import Token
 from monitor.core.classify.scope import Hit, Mention, claims_for, decide, scopes, turn
 
@@ -111,12 +111,15 @@ class Classifier:
         # "не відповідає дійсності" is a denial, not "не відповідає" (not responding)
         denial = {k for h in turns if h.label == "deny" for k in range(h.i, h.j + 1)}
         kinds = [h for h in raw if h.label not in TURNS and not denial & {h.i, h.j}]
-        hits = turn(kinds, turns, toks, clean)
         claims: list[Claim] = []
-        if mentions:
+        if not any(h.label in KINDS for h in kinds):
+            hits = kinds  # war news, product news: words of context only, no claim to make
+        elif mentions:
+            hits = turn(kinds, turns, toks, clean)
             for svc, scoped in sorted(scopes(hits, mentions, toks).items(), key=self._rank):
                 claims += claims_for(svc, scoped, clean, linked=True)
         else:
+            hits = turn(kinds, turns, toks, clean)
             claims = claims_for(service or "", hits, clean, linked=bool(service))
         found = tuple(claims)
         kind = overall_kind(found)
@@ -127,13 +130,14 @@ class Classifier:
         if not said and names:
             said = (f"service {service}: own channel",)
         live = [h for h in hits if h.polarity == "asserted" and h.time == "now"]
-        decision = decide(live, bool(names))
+        scores = _scores(live)
         if kind == "other":
-            why = tuple(f"{h.label}: {clean[h.start : h.end]}" for h in decision.dismissed)
+            dismissed = decide(live, bool(names)).dismissed if live else ()
+            why = tuple(f"{h.label}: {clean[h.start : h.end]}" for h in dismissed)
         else:
             why = tuple(e for c in found if c.live and c.kind == kind for e in c.evidence)
         evidence = tuple(dict.fromkeys((*why, *said)))
-        confidence = _confidence(kind, decision.scores, bool(claims))
+        confidence = _confidence(kind, scores, bool(claims))
         return Classification(kind, names, confidence, evidence, found)
 
     def _rank(self, item: tuple[str, object]) -> int:
@@ -150,7 +154,7 @@ class Classifier:
                 end = _match_alias(alias.slots, toks, i)
                 if end is not None:
                     found.append(Mention(alias.service, i, end, clean[tok.start : toks[end].end]))
-        if self._domains:
+        if self._domains and "." in clean:  # a host name has a dot
             at_char = {t.start: k for k, t in enumerate(toks)}
             for start, end, host in morph.hosts(clean):
                 svc = self._domain_service(host)
@@ -225,6 +229,29 @@ def _match_alias(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -
         if not toks[i + k].lemmas & slot or toks[i + k].clause != clause:
             return None
     return i + len(slots) - 1
+
+
+# which cues speak for which kind, for the confidence only (the claims decide the kind)
+_SCORED = {
+    "cyber": "attack",
+    "restored": "restored",
+    "working": "restored",
+    "repelled": "restored",
+    "outage": "outage",
+    "technical": "outage",
+    "advisory": "advisory",
+    "imperative": "advisory",
+    "phishing": "advisory",
+}
+
+
+def _scores(hits: Sequence[Hit]) -> dict[str, float]:
+    scores = dict.fromkeys(("attack", "outage", "restored", "advisory"), 0.0)
+    for h in hits:
+        kind = _SCORED.get(h.label)
+        if kind is not None:
+            scores[kind] += h.weight
+    return scores
 
 
 def _confidence(kind: str, scores: dict[str, float], claimed: bool) -> float:
