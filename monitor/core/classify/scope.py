@@ -107,11 +107,11 @@ def _turn_one(
         return replace(h, label="outage", weight=1.0, start=toks[neg].start, why="")
     if neg is not None:
         return replace(h, polarity="denied", why=f"denied: {_words(toks, text, neg, neg)}")
-    if not good and (deny := _denial(h, turns, toks)) is not None:
+    if turns and not good and (deny := _denial(h, turns, toks)) is not None:
         return replace(h, polarity="denied", why=f"denied: {text[deny.start : deny.end]}")
     if (plan := _planned(h, turns, toks, text)) is not None:
         return replace(h, time="planned", why=plan)
-    if (past := _past(h, turns, toks)) is not None:
+    if turns and (past := _past(h, turns, toks)) is not None:
         return replace(h, time="past", why=f"past: {text[past.start : past.end]}")
     return h
 
