@@ -190,19 +190,69 @@ class Web(_Frozen):
 STALE_AFTER = 86400.0
 
 
+# what `channels` accepts as written: a name, an id, or {name, service}
+_CHANNEL_ITEM: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "integer"},
+        {
+            "type": "object",
+            "properties": {
+                "name": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                "service": {"type": "string"},
+            },
+            "required": ["name", "service"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+class OwnChannel(_Frozen):
+    """A channel that is a service's own: a notice there that names no service is about it."""
+
+    name: str | int
+    service: str
+
+
 class Telegram(_Frozen):
     """A Telegram user account watching official channels."""
 
     api_id: int
     api_hash: Secret
     session: str = "./outwatch.session"
-    channels: list[str | int] = Field(min_length=1)
+    # `{name: kyivstar_official, service: kyivstar}` entries become a name here and an entry
+    # in `services`
+    channels: list[str | int] = Field(min_length=1, json_schema_extra={"items": _CHANNEL_ITEM})
+    services: dict[str, str] = Field(default_factory=dict)  # channel name -> its own service
     backfill_interval: Duration = 300.0
     # on each (re)connect the recent past is read again, so edits and deletions made while
     # the daemon was away are applied: messages of the last recheck_window, at most recheck_max
     recheck_window: Duration = 86400.0
     recheck_max: int = Field(default=200, ge=0)
     stale_after: Duration | None = STALE_AFTER
+
+    @_model_validator(mode="before")
+    @classmethod
+    def _own_channels(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("channels"), list):
+            return data
+        names: list[Any] = []
+        owners = dict(data.get("services") or {})
+        for i, entry in enumerate(data["channels"]):
+            if isinstance(entry, dict):
+                try:
+                    own = OwnChannel.model_validate(entry)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(x) for x in first["loc"])
+                    what = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+                    raise ValueError(f"channels[{i}].{where}: {what}") from None
+                names.append(own.name)
+                owners[str(own.name)] = own.service
+            else:
+                names.append(entry)
+        return {**data, "channels": names, "services": owners}
 
 
 class Feed(_Frozen):
@@ -212,6 +262,7 @@ class Feed(_Frozen):
     url: str
     interval: Duration = 300.0
     stale_after: Duration | None = STALE_AFTER
+    service: str | None = None  # the feed is this service's own
 
 
 class Ingest(_Frozen):
@@ -219,6 +270,7 @@ class Ingest(_Frozen):
 
     tokens: list[Secret] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(default=120, ge=1)
+    services: dict[str, str] = Field(default_factory=dict)  # ingest source -> its own service
 
 
 class Sources(_Frozen):
@@ -235,6 +287,32 @@ class Sources(_Frozen):
             data = dict(data)
             data["feeds"] = list(data.get("feeds") or []) + list(data.pop("rss") or [])
         return data
+
+    def own_services(self) -> dict[str, str]:
+        """Source name -> the service whose own source it is: Telegram channels by lower-case
+        username without "@", feeds by name, ingest sources by their name (without a prefix)."""
+        out: dict[str, str] = {}
+        if self.telegram is not None:
+            for name, svc in self.telegram.services.items():
+                out[name.strip().removeprefix("@").lower()] = svc
+        out.update({f.name: f.service for f in self.feeds if f.service})
+        out.update(self.ingest.services)
+        return out
+
+    def own_service_places(self) -> list[tuple[str, str]]:
+        """(config path, service) of every own-source declaration, to check the services exist."""
+        places: list[tuple[str, str]] = []
+        if self.telegram is not None:
+            places += [
+                (f"sources.telegram.channels[{n}]", s) for n, s in self.telegram.services.items()
+            ]
+        places += [
+            (f"sources.feeds[{i}].service", f.service)
+            for i, f in enumerate(self.feeds)
+            if f.service
+        ]
+        places += [(f"sources.ingest.services.{n}", s) for n, s in self.ingest.services.items()]
+        return places
 
 
 class Correlation(_Frozen):
@@ -292,6 +370,14 @@ class Config(_Frozen):
             data = dict(data)
             data["vantage"] = {"name": data["vantage"]}
         return data
+
+    @_model_validator(mode="after")
+    def _own_services_exist(self) -> Config:
+        names = {s.name for s in self.services}
+        for where, svc in self.sources.own_service_places():
+            if svc not in names:
+                raise ValueError(f"{where}: no service named {svc!r}")
+        return self
 
     def service(self, name: str) -> Service | None:
         """The service called `name`, if any."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, FakeClock, Message, Observation
@@ -18,7 +18,11 @@ from monitor.core.incidents import Campaign, Change, Gap, Incident
 from monitor.core.timebounds import usable
 from probes.base import ERROR_CLASSES
 
-Classify = Callable[[str], Classification]
+
+class Classify(Protocol):
+    """Text (and the channel's own service, if it has one) to a classification."""
+
+    def __call__(self, text: str, service: str | None = None, /) -> Classification: ...
 
 
 class ReplayError(Exception):
@@ -231,6 +235,7 @@ def replay(
     engine = Engine(cfg)
     clock = FakeClock()
     seen = _Collector()
+    own = cfg.sources.own_services()  # a notice on a service's own channel is about it
     # at one instant: canaries first (so the guard decides before outages open), then the rest
     stream: list[tuple[datetime, int, int, Observation | Message]] = [
         (o.ts, 0 if o.service == CANARY_SERVICE else 1, i, o) for i, o in enumerate(results)
@@ -243,7 +248,8 @@ def replay(
         clock.set(when)
         now = clock.now()
         if isinstance(item, Message):
-            seen.add(engine.announcement(Announcement(item, classify(item.text)), now))
+            ann = Announcement(item, classify(item.text, own.get(item.source)))
+            seen.add(engine.announcement(ann, now))
         else:
             seen.add(engine.observe(item)[1])
     seen.add(engine.tick(clock.now()))

@@ -21,7 +21,20 @@ ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
     "other",
 )
 
-Flag = Literal["restored_claim_while_down", "announced_not_observed", "observed_not_announced"]
+# What a claim says happened to one service; "other" is only ever a notice's overall kind.
+ClaimKind = Literal["attack", "outage", "restored", "advisory"]
+CLAIM_KINDS: tuple[ClaimKind, ...] = ("attack", "outage", "restored", "advisory")
+Polarity = Literal["asserted", "denied"]
+ClaimTime = Literal["now", "past", "planned"]
+# why a service failed, as its claims tell: "technical" when an official says so or denies an attack
+Cause = Literal["attack", "technical", "unknown"]
+
+Flag = Literal[
+    "restored_claim_while_down",
+    "announced_not_observed",
+    "observed_not_announced",
+    "cause_disputed",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,12 @@ FLAGS: dict[Flag, FlagWords] = {
     "observed_not_announced": FlagWords(
         "Observed down, but no official notice",
         "{service}: down with no official notice",
+        "warning",
+    ),
+    # an official "technical failure" / "not an attack" while the failures look volumetric
+    "cause_disputed": FlagWords(
+        "Called technical, but the failures look like a DDoS",
+        "{service}: an official notice calls it a technical failure, but probes mostly time out",
         "warning",
     ),
 }

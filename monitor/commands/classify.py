@@ -1,7 +1,8 @@
 """`outwatch classify -c FILE [INPUT]`: classify JSON-lines notices, one JSON line out per line in.
 
 Input lines are `{"id": ..., "text": "..."}` ("id" is echoed back as given; blank lines are
-skipped). A bad line is reported on stderr as `INPUT:LINE: what is wrong` and skipped; the
+skipped); an optional `"service"` names the channel's own service, which a notice naming none
+is about. A bad line is reported on stderr as `INPUT:LINE: what is wrong` and skipped; the
 others are still classified, and the exit status is then 1. The config needs only `services`.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from monitor import config
+from monitor.core.base import claim_dict
 from monitor.core.classify.classifier import Classifier
 
 
@@ -22,9 +24,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the subcommand."""
     p = sub.add_parser(
         "classify",
-        help="classify notices (JSON lines {id, text}) into kind and services",
+        help="classify notices (JSON lines {id, text}) into claims, kind and services",
         description='Read JSON lines {"id": ..., "text": ...} and print one JSON line per '
-        "notice: id, kind, services, confidence, evidence. Bad lines are reported on stderr "
+        "notice: id, kind, services, confidence, evidence, claims (service, kind, polarity, "
+        "time, cause, evidence). Bad lines are reported on stderr "
         "and skipped; the exit status is then 1.",
     )
     p.add_argument("-c", "--config", required=True, help="config file (only services are used)")
@@ -58,13 +61,15 @@ def _classify_lines(classifier: Classifier, name: str, lines: Iterable[bytes], o
             print(f"{name}:{number}: {item}", file=sys.stderr)
             failed = True
             continue
-        result = classifier.classify(item["text"])
+        own = item.get("service")
+        result = classifier.classify(item["text"], own if isinstance(own, str) else None)
         row = {
             "id": item.get("id"),
             "kind": result.kind,
             "services": list(result.services),
             "confidence": result.confidence,
             "evidence": list(result.evidence),
+            "claims": [claim_dict(c) for c in result.claims],
         }
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     out.flush()

@@ -75,10 +75,12 @@ async def _import(
     await channels.ensure_schema()
     messages = await _load(channels, path, source, clamped)
     classifier = Classifier.from_services(cfg.services)
+    own = cfg.sources.own_services()  # an import into a service's own channel is about it
     counts: Counter[str] = Counter()
     for start in range(0, len(messages), BATCH):
         batch = messages[start : start + BATCH]
-        changes = await ann.record_many([(m, classifier.classify(m.text)) for m in batch])
+        said = [(m, classifier.classify(m.text, own.get(m.source))) for m in batch]
+        changes = await ann.record_many(said)
         counts.update(c.kind for c in changes)
     return counts
 

@@ -209,11 +209,19 @@ def _service_down(
 
 
 def _notices(inp: AlertInputs, inc: IncidentLike) -> str:
+    # each notice with the kind of its live claim about this service, not its overall kind
     lines = [
         f"{key} ({kind}) {inp.links.get(key, '')}".strip()
         for key, kind in inc.announcements.items()
     ]
-    return ("Notices: " + "; ".join(lines)) if lines else "No official notice yet."
+    out = ("Notices: " + "; ".join(lines)) if lines else "No official notice yet."
+    cause = getattr(inc, "cause", "unknown")
+    if cause != "unknown":
+        out += f". Cause, as official claims say: {cause}"
+    withdrawn = list(getattr(inc, "withdrawn", ()) or ())
+    if withdrawn:
+        out += f". Withdrawn (edited or deleted): {', '.join(withdrawn)}"
+    return out
 
 
 def _incident_alerts(inp: AlertInputs, inc: IncidentLike) -> list[Alert]:

@@ -10,10 +10,18 @@ from typing import Protocol
 
 from monitor.vocabulary import (
     ANNOUNCEMENT_KINDS,
+    CLAIM_KINDS,
     AnnouncementKind,
+    Cause,
     CheckState,
+    ClaimKind,
+    ClaimTime,
+    Polarity,
     ServiceStatus,
 )
+
+# a notice's overall kind is its most telling live claim: an attack beats an outage, and so on
+_KIND_ORDER: tuple[ClaimKind, ...] = ("attack", "outage", "restored", "advisory")
 
 
 class Clock(Protocol):
@@ -88,6 +96,64 @@ class Outage:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What a notice asserts (or denies) about one service, when, and the words that decided it."""
+
+    service: str  # "" when the notice names no service
+    kind: ClaimKind
+    polarity: Polarity = "asserted"
+    time: ClaimTime = "now"
+    evidence: tuple[str, ...] = ()
+    cause: Cause = "unknown"
+
+    @property
+    def live(self) -> bool:
+        """Asserted and current: the only claims that announce or confirm an incident."""
+        return self.polarity == "asserted" and self.time == "now"
+
+
+def overall_kind(claims: tuple[Claim, ...]) -> AnnouncementKind:
+    """A notice's kind for display: its most telling live claim, or "other"."""
+    live = {c.kind for c in claims if c.live}
+    return next((k for k in _KIND_ORDER if k in live), "other")
+
+
+def claim_dict(c: Claim) -> dict[str, object]:
+    """A claim as JSON-ready data."""
+    return {
+        "service": c.service,
+        "kind": c.kind,
+        "polarity": c.polarity,
+        "time": c.time,
+        "cause": c.cause,
+        "evidence": list(c.evidence),
+    }
+
+
+def claim_from(d: Mapping[str, object]) -> Claim | None:
+    """The inverse of claim_dict; None for a record that is not a claim (a stored row is data)."""
+    kind, polarity, time = d.get("kind"), d.get("polarity", "asserted"), d.get("time", "now")
+    cause, evidence = d.get("cause", "unknown"), d.get("evidence") or []
+    if (
+        kind not in CLAIM_KINDS
+        or polarity not in ("asserted", "denied")
+        or time not in ("now", "past", "planned")
+        or cause not in ("attack", "technical", "unknown")
+        or not isinstance(d.get("service", ""), str)
+        or not isinstance(evidence, list)
+    ):
+        return None
+    return Claim(
+        str(d.get("service", "")),
+        kind,
+        polarity,
+        time,
+        tuple(str(e) for e in evidence),
+        cause,
+    )
+
+
+@dataclass(frozen=True)
 class Classification:
     """What the classifier decided about a notice, and the words that decided it."""
 
@@ -95,6 +161,15 @@ class Classification:
     services: tuple[str, ...] = ()
     confidence: float = 0.0
     evidence: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    def claims_or_kind(self) -> tuple[Claim, ...]:
+        """The claims, or for a classification made without them (older records, tests) the
+        kind as a live claim about each named service."""
+        if self.claims or self.kind not in CLAIM_KINDS:
+            return self.claims
+        kind = self.kind
+        return tuple(Claim(s, kind) for s in self.services)
 
 
 @dataclass(frozen=True)
@@ -130,10 +205,20 @@ class Announcement:
     def services(self) -> tuple[str, ...]:
         return self.classification.services
 
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        """What the message asserts or denies about each service (see Classification.claims_or_kind)."""
+        return self.classification.claims_or_kind()
+
 
 __all__ = [
     "ANNOUNCEMENT_KINDS",
+    "CLAIM_KINDS",
     "AnnouncementKind",
+    "Cause",
     "CheckState",
+    "ClaimKind",
+    "ClaimTime",
+    "Polarity",
     "ServiceStatus",
 ]

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import Correlation
-from monitor.core.base import Announcement, AnnouncementKind, Outage, ServiceStatus
+from monitor.core.base import Announcement, AnnouncementKind, Cause, Outage, ServiceStatus
 from monitor.core.campaigns import CampaignBook, CampaignChange, Member
 from monitor.core.codec import dt, iso, outage_dict, outage_from
 from monitor.core.incidents import (
@@ -27,13 +27,15 @@ from monitor.core.incidents import (
     Incident,
     incident_dict,
     incident_from,
+    volumetric,
 )
 from monitor.core.timebounds import all_usable, usable
 
-# Kinds that say something happened to the service (a `restored` implies it had).
-_NOTICE: frozenset[AnnouncementKind] = frozenset({"attack", "outage", "restored"})
+# Only a live (asserted, current) attack or outage claim announces or confirms an incident; a
+# live restored or advisory claim links to one; denied, past and planned claims never act.
 _CLAIM: frozenset[AnnouncementKind] = frozenset({"attack", "outage"})
 _LINKED: frozenset[AnnouncementKind] = frozenset({"attack", "outage", "restored", "advisory"})
+_Said = dict[str, tuple[AnnouncementKind, Cause]]  # service -> its live claim in one notice
 
 
 @dataclass
@@ -47,15 +49,17 @@ class _Track:
     up_since: datetime | None = None  # last outage end, while none is open
     first_claim_at: datetime | None = None
     last_claim_at: datetime | None = None
+    heard: dict[str, _Heard] = field(default_factory=dict)  # linked announcements, by key
 
 
 @dataclass(frozen=True)
 class _Heard:
-    """An announcement not (yet) linked to an incident of this service."""
+    """A live claim of one announcement about one service, linked or waiting for an incident."""
 
     published_at: datetime
     key: str
     kind: AnnouncementKind
+    cause: Cause = "unknown"
 
 
 class Correlator:
@@ -80,6 +84,8 @@ class Correlator:
         self._boosts: dict[str, datetime] = {}
         self._ticked: datetime | None = None
         self._dirty = True
+        # what each announcement last said, to replace it on an edit and withdraw it on deletion
+        self._said: dict[str, tuple[datetime, _Said]] = {}
 
     def _settings(self, cfg: Correlation) -> None:
         self.cfg = cfg
@@ -167,7 +173,8 @@ class Correlator:
         before = track.inc.failing_checks
         track.open_outage = outage
         self._refresh_evidence(track)
-        if track.inc.failing_checks != before:
+        disputed = self._disputed(track) != ("cause_disputed" in track.inc.flags)
+        if track.inc.failing_checks != before or disputed:
             out.append(self._changed("incident_updated", track, at))
         return out
 
@@ -194,16 +201,27 @@ class Correlator:
         return out
 
     def announcement(self, ann: Announcement, at: datetime) -> list[Change]:
-        """A classified announcement: link it, open an announced incident, or remember it."""
+        """A classified announcement, new, edited or deleted: link, open, re-link or withdraw."""
         out = self._begin(at)
-        if ann.kind not in _LINKED or ann.message.deleted or not usable(ann.message.published_at):
+        key, published = ann.key, ann.message.published_at
+        if not usable(published):
             return out  # sources bound times at the border; this guards what a store held
-        heard_at = ann.message.published_at
-        for svc in dict.fromkeys(ann.services):
-            if svc not in self._groups:
+        known = self._said.get(key)
+        before = known[1] if known else {}
+        says = {} if ann.message.deleted else _live(ann, self._groups)
+        if says == before:
+            return out  # a restart, a duplicate, or an edit that changed no claim
+        self._said[key] = (published, says)
+        # an edit says its new claims when it was edited
+        heard_at = published if known is None else max(published, ann.message.edited_at or at)
+        for svc in before:
+            if svc not in says:
+                out.extend(self._unsay(svc, key, at))
+        for svc, (kind, cause) in says.items():
+            if before.get(svc) == (kind, cause):
                 continue
             self._boost(svc, at + self._boost_for)
-            out.extend(self._announce(svc, _Heard(heard_at, ann.key, ann.kind), at))
+            out.extend(self._announce(svc, _Heard(heard_at, key, kind, cause), at))
         return out
 
     def vantage(self, offline: bool, at: datetime, since: datetime | None = None) -> list[Change]:
@@ -234,6 +252,9 @@ class Correlator:
         if now == self._ticked and not self._dirty:
             return []  # replay feeds many results per instant: decide once per instant
         self._ticked, self._dirty = now, False
+        horizon = now - 2 * (self._before + self._after)
+        for key in [k for k, (when, _) in self._said.items() if when < horizon]:
+            del self._said[key]  # no incident it could still speak of
         out = self._settled(now)
         for svc in sorted(self._current):
             track = self._current[svc]
@@ -312,6 +333,8 @@ class Correlator:
         track.inc = replace(track.inc, signature=dict(sorted(sig.items())))
 
     def _opened(self, track: _Track, at: datetime) -> list[Change]:
+        if self._disputed(track):
+            self._raise(track, "cause_disputed", at)
         inc = track.inc
         lag = self._lag(track) if inc.confirmed else None
         member = Member(inc.id, inc.service, inc.group, inc.started_at)
@@ -342,8 +365,9 @@ class Correlator:
 
     def _announce(self, svc: str, h: _Heard, at: datetime) -> list[Change]:
         track = self._current.get(svc)
-        if track is not None and h.key in track.inc.announcements:
-            return []  # a restart or an edit: already linked
+        self._forget(svc, h.key)
+        if track is not None and h.key in track.heard:
+            return self._link_new(track, h, at)  # an edit: the new claim replaces the old
         if track is not None and self._linkable(track, h.published_at):
             return self._link_new(track, h, at)
         if h.kind in _CLAIM:
@@ -351,10 +375,31 @@ class Correlator:
             self._link_heard(track)
             self._link(track, h)
             return self._opened(track, at)
-        heard = self._heard.setdefault(svc, [])
-        if all(x.key != h.key for x in heard):
-            heard.append(h)
+        self._heard.setdefault(svc, []).append(h)
         return []
+
+    def _forget(self, svc: str, key: str) -> None:
+        heard = [x for x in self._heard.get(svc, []) if x.key != key]
+        if heard:
+            self._heard[svc] = heard
+        else:
+            self._heard.pop(svc, None)
+
+    def _unsay(self, svc: str, key: str, at: datetime) -> list[Change]:
+        """An announcement no longer claims anything live about svc (edited or deleted)."""
+        self._forget(svc, key)
+        track = self._current.get(svc)
+        if track is None or key not in track.heard:
+            return []
+        del track.heard[key]
+        track.inc = replace(track.inc, withdrawn=(*track.inc.withdrawn, key))
+        self._recount(track)
+        inc = track.inc
+        out = [self._changed("incident_updated", track, at)]
+        if inc.status == "open" and not inc.observed and not inc.announced:
+            # nothing else supports it: close it, and keep in its history what was withdrawn
+            out.extend(self._resolve(track, at, at))
+        return out
 
     def _linkable(self, track: _Track, when: datetime) -> bool:
         inc = track.inc
@@ -369,10 +414,11 @@ class Correlator:
         self._link(track, h)
         raised: tuple[Flag, ...] = ()
         cleared: tuple[Flag, ...] = ()
-        if h.kind in _NOTICE:
+        if track.inc.announced:
             cleared = self._clear(track, "observed_not_announced")
         resolve = False
         if h.kind == "restored" and track.inc.status == "open":
+            # a restoration speaks only for the services it names: this one
             if self._status.get(track.inc.service) == "down":
                 raised = self._raise(track, "restored_claim_while_down", at)
             elif not track.inc.observed:
@@ -380,31 +426,44 @@ class Correlator:
         out = [self._changed("incident_updated", track, at, raised, cleared, was_confirmed)]
         if resolve:
             out.extend(self._resolve(track, h.published_at, at))
+        elif track.inc.status == "open" and not track.inc.observed and not track.inc.announced:
+            out.extend(self._resolve(track, at, at))  # an attack edited into an advisory
         return out
 
     def _link(self, track: _Track, h: _Heard) -> None:
-        anns = dict(track.inc.announcements)
-        anns[h.key] = h.kind
-        inc = replace(track.inc, announcements=anns)
-        if h.kind in _NOTICE:
-            first = inc.first_notice_at
-            inc = replace(
-                inc,
-                announced=True,
-                first_notice_at=h.published_at if first is None else min(first, h.published_at),
-            )
-        if h.kind in _CLAIM:
-            track.first_claim_at = min(track.first_claim_at or h.published_at, h.published_at)
-            track.last_claim_at = max(track.last_claim_at or h.published_at, h.published_at)
-        track.inc = inc
+        track.heard[h.key] = h
+        self._recount(track)
+
+    def _recount(self, track: _Track) -> None:
+        """Announced, first notice, claim times and cause, from the linked claims."""
+        heard = sorted(track.heard.values(), key=lambda x: (x.published_at, x.key))
+        claims = [x.published_at for x in heard if x.kind in _CLAIM]
+        track.first_claim_at = min(claims, default=None)
+        track.last_claim_at = max(claims, default=None)
+        kinds = {x.kind for x in heard}
+        cause: Cause = "unknown"
+        if "attack" in kinds:
+            cause = "attack"
+        elif any(x.cause == "technical" for x in heard):
+            cause = "technical"
+        track.inc = replace(
+            track.inc,
+            announcements={x.key: x.kind for x in heard},
+            announced=bool(claims),
+            first_notice_at=track.first_claim_at,
+            cause=cause,
+        )
 
     def _link_heard(self, track: _Track) -> None:
-        """Link what was heard about the service from window_before before the start."""
+        """Link what was heard about the service from window_before before the start; a
+        restoration heard before the outage began is about an earlier one, never this."""
         svc = track.inc.service
         since = track.inc.started_at - self._before
         keep = []
         for h in self._heard.pop(svc, []):
-            if h.published_at >= since:
+            if h.published_at >= since and (
+                h.kind != "restored" or h.published_at >= track.inc.started_at
+            ):
                 self._link(track, h)
             elif h.published_at > since - self._before:
                 keep.append(h)  # maybe still within the window of a backdated start
@@ -427,6 +486,10 @@ class Correlator:
         was: bool = True,
     ) -> Change:
         lag = self._lag(track) if track.inc.confirmed and not was else None
+        if self._disputed(track):
+            raised = (*raised, *self._raise(track, "cause_disputed", at))
+        else:
+            cleared = (*cleared, *self._clear(track, "cause_disputed"))
         return Change(
             kind,
             at,
@@ -435,6 +498,13 @@ class Correlator:
             flags_cleared=cleared,
             announcement_lag=lag,
         )
+
+    @staticmethod
+    def _disputed(track: _Track) -> bool:
+        """An official "technical failure" or "not an attack" against DDoS-shaped failures; an
+        attack claim with refused connections is no dispute (servers are taken offline on
+        purpose)."""
+        return track.inc.cause == "technical" and volumetric(track.inc.signature)
 
     def _raise(self, track: _Track, flag: Flag, at: datetime) -> tuple[Flag, ...]:
         if flag in track.inc.flags:
@@ -545,9 +615,10 @@ class Correlator:
         return {
             "version": 1,
             "current": {s: _track_dict(t) for s, t in sorted(self._current.items())},
-            "heard": {
-                s: [[h.published_at.isoformat(), h.key, h.kind] for h in hs]
-                for s, hs in sorted(self._heard.items())
+            "heard": {s: [_heard_list(h) for h in hs] for s, hs in sorted(self._heard.items())},
+            "said": {
+                k: [when.isoformat(), {s: list(v) for s, v in says.items()}]
+                for k, (when, says) in sorted(self._said.items())
             },
             "status": dict(self._status),
             "campaigns": self._book.snapshot(),
@@ -572,7 +643,7 @@ class Correlator:
             raise ValueError(
                 f"unreadable correlator snapshot: {type(exc).__name__}: {exc}"
             ) from None
-        current, heard, gap, suppressed, online_at, boosts = parts
+        current, heard, gap, suppressed, online_at, boosts, said = parts
         dropped = 0
         for svc, track in list(current.items()):
             if not all_usable(track):
@@ -586,6 +657,7 @@ class Correlator:
                 del heard[svc]
         self._dirty = True
         self._current, self._heard = current, heard
+        self._said = {k: v for k, v in said.items() if usable(v[0])}
         self._status = dict(snap.get("status") or {})
         dropped += self._book.restore(snap.get("campaigns") or {})
         self._offline = bool(snap.get("offline"))
@@ -606,14 +678,44 @@ class Correlator:
 def _parts(snap: Mapping[str, Any]) -> tuple[Any, ...]:
     """The parsed parts of a snapshot (raises on anything malformed)."""
     current = {s: _track_from(d) for s, d in (snap.get("current") or {}).items()}
-    heard = {
-        s: [_Heard(datetime.fromisoformat(p), k, kind) for p, k, kind in hs]
-        for s, hs in (snap.get("heard") or {}).items()
-    }
+    heard = {s: [_heard_from(h) for h in hs] for s, hs in (snap.get("heard") or {}).items()}
     suppressed = [outage_from(d) for d in snap.get("suppressed") or ()]
     boosts = {s: datetime.fromisoformat(u) for s, u in (snap.get("boosts") or {}).items()}
     gap = _gap_from(snap.get("gap"))
-    return current, heard, gap, suppressed, dt(snap.get("online_at")), boosts
+    said = _said_from(snap.get("said") or {})
+    return current, heard, gap, suppressed, dt(snap.get("online_at")), boosts, said
+
+
+def _said_from(rows: Mapping[str, Any]) -> dict[str, tuple[datetime, _Said]]:
+    return {
+        k: (datetime.fromisoformat(when), {s: (v[0], v[1]) for s, v in says.items()})
+        for k, (when, says) in rows.items()
+    }
+
+
+def _live(ann: Announcement, groups: Mapping[str, str]) -> _Said:
+    """The live claim the announcement makes about each configured service."""
+    out: _Said = {}
+    for claim in ann.claims:
+        if not claim.live or claim.service not in groups or claim.kind not in _LINKED:
+            continue
+        had = out.get(claim.service)
+        if had is None or _WINS.index(claim.kind) < _WINS.index(had[0]):
+            out[claim.service] = (claim.kind, claim.cause)
+    return out
+
+
+# one notice, one service: the classifier's own order (good news is news that it is over)
+_WINS: tuple[AnnouncementKind, ...] = ("restored", "attack", "outage", "advisory")
+
+
+def _heard_list(h: _Heard) -> list[str]:
+    return [h.published_at.isoformat(), h.key, h.kind, h.cause]
+
+
+def _heard_from(row: list[str]) -> _Heard:
+    when, key, kind, *rest = row
+    return _Heard(datetime.fromisoformat(when), key, kind, rest[0] if rest else "unknown")  # type: ignore[arg-type]
 
 
 def _order(i: Incident) -> tuple[datetime, str]:
@@ -629,12 +731,21 @@ def _track_dict(t: _Track) -> dict[str, Any]:
         "up_since": iso(t.up_since),
         "first_claim_at": iso(t.first_claim_at),
         "last_claim_at": iso(t.last_claim_at),
+        "heard": [_heard_list(h) for h in t.heard.values()],
     }
 
 
 def _track_from(d: Mapping[str, Any]) -> _Track:
+    inc = incident_from(d["incident"])
+    rows = d.get("heard")
+    if rows is None:  # a snapshot from before claims: the links as they were
+        when = inc.first_notice_at or inc.started_at
+        heard = [_Heard(when, k, kind) for k, kind in inc.announcements.items()]
+    else:
+        heard = [_heard_from(r) for r in rows]
     return _Track(
-        inc=incident_from(d["incident"]),
+        inc=inc,
+        heard={h.key: h for h in heard},
         open_outage=outage_from(d.get("open_outage")),
         closed_sig=Counter(d.get("closed_sig") or {}),
         observed_since=dt(d.get("observed_since")),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from monitor.core.base import AnnouncementKind, CheckState
+from monitor.core.base import AnnouncementKind, Cause, CheckState
 from monitor.core.codec import dt, iso
 from monitor.vocabulary import Flag
 
@@ -47,6 +47,11 @@ def shares(signature: Mapping[str, int]) -> dict[str, float]:
     return {k: round(v / total, 3) for k, v in sorted(signature.items()) if v}
 
 
+def volumetric(signature: Mapping[str, int]) -> bool:
+    """Failures dominated by timeouts: the DDoS-shaped kind (refusals are often deliberate)."""
+    return shares(signature).get("timeout", 0.0) >= 0.5
+
+
 def hints(signature: Mapping[str, int]) -> tuple[str, ...]:
     """What the failure signature suggests, most telling first."""
     share = shares(signature)
@@ -75,6 +80,8 @@ class Incident:
     first_notice_at: datetime | None = None
     campaign: str | None = None
     flags_at: Mapping[str, datetime] = field(default_factory=dict)  # flag -> when it was raised
+    cause: Cause = "unknown"  # from the linked claims: attack, technical, or nobody said
+    withdrawn: tuple[str, ...] = ()  # announcements edited away from it or deleted
 
     @property
     def confirmed(self) -> bool:
@@ -205,6 +212,8 @@ def incident_dict(i: Incident) -> dict[str, Any]:
         },
         "first_notice_at": iso(i.first_notice_at),
         "campaign": i.campaign,
+        "cause": i.cause,
+        "withdrawn": list(i.withdrawn),
     }
 
 
@@ -228,6 +237,8 @@ def incident_from(d: Mapping[str, Any]) -> Incident:
         signature=dict(ev.get("signature") or {}),
         first_notice_at=dt(d.get("first_notice_at")),
         campaign=d.get("campaign"),
+        cause=d.get("cause") or "unknown",
+        withdrawn=tuple(d.get("withdrawn") or ()),
     )
 
 

@@ -36,6 +36,7 @@ from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
 from monitor.runtime.supervise import Supervisor, stall_limit
 from monitor.runtime.threads import in_daemon_thread
 from monitor.sources.base import Source, SourceHealth, recording_sink
+from monitor.sources.ingest import PREFIX as INGEST_PREFIX
 from monitor.sources.ingest import IngestEndpoint
 from monitor.sources.registry import sources_from_config
 from monitor.store import db as store
@@ -83,6 +84,7 @@ class Daemon:
         self.decisions = Decisions(cfg, self.pipeline.machine)
         self.boosted: set[str] = set()
         self.classifier = Classifier.from_services(cfg.services)
+        self._own = cfg.sources.own_services()  # source name -> the service it belongs to
         self.announcements = AnnouncementStore(self.store, self.clock)
         self.channels = ChannelStore(self.store, self.clock)
         self.sink = recording_sink(self.announcements, self._classify, self._announced)
@@ -264,8 +266,15 @@ class Daemon:
         """The sink every source uses: classify, store, correlate."""
         await self.sink(message)
 
-    def _classify(self, text: str) -> Any:
-        return self.classifier.classify(text)
+    def _classify(self, message: Message) -> Any:
+        # a notice on a service's own channel (feed, ingest source) that names none is about it
+        return self.classifier.classify(message.text, self._owner(message.source))
+
+    def _owner(self, source: str) -> str | None:
+        own = self.cfg.sources.ingest.services if source.startswith(INGEST_PREFIX) else None
+        if own is not None:
+            return own.get(source.removeprefix(INGEST_PREFIX))
+        return self._own.get(source)
 
     async def _announced(self, change: AnnouncementChange) -> None:
         ann = change.announcement
@@ -449,6 +458,7 @@ class Daemon:
         self._log_events(self.pipeline.reconfigure(new.services, now))
         self.decisions.reconfigure(new, now)
         self.classifier = Classifier.from_services(new.services)
+        self._own = new.sources.own_services()
         self.vantage = self.dispatcher.vantage = new.vantage.name
         await self.dispatcher.reload(new.alerts)
         self.scheduler.set_max_concurrency(new.scheduler.max_concurrency)

@@ -58,13 +58,14 @@ class Source(Protocol):
 
 def recording_sink(
     store: AnnouncementStore,
-    classify: Callable[[str], Classification],
+    classify: Callable[[Message], Classification],
     on_change: Callable[[Change], Awaitable[None]] | None = None,
 ) -> Sink:
-    """A sink that classifies each message, records it, and passes real changes on."""
+    """A sink that classifies each message (by its text and its source), records it, and passes
+    real changes on."""
 
     async def sink(message: Message) -> None:
-        change = await store.record(message, classify(message.text))
+        change = await store.record(message, classify(message))
         if on_change is not None and change.kind != "unchanged":
             await on_change(change)
 

@@ -11,7 +11,16 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from monitor.core.base import Announcement, Classification, Clock, Message, SystemClock
+from monitor.core.base import (
+    Announcement,
+    Claim,
+    Classification,
+    Clock,
+    Message,
+    SystemClock,
+    claim_dict,
+    claim_from,
+)
 from monitor.core.codec import dt, iso, utc
 from monitor.core.text import clean_text
 from monitor.store import schema
@@ -46,8 +55,20 @@ def _row_announcement(row: dict[str, Any]) -> Announcement:
         services=tuple(json.loads(row["services"] or "[]")),
         confidence=row["confidence"] or 0.0,
         evidence=tuple(json.loads(row["evidence"] or "[]")),
+        claims=claims_of(row.get("claims")),
     )
     return Announcement(message, classification)
+
+
+def claims_of(stored: str | None) -> tuple[Claim, ...]:
+    """Claims from their stored JSON (rows from before claims have none)."""
+    try:
+        rows = json.loads(stored or "[]")
+    except ValueError:
+        return ()
+    if not isinstance(rows, list):
+        return ()
+    return tuple(c for r in rows if isinstance(r, dict) and (c := claim_from(r)) is not None)
 
 
 def _get(db: sqlite_utils.Database, source: str, id_: str) -> dict[str, Any] | None:
@@ -89,6 +110,7 @@ def record_sync(
             "edited_at": row["edited_at"],
             "kind": row["kind"],
             "services": row["services"],
+            "claims": row.get("claims"),
             "recorded_at": stamp,
         },
         replace=True,
@@ -117,6 +139,7 @@ def _classified(c: Classification) -> dict[str, Any]:
         "services": json.dumps(list(c.services), ensure_ascii=False),
         "confidence": float(c.confidence),
         "evidence": json.dumps(list(c.evidence), ensure_ascii=False),
+        "claims": json.dumps([claim_dict(x) for x in c.claims], ensure_ascii=False),
     }
 
 
@@ -254,6 +277,7 @@ def list_sync(
             "services": json.loads(r["services"] or "[]"),
             "confidence": r["confidence"],
             "evidence": json.loads(r["evidence"] or "[]"),
+            "claims": [claim_dict(c) for c in claims_of(r.get("claims"))],
             "edits": r["edits"],
         }
         for r in rows

@@ -25,7 +25,7 @@ from monitor.store.db import get_state, put_state
 log = logging.getLogger("outwatch.incidents")
 
 SNAPSHOT_KEY = "correlator"
-_JSON_INCIDENT = ("outages", "announcements", "flags", "flags_at", "evidence")
+_JSON_INCIDENT = ("outages", "announcements", "flags", "flags_at", "evidence", "withdrawn")
 # ids a person can say (`INC-20220215-004`); older rows keep their `<service>@<iso>` ids
 _SAYABLE = "'[A-Z][A-Z][A-Z]-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9]*'"
 _JSON_CAMPAIGN = ("services", "incidents", "groups")

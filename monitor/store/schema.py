@@ -65,6 +65,7 @@ def _announcements(db: sqlite_utils.Database) -> None:
             "services": str,
             "confidence": float,
             "evidence": str,
+            "claims": str,
             "version": int,
             "first_seen": str,
             "updated_at": str,
@@ -74,6 +75,9 @@ def _announcements(db: sqlite_utils.Database) -> None:
         defaults={"deleted": 0, "version": 1},
         if_not_exists=True,
     )
+    for table in ("announcements", "announcement_edits"):
+        if db.table(table).exists() and "claims" not in db.table(table).columns_dict:
+            db.table(table).add_column("claims", str)  # stores from before claims
     db.table("announcements").create_index(["published_at"], if_not_exists=True)
     db.table("announcements").create_index(["source", "published_at"], if_not_exists=True)
     db.table("announcement_edits").create(
@@ -85,6 +89,7 @@ def _announcements(db: sqlite_utils.Database) -> None:
             "edited_at": str,
             "kind": str,
             "services": str,
+            "claims": str,
             "recorded_at": str,
         },
         pk=("source", "id", "version"),
@@ -131,13 +136,17 @@ def _incidents(db: sqlite_utils.Database) -> None:
             "announcements": str,
             "flags": str,
             "flags_at": str,
+            "cause": str,
+            "withdrawn": str,
             "evidence": str,
         },
         pk="id",
         if_not_exists=True,
     )
-    if "flags_at" not in db.table("incidents").columns_dict:  # stores from before it
-        db.table("incidents").add_column("flags_at", str)
+    have = db.table("incidents").columns_dict
+    for column in ("flags_at", "cause", "withdrawn"):  # stores from before them
+        if column not in have:
+            db.table("incidents").add_column(column, str)
     db.table("incidents").create_index(["started_at"], if_not_exists=True)
     db.table("incidents").create_index(["service", "started_at"], if_not_exists=True)
     db.table("campaigns").create(

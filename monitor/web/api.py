@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.core.base import Claim, claim_dict
 from monitor.store import db as store
 from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
@@ -341,8 +341,8 @@ def _claims(ann: Any) -> list[dict[str, Any]] | None:
         return None
     out = []
     for c in claims:
-        if dataclasses.is_dataclass(c) and not isinstance(c, type):
-            out.append(dataclasses.asdict(c))
+        if isinstance(c, Claim):
+            out.append(claim_dict(c))
         elif isinstance(c, Mapping):
             out.append(dict(c))
     return out

@@ -221,7 +221,11 @@ def thumbnail_svg(view: IncidentView, now: datetime) -> str:
 
 def _notice_item(n: int, notice: Mapping[str, Any], service: str, now: datetime) -> str:
     kind, style = notice_look(notice, service)
-    words = [sp._text(w, 60) for w in sp._list(notice.get("evidence"))[:12]]
+    # why: the words of the notice's claim about this service, where it has one
+    said = [sp._map(c) for c in sp._list(notice.get("claims"))]
+    mine = [c for c in said if c.get("service") == service and sp._list(c.get("evidence"))]
+    why = sp._list(mine[0].get("evidence")) if mine else sp._list(notice.get("evidence"))
+    words = [sp._text(w, 60) for w in why[:12]]
     decided = (
         f'<div class="muted">decided by: {", ".join(f"<q>{w}</q>" for w in words)}</div>'
         if words

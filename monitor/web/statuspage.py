@@ -347,8 +347,28 @@ def _notice(ann: Mapping[str, Any], now: datetime, with_services: bool = False) 
         f'<li class="notice"><div class="muted"><span class="kind k-{kind}">{kind}</span> '
         f"{_text(key, 60)} · {_time(ann.get('published_at'), now)}{services}"
         f"{' · ' + link if link else ''}</div>"
-        f'<p class="text" dir="auto">{_text(ann.get("text"), MAX_TEXT)}</p></li>'
+        f'<p class="text" dir="auto">{_text(ann.get("text"), MAX_TEXT)}</p>'
+        f"{_claims(_list(ann.get('claims')))}</li>"
     )
+
+
+def _claims(claims: Sequence[Any]) -> str:
+    """What a notice claims, service by service, and the words that decided each claim."""
+    items = []
+    for raw in claims[:10]:
+        c = _map(raw)
+        what = _kind(c.get("kind"))
+        if c.get("polarity") == "denied":
+            what += " (denied)"
+        elif (when := c.get("time")) in ("past", "planned"):
+            what += f" ({when})"  # one of two known words
+        words = ", ".join(f"<q>{_text(w, 60)}</q>" for w in _list(c.get("evidence"))[:6])
+        items.append(
+            f"<li>{_text(c.get('service') or '—', 40)}: {what}"
+            + (f' <span class="muted">· {words}</span>' if words else "")
+            + "</li>"
+        )
+    return f'<ul class="claims">{"".join(items)}</ul>' if items else ""
 
 
 def _incident(

@@ -193,3 +193,27 @@ def test_a_binary_secret_file_is_named(tmp_path: Path) -> None:
         f"c.yaml:1: sources.telegram.api_hash_file: cannot read {tmp_path / 'hash.bin'}: "
         "not UTF-8 text"
     ]
+
+
+def test_own_channels_feeds_and_ingest_sources() -> None:
+    cfg = config.parse(
+        """
+services:
+  - {name: kyivstar, aliases: [Київстар]}
+  - {name: monobank, aliases: [monobank]}
+sources:
+  telegram:
+    api_id: 1
+    api_hash: x
+    channels: [dsszzi, {name: "@Kyivstar_Official", service: kyivstar}, -1001234]
+  feeds: [{name: mono, url: "https://example.org/feed.xml", service: monobank}]
+  ingest: {services: {ksbot: kyivstar}}
+"""
+    )
+    assert cfg.sources.telegram is not None
+    assert cfg.sources.telegram.channels == ["dsszzi", "@Kyivstar_Official", -1001234]
+    assert cfg.sources.own_services() == {
+        "kyivstar_official": "kyivstar",
+        "mono": "monobank",
+        "ksbot": "kyivstar",
+    }

@@ -39,6 +39,7 @@ VALID = [
     ROOT / "deploy" / "outwatch" / "config.yaml",
     ROOT / "tests" / "monitor" / "data" / "founding" / "config.yaml",
     ROOT / "tests" / "monitor" / "data" / "classify_services.yaml",
+    ROOT / "tests" / "monitor" / "data" / "claims_services.yaml",
 ]
 # invalid fixtures whose mistake is in the shape (unknown key, wrong type, pattern, range): the
 # schema sees it too
@@ -56,6 +57,7 @@ STRUCTURAL = {
     "invalid-blank-token",
     "invalid-listen-port",
     "invalid-duration-inf",
+    "invalid-own-channel-key",
 }
 # mistakes only the loader can see: duplicates, cross-field rules, the environment, files, YAML
 SEMANTIC = {
@@ -66,6 +68,8 @@ SEMANTIC = {
     "invalid-secret-file",
     "invalid-timeout",
     "invalid-yaml",
+    "invalid-own-channel-service",  # a service that must exist among `services`
+    "invalid-own-feed-service",
     # ranges and forms a JSON Schema cannot say (NaN, a duration's size in text, a URL's port)
     "invalid-duration-huge",
     "invalid-duration-nan",

@@ -1,85 +1,25 @@
-"""Classify a notice (uk/ru/en): attack, outage, restored, advisory or other, and the services it names.
+"""Classify a notice (uk/ru/en) into claims: what it asserts or denies about each service, when.
 
-Words are compared by lemma (pymorphy3), so "ПриватБанку" is a form of the alias "ПриватБанк"
-and "відновлено" of the cue "відновити". Every decision keeps the words that made it.
+Words are compared by lemma (pymorphy3, simplemma), so "ПриватБанку" is a form of the alias
+"ПриватБанк" and "відновлено" of the cue "відновити". Every claim keeps the words that made it;
+the notice's overall kind is derived from its claims.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.core.base import AnnouncementKind, Classification
+from monitor.core.base import Claim, Classification, overall_kind
 from monitor.core.classify import morph
+from monitor.core.classify.cues import CUES, GAP, IMPERSONATING, KINDS, TURNS, Cue
 from monitor.core.classify.morph import Token
+from monitor.core.classify.scope import Hit, Mention, claims_for, decide, scopes, turn
 
-# Cues, as `label weight phrase`: a phrase is slots joined by " + " (later slots may follow the
-# earlier one within GAP words); a slot lists, with "|", lemmas of Ukrainian/Russian words or
-# English word forms. Labels are kinds or the contexts that decide between them.
-GAP = 2
-_CUES = r"""
-cyber    1.0  ddos|dos|дудос|ддос
-cyber    1.0  кібератака|кибератака|cyberattack|cyberattacks|кіберінцидент|киберинцидент
-cyber    1.0  кібер|кибер|cyber + атака|attack|attacks|інцидент|инцидент|incident
-cyber    1.0  хакер|хакерський|хакерский|hacker|hackers|hacked|hacking|hacktivists|хактивіст|хактивист
-cyber    1.0  зламати|зламаний|злам|взломать|взломанный|взлом|deface|defaced|defacement|дефейс
-cyber    1.0  ransomware|шифрувальник|шифровальщик|wiper|вайпер
-attack   1.0  атака|атакувати|атакований|атаковать|атакованный|attack|attacks|attacked|attacking
-it       1.0  сайт|вебсайт|веб|портал|сервер|сервіс|сервис|застосунок|додаток|приложение|онлайн|інтернет|интернет|банкінг|банкинг|мережа|сеть|ресурс|інфраструктура|инфраструктура|website|websites|site|sites|portal|server|servers|service|services|app|online|internet|banking|network|infrastructure|система|platform|платформа
-weapon   1.0  ракета|ракетний|ракетный|обстріл|обстрел|удар|артилерія|артиллерия|дрон|бпла|шахед|бомба|авіаудар|авиаудар|missile|missiles|rocket|shelling|artillery|drone|drones|airstrike|strike|strikes|bomb|bombing
-army     1.0  зсу|всу|військовий|военный|армія|армия|фронт|бригада|противник|ворог|враг|окупант|оккупант|позиція|позиция|наступ|наступление|штурм|танк|бронетехніка|troops|soldiers|army|front|frontline|forces|armoured|armored|enemy|offensive|brigade|military
-restored 1.2  відновити|відновлений|відновитися|восстановить|восстановленный|восстановиться|restored|resumed|recovered|запрацювати|заработать
-restored 1.2  знову|снова|вже|уже + працювати|доступний|функціонувати|відкриватися|работать|доступный|функционировать|открываться|online|accessible|available|working|operational|up
-restored 1.2  працювати|доступний|функціонувати|работать|доступный|функционировать|accessible|available|working|operational|online + знову|снова|again
-restored 1.2  back + online|normal|up
-restored 1.2  штатний|звичайний|нормальний|звичний|штатный|обычный|нормальный|привычный + режим
-restored 1.2  стабільно|стабильно|normally|stably|нормально + працювати|работать|функціонувати|функционировать|working|operating|operate|work|functioning
-restored 1.2  працювати|работать|функціонувати|функционировать|working|operating|functioning|processing + стабільно|стабильно|normally|stably|нормально|штатно
-restored 1.0  усунути|устранить|fixed|resolved + збій|сбой|проблема|неполадка|наслідок|последствие|issue|issues|problem|outage
-restored 1.0  збій|сбой|проблема|неполадка|несправність|неисправность|issue|issues|problem|outage + усунути|усунутий|устранить|устраненный|fixed|resolved
-repelled 1.2  відбити|відбитий|отразить|отраженный|відбивати|отражать|repelled|mitigated|fended
-outage   1.2  недоступний|недоступный|недоступність|недоступность|unavailable|inaccessible|unreachable
-outage   1.0  збій|сбой|перебій|перебой|outage|outages|disruption|disruptions|disrupted|offline|degraded|interruption|interruptions|interrupted
-outage   1.0  неполадка|несправність|неисправность|відключення|отключение|аварія|авария|відсутній|отсутствовать|відсутність|отсутствие
-outage   1.0  технічний|технический|регламентний|регламентный|technical + робота|работа|проблема|неполадка|збій|сбой|помилка|ошибка|problem|problems|issue|issues|difficulties|glitch|glitches|failure|fault
-outage   1.0  maintenance|downtime
-outage   0.8  down
-outage   0.6  проблема|problem|problems|issues|затримка|задержка|delay|delays|помилка|ошибка|error|errors|failure|failures|slowdown|glitch|glitches|fail|fails
-outage   0.4  тимчасово|временно|тимчасовий|временный|temporarily|temporary
-outage   1.2  не|not|ні|нет + працювати|відкриватися|завантажуватися|могти|вдатися|вдаватися|бачити|проходити|функціонувати|доступний|відповідати|работать|открываться|загружаться|мочь|удаться|удаваться|видеть|проходить|функционировать|доступный|отвечать|working|available|accessible|load|loading|respond|responding|work
-outage   1.2  немає|нема|нет|no + зв'язок|доступ|зв'язку|связь|доступа|connection|access|signal|service
-outage   1.2  couldn't|can't|cannot|unable + log|login|access|see|connect|pay|use|load|make|open|reach
-advisory 1.2  попереджати|попередити|попередження|застерігати|застерегти|рекомендувати|рекомендація|радити|порадити|порада|закликати|нагадувати|предупреждать|предупредить|предупреждение|рекомендовать|рекомендация|советовать|посоветовать|призывать|напоминать
-advisory 1.2  warn|warns|warned|warning|warnings|urge|urges|urged|advise|advises|advised|advisory|recommend|recommends|recommended|recommendation|recommendations|beware|reminds|remind
-advisory 1.0  будьте|будь + обережний|пильний|уважний|осторожный|бдительный|внимательный|careful|vigilant|cautious
-advisory 0.6  зловмисник|злоумышленник|шкідливий|вредоносный|malware|malicious|вірус|вирус|virus|підозрілий|подозрительный|suspicious|patch|неофіційний|неофициальный
-phishing 1.2  фішинг|фішинговий|фишинг|фишинговый|phishing|шахрай|шахрайський|шахрайство|мошенник|мошеннический|мошенничество|scam|scams|scammers|fraud|fraudsters|fraudulent
-"""
-_NEGATIONS = frozenset(
-    {"не", "ні", "ни", "not", "no", "never", "isn't", "aren't", "wasn't", "hasn't", "haven't"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Cue:
-    label: str
-    weight: float
-    slots: tuple[frozenset[str], ...]
-
-
-def _parse_cues(table: str) -> list[_Cue]:
-    cues = []
-    for line in table.strip().splitlines():
-        label, weight, phrase = line.split(None, 2)
-        slots = tuple(frozenset(s.strip().split("|")) for s in phrase.split(" + "))
-        cues.append(_Cue(label, float(weight), slots))
-    return cues
-
-
-CUES = _parse_cues(_CUES)
 _MEMO_LIMIT = 100_000
 
 
@@ -88,14 +28,11 @@ class _Alias:
     service: str
     slots: tuple[frozenset[str], ...]
     needs_capital: bool  # "Дія" is the service, "дія постанови" is not
+    acronym: bool = False  # "МЗС" derived from "Міністерство закордонних справ": upper case only
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    label: str
-    weight: float
-    start: int  # character span in the cleaned text
-    end: int
+# the cues and the aliases a word may begin
+_Starts = tuple[tuple[Cue, ...], tuple[_Alias, ...]]
 
 
 class Classifier:
@@ -111,15 +48,15 @@ class Classifier:
                 self._by_first[lemma].append(alias)
         self._domains = dict(domains)
         self._order = {name: i for i, name in enumerate(names)}
-        self._cues: dict[str, list[_Cue]] = defaultdict(list)
+        self._cues: dict[str, list[Cue]] = defaultdict(list)
         for cue in CUES:
             for lemma in cue.slots[0]:
                 self._cues[lemma].append(cue)
         # per distinct word (its lemma set): the cues and aliases it may begin; most notices
         # reuse the same words, so this is where the time goes
-        self._starts: dict[frozenset[str], tuple[tuple[_Cue, ...], tuple[_Alias, ...]]] = {}
+        self._starts: dict[frozenset[str], _Starts] = {}
 
-    def _starting(self, lemmas: frozenset[str]) -> tuple[tuple[_Cue, ...], tuple[_Alias, ...]]:
+    def _starting(self, lemmas: frozenset[str]) -> _Starts:
         found = self._starts.get(lemmas)
         if found is None:
             # in table order, whatever the order of the set: the same text, the same evidence
@@ -142,10 +79,15 @@ class Classifier:
         names: list[str] = []
         for svc in services:
             names.append(svc.name)
-            for text in getattr(svc, "aliases", None) or []:
+            written = [str(a) for a in getattr(svc, "aliases", None) or []]
+            for text in written:
                 if _looks_like_host(text):
                     domains.setdefault(text.lower().removeprefix("www."), svc.name)
                 elif alias := _alias(svc.name, text):
+                    aliases.append(alias)
+            # the forms notices also use, derived from the operator's base forms
+            for text in derived_forms(written):
+                if alias := _alias(svc.name, text, derived=True):
                     aliases.append(alias)
             for check in getattr(svc, "checks", None) or []:
                 host = _host_of(check)
@@ -153,34 +95,85 @@ class Classifier:
                     domains.setdefault(host, svc.name)
         return cls(aliases, domains, names)
 
-    def classify(self, text: str) -> Classification:
-        """Kind, linked services, confidence and evidence for one notice; never raises."""
+    def classify(self, text: str, service: str | None = None) -> Classification:
+        """Claims, overall kind, linked services, confidence and evidence; never raises.
+
+        `service` is the channel's own service: a notice there that names none is about it.
+        """
         if not isinstance(text, str):
             text = "" if text is None else str(text)
         clean = morph.clean(text)
         toks = morph.tokens(clean)
-        services, service_evidence = self._link(clean, toks)
-        hits = self._cues_in(toks)
-        kind, confidence, decisive = _decide(hits, bool(services))
-        evidence = tuple(f"{h.label}: {clean[h.start : h.end]}" for h in decisive)
-        return Classification(kind, services, confidence, evidence + service_evidence)
+        starts = [self._starting(t.lemmas) for t in toks]
+        mentions = self._link(clean, toks, starts)
+        raw = self._cues_in(toks, starts)
+        turns = [h for h in raw if h.label in TURNS]
+        # "не відповідає дійсності" is a denial, not "не відповідає" (not responding)
+        denial = {k for h in turns if h.label == "deny" for k in range(h.i, h.j + 1)}
+        kinds = [h for h in raw if h.label not in TURNS and not denial & {h.i, h.j}]
+        claims: list[Claim] = []
+        if not any(h.label in KINDS for h in kinds):
+            hits = kinds  # war news, product news: words of context only, no claim to make
+        elif mentions:
+            hits = turn(kinds, turns, toks, clean)
+            for svc, scoped in sorted(scopes(hits, mentions, toks).items(), key=self._rank):
+                claims += claims_for(svc, scoped, clean, linked=True)
+        else:
+            hits = turn(kinds, turns, toks, clean)
+            claims = claims_for(service or "", hits, clean, linked=bool(service))
+        found = tuple(claims)
+        kind = overall_kind(found)
+        names = tuple(dict.fromkeys(m.service for m in mentions))
+        if not names and service and found:
+            names = (service,)
+        said = tuple(f"service {m.service}: {m.words}" for m in _first(mentions))
+        if not said and names:
+            said = (f"service {service}: own channel",)
+        live = [h for h in hits if h.polarity == "asserted" and h.time == "now"]
+        scores = _scores(live)
+        if kind == "other":
+            dismissed = decide(live, bool(names)).dismissed if live else ()
+            why = tuple(f"{h.label}: {clean[h.start : h.end]}" for h in dismissed)
+        else:
+            why = tuple(e for c in found if c.live and c.kind == kind for e in c.evidence)
+        evidence = tuple(dict.fromkeys((*why, *said)))
+        confidence = _confidence(kind, scores, bool(claims))
+        return Classification(kind, names, confidence, evidence, found)
 
-    def _link(self, clean: str, toks: list[Token]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        found: dict[str, str] = {}
+    def _rank(self, item: tuple[str, object]) -> int:
+        return self._order.get(item[0], len(self._order))
+
+    def _link(self, clean: str, toks: list[Token], starts: list[_Starts]) -> list[Mention]:
+        found: list[Mention] = []
         for i, tok in enumerate(toks):
-            for alias in self._starting(tok.lemmas)[1]:
-                if alias.service in found or (alias.needs_capital and not tok.capital):
+            for alias in starts[i][1]:
+                if alias.needs_capital and not tok.capital:
+                    continue
+                if alias.acronym and not clean[tok.start : tok.end].isupper():
                     continue
                 end = _match_alias(alias.slots, toks, i)
                 if end is not None:
-                    found[alias.service] = clean[tok.start : toks[end].end]
-        if self._domains:
-            for _, _, host in morph.hosts(clean):
+                    found.append(Mention(alias.service, i, end, clean[tok.start : toks[end].end]))
+        if self._domains and "." in clean:  # a host name has a dot
+            at_char = {t.start: k for k, t in enumerate(toks)}
+            for start, end, host in morph.hosts(clean):
                 svc = self._domain_service(host)
-                if svc and svc not in found:
-                    found[svc] = host
-        names = tuple(sorted(found, key=self._order.__getitem__))
-        return names, tuple(f"service {n}: {found[n]}" for n in names)
+                first = at_char.get(start)
+                if svc and first is not None:
+                    last = first
+                    while last + 1 < len(toks) and toks[last + 1].start < end:
+                        last += 1
+                    found.append(Mention(svc, first, last, host))
+        # longest first at one place: "Збройні сили України" over "Збройні сили"
+        found.sort(key=lambda m: (m.i, -m.j))
+        out: list[Mention] = []
+        for m in found:
+            if out and out[-1].i <= m.i <= out[-1].j and out[-1].service == m.service:
+                continue
+            if any(toks[k].lemmas & IMPERSONATING for k in range(max(0, m.i - 2), m.i)):
+                continue  # "від імені ПриватБанку": the name is used, the bank is not the news
+            out.append(m)
+        return out
 
     def _domain_service(self, host: str) -> str | None:
         # www.privatbank.ua and online.privatbank.ua are privatbank.ua
@@ -191,36 +184,24 @@ class Classifier:
                 return svc
         return None
 
-    def _cues_in(self, toks: list[Token]) -> list[_Hit]:
-        hits: list[_Hit] = []
+    def _cues_in(self, toks: list[Token], starts: list[_Starts]) -> list[Hit]:
+        hits: list[Hit] = []
         for i, tok in enumerate(toks):
             if tok.imperative:
-                hits.append(_Hit("imperative", 0.6, tok.start, tok.end))
-            for cue in self._starting(tok.lemmas)[0]:
+                hits.append(Hit("imperative", 0.6, i, i, tok.start, tok.end))
+            for cue in starts[i][0]:
                 end = _match_cue(cue.slots, toks, i)
-                if end is None:
-                    continue
-                unsaid = _negated(cue, toks, i, end)
-                if unsaid == "negated" and cue.label == "restored":
-                    # "ще не відновлено": still down
-                    hits.append(_Hit("outage", 1.0, toks[max(0, i - 1)].start, toks[end].end))
-                elif not unsaid:
-                    hits.append(_Hit(cue.label, cue.weight, tok.start, toks[end].end))
+                if end is not None:
+                    hits.append(Hit(cue.label, cue.weight, i, end, tok.start, toks[end].end))
         return hits
 
 
-def _negated(cue: _Cue, toks: list[Token], i: int, end: int) -> str:
-    """Why a good-news cue does not count: "negated" ("ще не відновлено"), "unreal" ("to restore")."""
-    if cue.label not in ("restored", "repelled"):
-        return ""
-    if any(toks[j].irrealis for j in range(i, end + 1)):
-        return "unreal"
-    if cue.label == "repelled" and toks[i].present:
-        return "unreal"  # "відбиває атаку": still under attack
-    around = [*range(max(0, i - 2), i), *range(i + 1, end)]
-    if any(toks[j].lemmas & _NEGATIONS and toks[j].clause == toks[i].clause for j in around):
-        return "negated"
-    return ""
+def _first(mentions: Sequence[Mention]) -> list[Mention]:
+    """The first mention of each service."""
+    seen: dict[str, Mention] = {}
+    for m in mentions:
+        seen.setdefault(m.service, m)
+    return list(seen.values())
 
 
 def _match_cue(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -> int | None:
@@ -250,77 +231,82 @@ def _match_alias(slots: tuple[frozenset[str], ...], toks: list[Token], i: int) -
     return i + len(slots) - 1
 
 
-# good news beats attack beats outage beats advice: "back online after the DDoS attack" is news
-# that it is over, and an attack usually comes with the outage it caused
-_PRIORITY: tuple[AnnouncementKind, ...] = ("restored", "attack", "outage", "advisory")
+# which cues speak for which kind, for the confidence only (the claims decide the kind)
+_SCORED = {
+    "cyber": "attack",
+    "restored": "restored",
+    "working": "restored",
+    "repelled": "restored",
+    "outage": "outage",
+    "technical": "outage",
+    "advisory": "advisory",
+    "imperative": "advisory",
+    "phishing": "advisory",
+}
 
 
-def _decide(hits: list[_Hit], linked: bool) -> tuple[AnnouncementKind, float, list[_Hit]]:
-    """Weigh the cues: good news beats attack beats outage beats advice; war is not cyber."""
-    by: dict[str, list[_Hit]] = defaultdict(list)
+def _scores(hits: Sequence[Hit]) -> dict[str, float]:
+    scores = dict.fromkeys(("attack", "outage", "restored", "advisory"), 0.0)
     for h in hits:
-        by[h.label].append(h)
-
-    def score(label: str) -> float:
-        return sum(h.weight for h in by[label])
-
-    weapon, army, it = by["weapon"], by["army"], by["it"]
-    # "атака" alone is ambiguous: a rocket attack or troops repelling one is war, not cyber
-    generic_cyber = bool(by["attack"]) and not weapon and (bool(it) or (linked and not army))
-    cyber_ctx = bool(by["cyber"]) or generic_cyber
-    attack = by["cyber"] + (by["attack"] if generic_cyber else [])
-    restored = by["restored"] + (by["repelled"] if cyber_ctx else [])
-    advice = by["advisory"] + by["imperative"]
-    scores = {
-        "restored": sum(h.weight for h in restored),
-        "attack": sum(h.weight for h in attack),
-        "outage": score("outage"),
-        "advisory": sum(h.weight for h in advice) + score("phishing"),
-    }
-    evidence = {
-        "restored": restored,
-        "attack": attack,
-        "outage": by["outage"],
-        "advisory": advice + by["phishing"],
-    }
-    # phishing and fraud are warnings even when they say "attack"; so is a warning that names no
-    # service ("CERT-UA warns of DDoS attacks") unless something is actually down
-    availability = bool(by["outage"]) or scores["restored"] >= 1.0
-    if (by["phishing"] and not availability and not _strong_cyber(by["cyber"])) or (
-        score("advisory") >= 1.0 and not linked and not availability
-    ):
-        return "advisory", _confidence(scores["advisory"], scores, "advisory"), evidence["advisory"]
-    for kind in _PRIORITY:
-        if scores[kind] >= 1.0:
-            return kind, _confidence(scores[kind], scores, kind), evidence[kind]
-    dismissed = by["attack"] + by["repelled"]
-    if dismissed and (weapon or army):
-        return "other", 0.8, dismissed + weapon + army
-    return "other", 0.7 if not any(scores.values()) else 0.55, []
+        kind = _SCORED.get(h.label)
+        if kind is not None:
+            scores[kind] += h.weight
+    return scores
 
 
-def _strong_cyber(hits: list[_Hit]) -> bool:
-    return any(h.weight >= 1.0 for h in hits)
-
-
-def _confidence(best: float, scores: dict[str, float], kind: str) -> float:
+def _confidence(kind: str, scores: dict[str, float], claimed: bool) -> float:
     """Higher with more cues for the kind, lower when other kinds were also heard."""
+    if kind == "other":
+        return 0.7 if not any(scores.values()) or not claimed else 0.55
+    best = scores.get(kind, 1.0)
     rivals = sum(v for k, v in scores.items() if k != kind)
     value = 0.55 + 0.2 * min(best, 2.0) - 0.1 * min(rivals, 2.0)
     return round(max(0.3, min(0.95, value)), 2)
 
 
-def _alias(service: str, text: str) -> _Alias | None:
+def _alias(service: str, text: str, derived: bool = False) -> _Alias | None:
     """An alias as written by the operator; Title-case means capitalised in the text too."""
     words = morph.lemmas_of(text)
     if not words:
         return None
+    if derived and len(words) == 1 and text.isupper():
+        return _Alias(service, (frozenset({text.lower()}),), True, acronym=True)
     first = next((w for w in morph.clean(text).split() if any(c.isalnum() for c in w)), "")
     # "Дія", "Міністерство оборони": a capital then lower case; "ПриватБанк" (inner capital),
     # "ЗСУ" (abbreviation) and "monobank" (lower case) match however they are written
     letters = [c for c in first if c.isalpha()]
     title = bool(letters) and letters[0].isupper() and not any(c.isupper() for c in letters[1:])
     return _Alias(service, tuple(w.lemmas for w in words), title)
+
+
+def derived_forms(aliases: Sequence[str]) -> list[str]:
+    """Forms of the operator's aliases that notices use and the operator did not write: the Latin
+    transliteration of a Cyrillic name ("Ощадбанк" -> "Oshchadbank", by anyascii) and the
+    acronym of a Cyrillic name of three or more words ("Міністерство закордонних справ" ->
+    "МЗС"). Inflected forms need none: they match by lemma."""
+    from anyascii import anyascii  # imported lazily, like the dictionaries
+
+    written = {a.casefold() for a in aliases}
+    out: list[str] = []
+    for alias in aliases:
+        forms = []
+        if _CYRILLIC.search(alias):
+            forms.append(anyascii(alias))
+        words = [w for w in _WORDS.findall(alias) if not w.isdigit()]
+        # Ukrainian and Russian names are known by their initials (ЗСУ, МЗС, НБУ); English
+        # initials collide with the trade's words ("MFA" is also multi-factor authentication)
+        if len(words) >= 3 and _CYRILLIC.search(alias):
+            forms.append("".join(w[0] for w in words).upper())
+        for form in forms:
+            letters = sum(c.isalpha() for c in form)
+            if letters >= 3 and form.casefold() not in written:
+                written.add(form.casefold())
+                out.append(form)
+    return out
+
+
+_CYRILLIC = re.compile(r"[а-яіїєґё]", re.I)
+_WORDS = re.compile(r"[^\W_]+")
 
 
 def _looks_like_host(text: str) -> bool:

@@ -1,4 +1,9 @@
-"""Tokens and lemmas for Ukrainian, Russian and English notices (pymorphy3 for the Cyrillic)."""
+"""Tokens and lemmas for Ukrainian, Russian and English notices.
+
+pymorphy3 reads the Cyrillic, simplemma the English (and the Cyrillic words pymorphy3's
+dictionaries do not know). Each token knows its sentence, clause and parenthesis, which is
+what scopes a claim to the services it is about.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +28,14 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _HOST = re.compile(
     r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])", re.I
 )
-_BREAK = re.compile(r"[.,;:!?()\[\]{}«»\"|\n]|\s[-–—]\s")
+# Quotes do not break a clause (see _SCAN): «Ощад 24/7» is a name inside it.
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _APOSTROPHES = re.compile("[’ʼ`ʹ′‘]")  # Ukrainian writes зв'язок with any of them
 _CYRILLIC = re.compile(r"[а-яіїєґёъыэ]")
 _UK_ONLY = re.compile(r"[іїєґ]")
 _RU_ONLY = re.compile(r"[ёъыэ]")
-_LATIN = re.compile(r"^[a-z0-9']+$")
-_IRREALIS = frozenset({"infn", "futr", "impr"})
+_ENGLISH = re.compile(r"^[a-z]+(?:'[a-z]+)*$")
+_IRREALIS = frozenset({"infn", "INFN", "futr", "impr"})  # the Russian dictionary writes INFN
 
 
 class Token(NamedTuple):
@@ -44,6 +49,9 @@ class Token(NamedTuple):
     irrealis: bool
     present: bool
     clause: int  # cues and aliases do not reach across "." "," ";" and the like
+    sentence: int
+    segment: int  # a sentence splits at ";" and at a clause opening with "а", "але", "but"...
+    paren: int  # which parenthesis the word is in, 0 when none
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +61,7 @@ class Analysis:
     lemmas: frozenset[str]
     imperative: bool  # "не встановлюйте": advice
     irrealis: bool  # only infinitive, future or imperative: "відновити" is not "відновлено"
-    present: bool = False  # only present tense: "відбиває" is still going on
+    present: bool = False  # only present tense or imperfective: "відбиває", "отбивал" went on
 
 
 def clean(text: str) -> str:
@@ -67,7 +75,42 @@ def clean(text: str) -> str:
     # invisible marks (RTL, zero-width, soft hyphen) vanish so "Приват\u200bБанк" stays a word;
     # control characters separate words
     text = _CONTROL.sub(" ", _INVISIBLE.sub("", text))
-    return _APOSTROPHES.sub("'", text)
+    text = _APOSTROPHES.sub("'", text)
+    if "#" in text:
+        text = _HASHTAG.sub(_unhash, text)
+    if _SCRIPTS_MEET.search(text):
+        text = _LETTERS.sub(_unmix, text)
+    return text
+
+
+# "#КиївстарНеПрацює" is three words; "#Ukrtelecom" one
+_HASHTAG = re.compile(r"#([^\W_]+)")
+_CAMEL = re.compile(r"(?<=[a-zа-яіїєґё])(?=[A-ZА-ЯІЇЄҐЁ])")
+
+
+def _unhash(m: re.Match[str]) -> str:
+    word = m.group(1)
+    return " " + (word if word.isupper() else _CAMEL.sub(" ", word))
+
+
+# A word with both Latin and Cyrillic letters is a typo or a filter dodge ("DDоS" with a
+# Cyrillic о, "Пpивaт" with Latin p and a): its look-alike letters take the script of the rest.
+_CYR = "а-яА-ЯіІїЇєЄґҐёЁ"
+_SCRIPTS_MEET = re.compile(f"[a-zA-Z][{_CYR}]|[{_CYR}][a-zA-Z]")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_CYR_LOOKS = "аеорсухіјѕкмтвнАВЕКМНОРСТХІЈЅ"
+_LAT_LOOKS = "aeopcyxijskmtbhABEKMHOPCTXIJS"
+_TO_LATIN = str.maketrans(_CYR_LOOKS, _LAT_LOOKS)
+_TO_CYRILLIC = str.maketrans(_LAT_LOOKS[:8] + _LAT_LOOKS[16:], _CYR_LOOKS[:8] + _CYR_LOOKS[16:])
+_LATIN_LETTER = re.compile(r"[a-zA-Z]")
+
+
+def _unmix(m: re.Match[str]) -> str:
+    word = m.group()
+    if not _SCRIPTS_MEET.search(word):
+        return word
+    latin = len(_LATIN_LETTER.findall(word))
+    return word.translate(_TO_LATIN if 2 * latin >= len(word) else _TO_CYRILLIC)
 
 
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -75,42 +118,67 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")
 
 
 def tokens(text: str) -> list[Token]:
-    """The words of cleaned text, each with its possible lemmas."""
+    """The words of cleaned text, each with its possible lemmas and its place in the sentence."""
     out: list[Token] = []
     seen = _SEEN
-    clause = 0
-    last = 0
-    for m in _WORD.finditer(text):
-        between = text[last : m.start()]
-        last = m.end()
-        if between and _BREAK.search(between):
-            clause += 1
-        word = m.group()
+    clause = sentence = segment = paren = depth = parens = 0
+    broke = False  # a break since the last word: the next word opens a clause
+    for m in _SCAN.finditer(text):
+        word = m.group(1)
+        if word is None:
+            mark = m.group()
+            if not broke:
+                clause += 1
+                broke = True
+            if mark in _SENTENCE_MARKS:
+                sentence += 1
+                segment += 1
+            elif mark == ";":
+                segment += 1
+            elif mark == "(":
+                depth += 1
+                if depth == 1:
+                    parens += 1
+                    paren = parens
+            elif mark == ")" and depth:
+                depth -= 1
+                if not depth:
+                    paren = 0
+            continue
+        if broke:
+            broke = False
+            if word.lower() in _CONTRAST:
+                segment += 1
         known = seen.get(word)
         if known is None:
             if len(seen) >= 200_000:
                 seen.clear()  # bounded under hostile, ever-new words
-            known = seen[word] = (word[0].isupper(), analyse(word.lower()))
-        capital, info = known
-        out.append(
-            Token(
-                m.start(),
-                m.end(),
-                capital,
+            info = analyse(word.lower())
+            known = seen[word] = (
+                word[0].isupper(),
                 info.lemmas,
                 info.imperative,
                 info.irrealis,
                 info.present,
-                clause,
             )
-        )
+        out.append(Token(m.start(), m.end(), *known, clause, sentence, segment, paren))
         if len(out) >= MAX_TOKENS:
             break
     return out
 
 
-# words as written -> (capitalised, analysis): skips lower-casing and the lru_cache's hashing
-_SEEN: dict[str, tuple[bool, Analysis]] = {}
+# a word, or a mark that ends a clause (a sentence, a parenthesis)
+_SCAN = re.compile(r"([^\W_]+(?:'[^\W_]+)*)|[.,;:!?()\[\]{}|\n]|\s[-–—]\s")
+_SENTENCE_MARKS = frozenset(".!?\n")
+# a clause opening with one of these says something else about something else
+_CONTRAST = frozenset(
+    {"а", "але", "проте", "однак", "зате", "но", "однако", "зато", "but", "however", "whereas"}
+    | {"while", "тоді", "тогда"}  # "..., while Ukrposhta remains under attack"
+)
+
+# words as written -> (capitalised, lemmas, imperative, irrealis, present): skips lower-casing
+# and the lru_cache's hashing
+_SEEN: dict[str, tuple[bool, frozenset[str], bool, bool, bool]] = {}
 
 
 def hosts(text: str) -> list[tuple[int, int, str]]:
@@ -130,8 +198,13 @@ def analyse(word: str) -> Analysis:
     """Lemmas of a lower-case word from the Ukrainian and Russian dictionaries, or itself."""
     if len(word) > MAX_WORD or not _CYRILLIC.search(word):
         lemmas = {word}
-        if _LATIN.match(word) and word.endswith("'s"):
-            lemmas.add(word[:-2])  # Ukrposhta's
+        if _ENGLISH.match(word):
+            if word.endswith("'s"):
+                word = word[:-2]  # Ukrposhta's
+                lemmas.add(word)
+            lemmas.add(_english(word))
+            # "is repelling": still going on
+            return Analysis(frozenset(lemmas), False, False, word.endswith("ing"))
         return Analysis(frozenset(lemmas), False, False)
     parses: list[Any] = []
     guesses: list[Any] = []
@@ -145,12 +218,26 @@ def analyse(word: str) -> Analysis:
         (parses if morph.word_is_known(word) else guesses).extend(found)
     chosen = parses or guesses
     lemmas = {word.replace("ё", "е")} | {p.normal_form.replace("ё", "е") for p in chosen}
+    if not parses:
+        lemmas.add(_simplemma().lemmatize(word, lang=("uk", "ru")).replace("ё", "е"))
     return Analysis(
         frozenset(lemmas),
         any("impr" in p.tag for p in chosen),
         bool(chosen) and all(_IRREALIS & p.tag.grammemes for p in chosen),
-        bool(chosen) and all("pres" in p.tag for p in chosen),
+        bool(chosen) and all("pres" in p.tag or "impf" in p.tag for p in chosen),
     )
+
+
+def _english(word: str) -> str:
+    """The English lemma: "restored" -> "restore", "attacks" -> "attack", "was" -> "be"."""
+    return str(_simplemma().lemmatize(word, lang="en")).lower()
+
+
+@functools.cache
+def _simplemma() -> Any:
+    import simplemma  # imported lazily, like the dictionaries
+
+    return simplemma
 
 
 @functools.cache

@@ -52,7 +52,47 @@ def test_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
             "services": ["ukrposhta"],
             "confidence": rows[0]["confidence"],
             "evidence": rows[0]["evidence"],
+            "claims": [
+                {
+                    "service": "ukrposhta",
+                    "kind": "outage",
+                    "polarity": "asserted",
+                    "time": "now",
+                    "cause": "unknown",
+                    "evidence": ["outage: не відкривається"],
+                }
+            ],
         }
+    ]
+
+
+def test_prints_denied_past_and_own_channel_claims(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [
+        {
+            "id": "d",
+            "text": "Повідомлення про хакерську атаку на Укрпошту не відповідають дійсності.",
+        },
+        {"id": "p", "text": "Back in 2022, Oschadbank was hit by a DDoS"},
+        {"id": "o", "text": "Мобільний інтернет відновлено.", "service": "kyivstar"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
+    code, rows, err = _run(["classify", "-c", str(SERVICES), str(src)], capsys)
+    assert (code, err) == (0, [])
+    got = [
+        (
+            r["id"],
+            r["kind"],
+            [(c["service"], c["kind"], c["polarity"], c["time"]) for c in r["claims"]],
+        )  # type: ignore[union-attr, index]
+        for r in rows
+    ]
+    assert got == [
+        ("d", "other", [("ukrposhta", "attack", "denied", "now")]),
+        ("p", "other", [("oschadbank", "attack", "asserted", "past")]),
+        ("o", "restored", [("kyivstar", "restored", "asserted", "now")]),
     ]
 
 

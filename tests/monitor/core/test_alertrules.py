@@ -213,3 +213,25 @@ def test_alerts_link_the_incident_and_campaign_pages() -> None:
     assert camp.generator_url == "https://soc.example/outwatch/campaigns/CMP-20220215-01"
     assert camp.annotations["campaign_url"] == camp.generator_url
     assert "incident_url" not in camp.annotations
+
+
+@dataclass(frozen=True)
+class ClaimedInc(Inc):
+    cause: str = "technical"
+    withdrawn: Sequence[str] = ("dsszzi/7",)
+
+
+def test_annotations_say_the_claimed_cause_and_what_was_withdrawn() -> None:
+    inc = ClaimedInc(
+        "privatbank",
+        announced=True,
+        flags=("cause_disputed",),
+        announcements={"dsszzi/8": "outage"},
+    )
+    alerts = alerts_for(AlertInputs("kyiv-1", NOW, incidents=[inc]))
+    disputed = next(a for a in alerts if a.labels["alertname"] == "cause_disputed")
+    text = disputed.annotations["description"]
+    assert "dsszzi/8 (outage)" in text
+    assert "Cause, as official claims say: technical" in text
+    assert "Withdrawn (edited or deleted): dsszzi/7" in text
+    assert "technical failure" in disputed.annotations["summary"]

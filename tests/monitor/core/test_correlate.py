@@ -127,7 +127,7 @@ CASES: list[tuple[str, list[Event], list[tuple[Any, ...]]]] = [
     ),
     (
         "notice exactly window_after after the end links to the resolved incident",
-        [("open", "mod", 0), ("close", "mod", 0, 10), ("ann", 1, "restored", ("mod",), 370)],
+        [("open", "mod", 0), ("close", "mod", 0, 10), ("ann", 1, "attack", ("mod",), 370)],
         [(iid("mod", 0), True, True, "resolved", t(10), ["dsszzi/1"], ())],
     ),
     (

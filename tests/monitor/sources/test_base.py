@@ -44,7 +44,7 @@ async def test_recording_sink_passes_on_real_changes_only(tmp_path: Path) -> Non
     async def on_change(change: Change) -> None:
         seen.append(change)
 
-    sink = recording_sink(ann, lambda text: Classification("attack"), on_change)
+    sink = recording_sink(ann, lambda message: Classification("attack"), on_change)
     message = Message("cert", "1", T0, "DDoS")
     await sink(message)
     await sink(message)

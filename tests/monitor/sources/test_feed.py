@@ -197,7 +197,7 @@ async def test_run_loop_persists_validators_and_dedupes_in_the_store(
     async def on_change(change: object) -> None:
         changes.append(change.kind)  # type: ignore[attr-defined]
 
-    sink = recording_sink(ann, lambda text: Classification("other"), on_change)
+    sink = recording_sink(ann, lambda message: Classification("other"), on_change)
     polled = asyncio.Event()
 
     async def sleep(seconds: float) -> None:

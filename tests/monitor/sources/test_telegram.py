@@ -13,7 +13,7 @@ import pytest
 from telethon.tl import functions, types
 
 from monitor.config import Telegram
-from monitor.core.base import Classification
+from monitor.core.base import Classification, Message
 from monitor.sources.base import recording_sink
 from monitor.sources.telegram import TelegramSource, channel_key
 from monitor.store.announcements import AnnouncementStore, Change
@@ -24,7 +24,8 @@ from tests.monitor.sources.fake_telegram import T0, World, channel, post
 DSSZZI, SPAM, MOD = 1001, 2002, 3003
 
 
-def classify(text: str) -> Classification:
+def classify(message: Message) -> Classification:
+    text = message.text
     if "відновл" in text.lower():
         return Classification("restored", ("mod",))
     if "ddos" in text.lower():

@@ -126,3 +126,46 @@ async def test_hostile_text_is_stored_safely(ann: AnnouncementStore, text: str) 
     assert "\x00" not in stored.message.text and "\x1b" not in stored.message.text
     assert (await ann.record(msg("h", text), OTHER)).kind == "unchanged"
     assert len(await ann.list()) == 1
+
+
+async def test_claims_are_stored_with_the_announcement_and_its_edits(
+    ann: AnnouncementStore,
+) -> None:
+    from monitor.core.base import Claim
+
+    said = Classification(
+        "attack",
+        ("privatbank", "oschadbank"),
+        0.9,
+        ("cyber: DDoS",),
+        (
+            Claim("privatbank", "restored", evidence=("restored: вже відновлено",)),
+            Claim("oschadbank", "attack", "asserted", "now", ("cyber: DDoS",), "attack"),
+            Claim("oschadbank", "restored", "asserted", "planned", ("planned: запрацюють",)),
+        ),
+    )
+    await ann.record(msg(), said)
+    stored = await ann.get("dsszzi", "1")
+    assert stored is not None and stored.classification.claims == said.claims
+    (row,) = await ann.list()
+    assert row["claims"][2] == {
+        "service": "oschadbank",
+        "kind": "restored",
+        "polarity": "asserted",
+        "time": "planned",
+        "cause": "unknown",
+        "evidence": ["planned: запрацюють"],
+    }
+    denied = Classification(
+        "other", ("privatbank",), 0.7, (), (Claim("privatbank", "attack", "denied"),)
+    )
+    await ann.record(msg(text="Це фейк", edited_at=T0 + timedelta(minutes=5)), denied)
+    stored = await ann.get("dsszzi", "1")
+    assert stored is not None and stored.claims == denied.claims
+
+
+async def test_a_row_without_claims_reads_its_kind_as_claims(ann: AnnouncementStore) -> None:
+    await ann.record(msg(), ATTACK)
+    stored = await ann.get("dsszzi", "1")
+    assert stored is not None
+    assert [(c.service, c.kind, c.live) for c in stored.claims] == [("privatbank", "attack", True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
@@ -513,3 +514,45 @@ def test_campaign_banner_and_incidents_link_their_pages() -> None:
     # open incidents come first
     order = [m for m in re.findall(r'href="/incidents/(inc-[a-z]+-1)"', page)]
     assert order.index("inc-diia-1") > max(order.index(i) for i in ("inc-mod-1",))
+
+
+def test_notices_show_their_claims_and_why() -> None:
+    view = founding_view()
+    claimed = {
+        "key": "dsszzi/201",
+        "source": "dsszzi",
+        "kind": "attack",
+        "services": ["privatbank", "oschadbank"],
+        "text": "DDoS на ПриватБанк (вже відновлено) та Ощадбанк.",
+        "published_at": _iso(3),
+        "url": "https://t.me/dsszzi/201",
+        "claims": [
+            {
+                "service": "privatbank",
+                "kind": "restored",
+                "polarity": "asserted",
+                "time": "now",
+                "evidence": ["restored: вже відновлено"],
+            },
+            {
+                "service": "oschadbank",
+                "kind": "attack",
+                "polarity": "denied",
+                "time": "now",
+                "evidence": ["<b>DDoS</b>"],
+            },
+            {
+                "service": "oschadbank",
+                "kind": "restored",
+                "polarity": "asserted",
+                "time": "planned",
+                "evidence": [],
+            },
+        ],
+    }
+    page = render_status_page(replace(view, announcements=[claimed, *view.announcements]))
+    assert "<bdi>privatbank</bdi>: restored" in page
+    assert "<q><bdi>restored: вже відновлено</bdi></q>" in page
+    assert "<bdi>oschadbank</bdi>: attack (denied)" in page
+    assert "&lt;b&gt;DDoS&lt;/b&gt;" in page  # the words are text, not markup
+    assert "<bdi>oschadbank</bdi>: restored (planned)" in page
