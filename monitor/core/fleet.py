@@ -1,0 +1,195 @@
+"""The fleet's pure decisions: each vantage's view of a service, the quorum, and fleet outages."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from monitor.config import Config
+from monitor.core.base import CheckState, Outage, ServiceStatus
+from monitor.core.codec import outage_dict, outage_from
+from monitor.core.correlate import Correlator
+from monitor.core.incidents import Change
+from monitor.core.state import CheckTrack, ServiceRule, rules_from_config, service_status
+
+Quorum = int | Literal["majority"]
+FLEET_VANTAGE = "fleet"  # the correlator's vantage name for decisions taken for the whole fleet
+
+
+def needed(quorum: Quorum, known: int) -> int:
+    """How many vantages must see a service down: a fixed number, or more than half of those
+    that know its state (a vantage that knows nothing does not count either way)."""
+    return known // 2 + 1 if quorum == "majority" else quorum
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One check's state as one instance of a vantage published it."""
+
+    vantage: str
+    service: str
+    check: str
+    state: CheckState
+    error: str | None = None
+    since: datetime | None = None  # when it entered this state
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The fleet's status of one service, with which vantages see what."""
+
+    status: ServiceStatus
+    down: tuple[str, ...] = ()
+    degraded: tuple[str, ...] = ()
+    up: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()  # offline (canaries failing) or silent: neither up nor down
+
+    @property
+    def reporting(self) -> int:
+        """Vantages that know the service's state."""
+        return len(self.down) + len(self.degraded) + len(self.up)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {
+            "status": self.status,
+            "down": list(self.down),
+            "degraded": list(self.degraded),
+            "up": list(self.up),
+            "unknown": list(self.unknown),
+            "absent": list(self.absent),
+        }
+
+
+def verdict(views: Mapping[str, ServiceStatus | None], quorum: Quorum) -> Verdict:
+    """The fleet status from each vantage's view of one service (None: the vantage is absent).
+
+    Down when at least the quorum of vantages sees it down; degraded when any vantage sees it
+    down or degraded short of that; up when every vantage that knows sees it up.
+    """
+
+    def having(*statuses: str) -> tuple[str, ...]:
+        return tuple(sorted(v for v, s in views.items() if s in statuses))
+
+    down, degraded, up = having("down"), having("degraded"), having("up")
+    unknown = having("unknown")
+    absent = tuple(sorted(v for v, s in views.items() if s is None))
+    known = len(down) + len(degraded) + len(up)
+    if down and len(down) >= needed(quorum, known):
+        status: ServiceStatus = "down"
+    elif down or degraded:
+        status = "degraded"
+    elif up:
+        status = "up"
+    else:
+        status = "unknown"
+    return Verdict(status, down, degraded, up, unknown, absent)
+
+
+def vantage_status(rule: ServiceRule, states: Mapping[str, CheckState]) -> ServiceStatus:
+    """A service's status from one vantage's check states (checks nobody reported are unknown)."""
+    tracks = {c.id: CheckTrack(state=states.get(c.id, "unknown")) for c in rule.checks}
+    return service_status(rule, tracks)
+
+
+def views_of(
+    rule: ServiceRule, checks: Iterable[CheckView], vantages: Iterable[str]
+) -> dict[str, ServiceStatus | None]:
+    """Each present vantage's status of the service (absent vantages map to None)."""
+    by_vantage: dict[str, dict[str, CheckState]] = {v: {} for v in vantages}
+    for c in checks:
+        if c.vantage in by_vantage:
+            by_vantage[c.vantage][c.check] = c.state
+    return {v: vantage_status(rule, states) for v, states in by_vantage.items()}
+
+
+@dataclass
+class FleetState:
+    """The fleet's status of each service and its open fleet outages (what the decider resumes)."""
+
+    statuses: dict[str, ServiceStatus] = field(default_factory=dict)
+    outages: dict[str, Outage] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data."""
+        return {
+            "statuses": dict(self.statuses),
+            "outages": {k: outage_dict(o) for k, o in self.outages.items()},
+        }
+
+    @classmethod
+    def restore(cls, snap: Mapping[str, Any] | None) -> FleetState:
+        """The inverse of snapshot()."""
+        snap = snap or {}
+        outages = {k: outage_from(v) for k, v in (snap.get("outages") or {}).items()}
+        return cls(dict(snap.get("statuses") or {}), {k: o for k, o in outages.items() if o})
+
+
+class FleetDecider:
+    """Turns verdicts into fleet outages and feeds them to one correlator for the whole fleet."""
+
+    def __init__(self, cfg: Config, state: FleetState | None = None) -> None:
+        self.quorum: Quorum = cfg.fleet.quorum
+        self.rules = {r.name: r for r in rules_from_config(cfg.services)}
+        groups = {s.name: s.group for s in cfg.services}
+        self.correlator = Correlator(cfg.correlation, groups, FLEET_VANTAGE)
+        self.state = state or FleetState()
+
+    def decide(
+        self,
+        checks: Iterable[CheckView],
+        present: Iterable[str],
+        at: datetime,
+        absent: Iterable[str] = (),
+    ) -> tuple[dict[str, Verdict], list[Change]]:
+        """Every service's verdict from the published checks of the present vantages (`absent`
+        ones are named in the verdicts, and counted neither up nor down)."""
+        per_service: dict[str, list[CheckView]] = {}
+        for c in checks:
+            per_service.setdefault(c.service, []).append(c)
+        vantages = sorted(set(present))
+        verdicts: dict[str, Verdict] = {}
+        changes: list[Change] = []
+        for name, rule in self.rules.items():
+            views = per_service.get(name, [])
+            seen = views_of(rule, views, vantages)
+            seen.update({a: None for a in absent if a not in seen})
+            v = verdict(seen, self.quorum)
+            verdicts[name] = v
+            changes += self._apply(name, v, views, at)
+        return verdicts, changes + self.correlator.tick(at)
+
+    def _apply(
+        self, service: str, v: Verdict, views: list[CheckView], at: datetime
+    ) -> list[Change]:
+        old = self.state.statuses.get(service, "unknown")
+        self.state.statuses[service] = v.status
+        down_views = [c for c in views if c.state == "down" and c.vantage in v.down + v.degraded]
+        failing = tuple(sorted({c.check for c in down_views}))
+        signature = Counter(c.error or "error" for c in down_views)
+        out: list[Change] = []
+        outage = self.state.outages.get(service)
+        if v.status != old:
+            out += self.correlator.status(service, v.status, at)
+        if v.status == "down" and outage is None:
+            starts = [c.since for c in down_views if c.since is not None]
+            outage = Outage(service, min(starts, default=at), None, "down", signature, failing)
+            self.state.outages[service] = outage
+            out += self.correlator.outage_opened(outage, at)
+        elif outage is not None and v.status == "up":
+            del self.state.outages[service]
+            out += self.correlator.outage_closed(replace(outage, ended_at=at), at)
+        elif outage is not None and (failing, signature) != (
+            outage.failing_checks,
+            outage.signature,
+        ):
+            outage = replace(
+                outage, failing_checks=failing or outage.failing_checks, signature=signature
+            )
+            self.state.outages[service] = outage
+            out += self.correlator.outage_updated(outage, at)
+        return out

@@ -1,0 +1,133 @@
+"""The fleet's quorum and fleet outages, as tables (pure, no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor import config
+from monitor.core.base import ServiceStatus
+from monitor.core.fleet import CheckView, FleetDecider, FleetState, Quorum, needed, verdict
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("quorum", "known", "want"),
+    [
+        (2, 3, 2),
+        (2, 1, 2),
+        ("majority", 3, 2),
+        ("majority", 4, 3),
+        ("majority", 1, 1),
+        ("majority", 0, 1),
+    ],
+)
+def test_needed(quorum: Quorum, known: int, want: int) -> None:
+    assert needed(quorum, known) == want
+
+
+D, G, U, N = "down", "degraded", "up", "unknown"
+CASES: list[tuple[str, Quorum, dict[str, ServiceStatus | None], str, tuple[str, ...]]] = [
+    ("2 of 3 down pages", 2, {"kyiv": D, "lviv": D, "odesa": U}, D, ("kyiv", "lviv")),
+    ("1 of 3 down is degraded", 2, {"kyiv": D, "lviv": U, "odesa": U}, G, ("kyiv",)),
+    ("majority of 3 is 2", "majority", {"kyiv": D, "lviv": D, "odesa": U}, D, ("kyiv", "lviv")),
+    ("majority of 3, one down", "majority", {"kyiv": D, "lviv": U, "odesa": U}, G, ("kyiv",)),
+    # an absent vantage is neither up nor down: the majority is of those that know
+    ("absent does not count", "majority", {"kyiv": D, "lviv": None, "odesa": U}, G, ("kyiv",)),
+    ("two left, both down", "majority", {"kyiv": D, "lviv": D, "odesa": None}, D, ("kyiv", "lviv")),
+    # a fixed quorum cannot be met by fewer vantages: one vantage alone never pages
+    ("quorum 2, one vantage left", 2, {"kyiv": D, "lviv": None, "odesa": None}, G, ("kyiv",)),
+    ("all offline", 2, {"kyiv": None, "lviv": None, "odesa": None}, N, ()),
+    ("nobody knows yet", 2, {"kyiv": N, "lviv": N}, N, ()),
+    ("degraded everywhere", 2, {"kyiv": G, "lviv": G, "odesa": G}, G, ()),
+    ("all up", 2, {"kyiv": U, "lviv": U, "odesa": U}, U, ()),
+    ("unknown does not dilute", "majority", {"kyiv": D, "lviv": N, "odesa": N}, D, ("kyiv",)),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "quorum", "views", "status", "down"), CASES, ids=[c[0] for c in CASES]
+)
+def test_verdict(
+    name: str,
+    quorum: Quorum,
+    views: dict[str, ServiceStatus | None],
+    status: str,
+    down: tuple[str, ...],
+) -> None:
+    v = verdict(views, quorum)
+    assert (v.status, v.down) == (status, down)
+    assert set(v.absent) == {k for k, s in views.items() if s is None}
+
+
+def _cfg(quorum: Quorum = 2) -> config.Config:
+    return config.parse(
+        f"""fleet: {{quorum: {quorum}}}
+correlation: {{campaign_min_services: 2}}
+services:
+  - name: bank
+    group: bank
+    checks: [{{kind: http, url: "http://127.0.0.1:1/", id: web}}, {{kind: tcp, target: "127.0.0.1:1", id: tcp}}]
+  - name: gov
+    group: gov
+    checks: [{{kind: http, url: "http://127.0.0.1:1/", id: web}}]
+"""
+    )
+
+
+def _views(
+    service: str, states: dict[str, str], checks: tuple[str, ...] = ("web",)
+) -> list[CheckView]:
+    return [
+        CheckView(v, service, c, s, "timeout" if s == D else None, T0)  # type: ignore[arg-type]
+        for v, s in states.items()
+        for c in checks
+    ]
+
+
+def test_decider_opens_one_incident_at_quorum_and_resolves() -> None:
+    dec = FleetDecider(_cfg())
+    present = ["kyiv", "lviv", "odesa"]
+    one = _views("bank", {"kyiv": D, "lviv": U, "odesa": U}, ("web", "tcp"))
+    verdicts, changes = dec.decide(one, present, T0)
+    assert verdicts["bank"].status == G and not [c for c in changes if c.incident]
+    two = _views("bank", {"kyiv": D, "lviv": D, "odesa": U}, ("web", "tcp"))
+    verdicts, changes = dec.decide(two, present, T0 + timedelta(seconds=30))
+    opened = [c for c in changes if c.kind == "incident_opened"]
+    assert verdicts["bank"].status == D and len(opened) == 1
+    assert opened[0].incident is not None and opened[0].incident.observed
+    # the same views again change nothing
+    _, again = dec.decide(two, present, T0 + timedelta(seconds=31))
+    assert not [c for c in again if c.kind == "incident_opened"]
+    up = _views("bank", {"kyiv": U, "lviv": U, "odesa": U}, ("web", "tcp"))
+    verdicts, changes = dec.decide(up, present, T0 + timedelta(seconds=60))
+    assert verdicts["bank"].status == U
+    assert dec.state.outages == {}
+
+
+def test_offline_vantage_opens_nothing() -> None:
+    dec = FleetDecider(_cfg())
+    # odesa's canaries fail: it is not present; its "down" views are not counted
+    views = _views("bank", {"kyiv": U, "lviv": U, "odesa": D}, ("web", "tcp"))
+    verdicts, changes = dec.decide(views, ["kyiv", "lviv"], T0, absent=["odesa"])
+    assert verdicts["bank"].up == ("kyiv", "lviv")
+    assert verdicts["bank"].absent == ("odesa",)
+    assert verdicts["bank"].status == U
+    assert not [c for c in changes if c.incident]
+
+
+def test_resumed_state_keeps_the_outage_open() -> None:
+    dec = FleetDecider(_cfg())
+    present = ["kyiv", "lviv", "odesa"]
+    two = _views("bank", {"kyiv": D, "lviv": D, "odesa": U}, ("web", "tcp"))
+    dec.decide(two, present, T0)
+    snap, corr = dec.state.snapshot(), dec.correlator.snapshot()
+    after = FleetDecider(_cfg(), FleetState.restore(snap))
+    after.correlator.restore(corr)
+    _, changes = after.decide(two, present, T0 + timedelta(seconds=5))
+    assert not [c for c in changes if c.kind == "incident_opened"]
+    assert [i.id for i in after.correlator.incidents()] == [
+        i.id for i in dec.correlator.incidents()
+    ]
