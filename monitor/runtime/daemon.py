@@ -31,6 +31,7 @@ from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
 from monitor.runtime.decisions import Decisions
 from monitor.runtime.facts import SourceTracker, alert_inputs
+from monitor.runtime.fleet import Fleet
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
@@ -44,6 +45,7 @@ from monitor.store.announcements import Change as AnnouncementChange
 from monitor.store.channels import ChannelStore
 from monitor.web.api import Api
 from monitor.web.base import Snapshot
+from monitor.web.fleet import fleet_routes
 from monitor.web.server import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
 
@@ -102,6 +104,8 @@ class Daemon:
         self.started = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        # fleet: with storage.url, decisions are shared in PostgreSQL (runtime/fleet.py)
+        self.fleet = Fleet(cfg, self.clock, self.pipeline.machine) if cfg.storage.url else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -120,6 +124,8 @@ class Daemon:
         await self.dispatcher.start()
         self.scheduler.apply(scheduled_checks(self.cfg))
         self.scheduler.start()
+        if self.fleet is not None:
+            self.fleet.start()
         await self._start_web()
         self._start_sources()
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="store-flush"))
@@ -152,6 +158,7 @@ class Daemon:
         routes = [
             *ingest_routes(self.cfg.sources.ingest, self.sink, self.ingest_health, self.clock),
             *silence_routes(self.dispatcher),
+            *(fleet_routes(self.fleet.read) if self.fleet is not None else []),
         ]
         api = Api(self.snapshot, self.reload, self.store, self.announcements)
         app = make_app(self.cfg.web, api, routes)
@@ -170,6 +177,8 @@ class Daemon:
         await self._stop_sources()
         await self.scheduler.stop(grace)
         await self.dispatcher.stop()
+        if self.fleet is not None:
+            await self.fleet.stop()
         for task in reversed(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -205,6 +214,7 @@ class Daemon:
             ingest=self.ingest_health,
             announcement_counts=dict(self.announcement_counts),
             delivery=self.dispatcher.stats,
+            fleet=self.fleet.snapshot() if self.fleet is not None else None,
         )
 
     # -- probing ---------------------------------------------------------------------------
@@ -216,6 +226,8 @@ class Daemon:
         )
         self._log_events(events)
         self.decisions.result(obs, events)
+        if self.fleet is not None:
+            self.fleet.observe(obs, events)
 
     async def ingest(self, message: Message) -> None:
         """The sink every source uses: classify, store, correlate."""
@@ -232,6 +244,8 @@ class Daemon:
             self.links[ann.key] = ann.message.url
         if change.kind in ("new", "edited") and not ann.message.deleted:
             self.decisions.announcement(ann, self.clock.now())
+        if self.fleet is not None:
+            self.fleet.announcement(ann)
         log.info(
             "announcement %s: %s %s",
             change.kind,
@@ -284,7 +298,10 @@ class Daemon:
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             self._tick()
-            await self._evaluate_alerts()
+            if self.fleet is None:
+                await self._evaluate_alerts()
+            else:  # in a fleet the decider alone evaluates and sends (runtime/fleet.py)
+                self.fleet.vantage_offline(self.decisions.offline_since)
             now = self.clock.monotonic()
             snapshot = now - last_snapshot >= SNAPSHOT_EVERY
             if await self._flush(snapshot=snapshot) and snapshot:

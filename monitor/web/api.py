@@ -11,6 +11,7 @@ from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.web.base import Snapshot
 from monitor.web.families import families
+from monitor.web.fleet import fleet_families
 from monitor.web.metrics import render
 from monitor.web.statuspage import StatusView, render_status_page
 
@@ -33,7 +34,7 @@ class Api:
     def metrics_text(self) -> bytes:
         """/metrics body."""
         snap = self.snapshot()
-        return render(snap, families(snap))
+        return render(snap, [*families(snap), *fleet_families(snap)])
 
     def ready(self) -> tuple[bool, str]:
         """Ready when started (the store may be down: probing goes on from memory)."""

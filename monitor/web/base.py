@@ -41,6 +41,20 @@ class ProbeSnapshot:
 
 
 @dataclass(frozen=True)
+class FleetSnapshot:
+    """This instance's place in a fleet sharing PostgreSQL (storage.url)."""
+
+    instance: str
+    decider: bool
+    connected: bool
+    cut_off_since: datetime | None
+    spool_bytes: int
+    spool_dropped: int
+    verdicts: Mapping[str, Mapping[str, Any]]  # on the decider: service -> fleet verdict
+    sent: int  # fleet notifications this instance delivered
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything /metrics, the API and the status page show of runtime state, at one instant."""
 
@@ -65,3 +79,4 @@ class Snapshot:
     ingest: SourceHealth
     announcement_counts: Mapping[tuple[str, str], int]  # (source, kind) -> count
     delivery: DeliveryStats
+    fleet: FleetSnapshot | None = None  # None: a single instance on SQLite
