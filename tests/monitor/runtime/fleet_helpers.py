@@ -57,6 +57,7 @@ def config_text(
     hook: Hook,
     targets: dict[str, Target],
     canary: Target,
+    port: int = 0,
 ) -> str:
     checks = "\n".join(
         f"""  - name: {s}
@@ -70,7 +71,7 @@ def config_text(
 storage: {{path: ./{vantage}-{shard}.db, url: "{dsn}"}}
 shard: {{index: {shard}, total: {shards}}}
 fleet: {{quorum: 2, spool_path: ./{vantage}-{shard}.spool, stale_after: 10s}}
-web: {{listen: "127.0.0.1:{free_port()}"}}
+web: {{listen: "127.0.0.1:{port or free_port()}"}}
 defaults: {{interval: 300ms, timeout: 250ms, failures_before_down: 2, successes_before_up: 1}}
 correlation: {{campaign_min_services: 2, quiet_period: 1s}}
 alerts:
