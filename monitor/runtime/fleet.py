@@ -8,10 +8,10 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -32,7 +32,10 @@ from monitor.web.base import FleetSnapshot
 log = logging.getLogger("outwatch.fleet")
 SYNC_EVERY = 1.0
 DECIDE_EVERY = 1.0
-PING_TIMEOUT = 3.0
+PING_TIMEOUT = 3.0  # the decider's session must answer this fast, or it stops deciding
+DECIDE_TIMEOUT = 10.0
+SYNC_TIMEOUT = 10.0
+T = TypeVar("T")
 # the server ends a decider session that stops talking (a cut cable sends no FIN): the lock is
 # then free for another instance well within the 15 s takeover promise
 IDLE_SESSION_TIMEOUT = "8s"
@@ -120,6 +123,7 @@ class Fleet:
         self._decider: FleetDecider | None = None
         self._cursor = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._orphans: set[asyncio.Future[Any]] = set()  # timed-out calls still winding down
         self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -144,6 +148,8 @@ class Fleet:
         with contextlib.suppress(Exception):
             await self._sync()
         self._stop_deciding("stopping")
+        for orphan in list(self._orphans):
+            orphan.cancel()
         for conn in (self._conn, self._lock, self._reader):
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -233,12 +239,9 @@ class Fleet:
         checks, history = self.checks, self.history
         self.checks, self.history = {}, []
         try:
-            conn = await self._connection()
-            async with conn.transaction():
-                replayed = self.spool.read()
-                await self._write(conn, replayed + history, list(checks.values()))
+            await self._within(self._publish(history, list(checks.values())), SYNC_TIMEOUT)
             self.spool.clear()
-        except (pg.DBError, OSError) as exc:
+        except (pg.DBError, OSError, TimeoutError) as exc:
             self._cut_off(exc)
             self.spool.append(history)
             # the latest state of each check is kept in memory (bounded by the checks) and
@@ -249,6 +252,25 @@ class Fleet:
         if self.cut_off_since is not None:
             log.info("database reachable again: spool replayed, %d checks published", len(checks))
         self.cut_off_since = None
+
+    async def _publish(
+        self, history: list[tuple[str, dict[str, Any]]], checks: list[dict[str, Any]]
+    ) -> None:
+        conn = await self._connection()
+        async with conn.transaction():
+            await self._write(conn, self.spool.read() + history, checks)
+
+    async def _within(self, coro: Coroutine[Any, Any, T], seconds: float) -> T:
+        """Await `coro` for at most `seconds`, without waiting for it to wind down after that
+        (cancelling a query on a dead link can itself take long; the caller must act now)."""
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if not done:
+            task.cancel()
+            self._orphans.add(task)
+            task.add_done_callback(_forget(self._orphans))
+            raise TimeoutError(f"no answer from the database in {seconds:g}s")
+        return task.result()
 
     async def _write(
         self, conn: q.Conn, history: list[tuple[str, dict[str, Any]]], checks: list[dict[str, Any]]
@@ -294,8 +316,8 @@ class Fleet:
         while True:
             await asyncio.sleep(DECIDE_EVERY)
             try:
-                if await self._hold_lock():
-                    await self._decide()
+                if await self._within(self._hold_lock(), PING_TIMEOUT):
+                    await self._within(self._decide(), DECIDE_TIMEOUT)
                     await self._send()
             except (pg.DBError, OSError, TimeoutError) as exc:
                 self._stop_deciding(pg.describe(exc))
@@ -313,12 +335,10 @@ class Fleet:
                 f"SET idle_in_transaction_session_timeout = '{IDLE_SESSION_TIMEOUT}'"
             )
         if self.is_decider:
-            async with asyncio.timeout(PING_TIMEOUT):
-                await self._lock.execute("SELECT 1")
+            await self._lock.execute("SELECT 1")
             return True
-        async with asyncio.timeout(PING_TIMEOUT):
-            cur = await self._lock.execute("SELECT pg_try_advisory_lock(%s)", [pg.DECIDER_LOCK])
-            row = await cur.fetchone()
+        cur = await self._lock.execute("SELECT pg_try_advisory_lock(%s)", [pg.DECIDER_LOCK])
+        row = await cur.fetchone()
         if row and row[0]:
             await self._become_decider()
         return self.is_decider
@@ -354,7 +374,7 @@ class Fleet:
         session died cannot write)."""
         assert self._lock is not None and self._decider is not None
         dec, conn, now = self._decider, self._lock, self.clock.now()
-        async with asyncio.timeout(10.0), conn.transaction():
+        async with conn.transaction():
             views, present, absent = await q.load_views(conn, now, self.cfg.fleet.stale_after)
             changes: list[Change] = []
             cursor = self._cursor
@@ -442,6 +462,15 @@ _READS: dict[str, Callable[[q.Conn, str | None], Awaitable[list[dict[str, Any]]]
     "incidents": q.list_incidents,
     "campaigns": q.list_campaigns,
 }
+
+
+def _forget(orphans: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        orphans.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a late failure of an abandoned call is expected
+
+    return done
 
 
 async def _close(conn: q.Conn) -> None:
