@@ -139,6 +139,12 @@ class FleetDecider:
         self.correlator = Correlator(cfg.correlation, groups, FLEET_VANTAGE)
         self.state = state or FleetState()
 
+    def reconfigure(self, cfg: Config) -> None:
+        """New services and quorum; fleet outages and incidents in progress carry on."""
+        self.quorum = cfg.fleet.quorum
+        self.rules = {r.name: r for r in rules_from_config(cfg.services)}
+        self.correlator.reconfigure({s.name: s.group for s in cfg.services})
+
     def decide(
         self,
         checks: Iterable[CheckView],

@@ -418,6 +418,8 @@ class Daemon:
                 log.warning("%s changed: takes effect after a restart", key)
         self.pipeline.reconfigure(new.services)
         self.decisions.reconfigure(new)
+        if self.fleet is not None:
+            self.fleet.reconfigure(new)
         self.classifier = Classifier.from_services(new.services)
         await self.dispatcher.reload(new.alerts)
         added, removed, changed = self.scheduler.apply(scheduled_checks(new))

@@ -35,6 +35,7 @@ DECIDE_EVERY = 1.0
 PING_TIMEOUT = 3.0  # the decider's session must answer this fast, or it stops deciding
 DECIDE_TIMEOUT = 10.0
 SYNC_TIMEOUT = 10.0
+SEND_BATCH = 50  # notifications per decision round, at most
 T = TypeVar("T")
 # the server ends a decider session that stops talking (a cut cable sends no FIN): the lock is
 # then free for another instance well within the 15 s takeover promise
@@ -112,11 +113,13 @@ class Fleet:
         self.checks: dict[tuple[str, str], dict[str, Any]] = {}  # not yet published
         self.history: list[tuple[str, dict[str, Any]]] = []  # transitions, outages, notices
         self.offline_since: datetime | None = None
+        self._failing: dict[tuple[str, str], datetime] = {}  # check -> its first failure
         self.connected = False
         self.cut_off_since: datetime | None = None
         self.is_decider = False
         self.verdicts: dict[str, Verdict] = {}
         self.sent = 0
+        self.published = 0  # rounds written to the database
         self._conn: q.Conn | None = None
         self._lock: q.Conn | None = None
         self._reader: q.Conn | None = None
@@ -161,10 +164,17 @@ class Fleet:
 
     def observe(self, obs: Observation, events: Iterable[Event]) -> None:
         """Account one result's state events (check changes and outages)."""
+        key = (obs.service, obs.check)
+        if obs.ok:
+            self._failing.pop(key, None)
+        else:
+            self._failing.setdefault(key, obs.ts)
         for ev in events:
             if isinstance(ev, CheckChanged):
+                # a check that went down is down since its first failure, as outages count it
+                since = self._failing.get(key, ev.at) if ev.new == "down" else ev.at
                 self.checks[(ev.service, ev.check)] = self._check_row(
-                    ev.service, ev.check, ev.new, obs.error if not obs.ok else None, ev.at
+                    ev.service, ev.check, ev.new, obs.error if not obs.ok else None, since
                 )
                 self.history.append(
                     (
@@ -201,6 +211,12 @@ class Fleet:
     ) -> dict[str, Any]:
         now = self.clock.now()
         return q.check_row(self.vantage, self.instance, service, check, state, error, since, now)
+
+    def reconfigure(self, cfg: Config) -> None:
+        """A reloaded config: new services, quorum and receivers (storage.url needs a restart)."""
+        self.cfg = cfg
+        if self._decider is not None:
+            self._decider.reconfigure(cfg)
 
     def snapshot(self) -> FleetSnapshot:
         """What /metrics and the API show of the fleet link."""
@@ -241,6 +257,7 @@ class Fleet:
         try:
             await self._within(self._publish(history, list(checks.values())), SYNC_TIMEOUT)
             self.spool.clear()
+            self.published += 1
         except (pg.DBError, OSError, TimeoutError) as exc:
             self._cut_off(exc)
             self.spool.append(history)
@@ -429,12 +446,30 @@ class Fleet:
                 await q.enqueue(conn, n.id, route.receiver, notification_to_dict(n), now)
 
     async def _send(self) -> None:
-        """Deliver due notifications, each row locked until its delivery is recorded."""
-        assert self._lock is not None and self._session is not None
-        conn, now = self._lock, self.clock.now()
+        """Deliver due notifications one by one while this instance stays the decider."""
+        budget = max((r.timeout for r in self.cfg.alerts.receivers), default=10.0)
+        for _ in range(SEND_BATCH):
+            if not self.is_decider or not await self._within(
+                self._send_one(budget), budget + 2 * PING_TIMEOUT
+            ):
+                return
+
+    async def _send_one(self, budget: float) -> bool:
+        """Claim one due row (FOR UPDATE SKIP LOCKED) on the decider's session and keep it
+        locked until its delivery is recorded: if this decider dies mid-send, the row goes back
+        to its successor; nothing is claimed once the session is gone. False when none is due."""
+        assert self._lock is not None
+        conn = self._lock
         async with conn.transaction():
-            for entry in await q.claim(conn, now):
+            # the row stays locked while the receiver answers; the server must not end the
+            # session for being idle in this transaction meanwhile
+            await conn.execute(
+                f"SET LOCAL idle_in_transaction_session_timeout = '{int(budget) + 5}s'"
+            )
+            entries = await q.claim(conn, self.clock.now(), limit=1)
+            for entry in entries:
                 await self._deliver(conn, entry)
+        return bool(entries)
 
     async def _deliver(self, conn: q.Conn, entry: dict[str, Any]) -> None:
         assert self._session is not None

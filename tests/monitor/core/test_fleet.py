@@ -131,3 +131,58 @@ def test_resumed_state_keeps_the_outage_open() -> None:
     assert [i.id for i in after.correlator.incidents()] == [
         i.id for i in dec.correlator.incidents()
     ]
+
+
+def test_fleet_of_one_decides_as_a_single_instance() -> None:
+    """The same results and notice through the single-instance Engine and through the fleet
+    decider (one vantage, quorum 1): the same confirmed incident."""
+    from monitor.core.base import Announcement, Classification, Message, Observation
+    from monitor.core.engine import Engine
+
+    cfg = _cfg(1)
+    engine, dec = Engine(cfg), FleetDecider(cfg)
+    first_failure: dict[str, datetime] = {}
+    notice = Announcement(
+        Message("bank_official", "7", T0 + timedelta(seconds=50), "DDoS attack"),
+        Classification("attack", ("bank",), 0.9, ("DDoS",)),
+    )
+    views: dict[str, CheckView] = {}
+    for n in range(12):
+        at = T0 + timedelta(seconds=10 * n)
+        ok = not 2 <= n <= 8
+        for check in ("web", "tcp"):
+            obs = Observation("bank", check, "http", at, ok, None if ok else "timeout")
+            engine.observe(obs)
+            if not ok:
+                first_failure.setdefault(check, at)
+            state = engine.machine.check_state("bank", check)
+            since = first_failure.get(check) if state == D else at
+            if ok:
+                first_failure.pop(check, None)
+            views[check] = CheckView("kyiv", "bank", check, state, obs.error, since)
+        dec.decide(list(views.values()), ["kyiv"], at)
+        if at == notice.message.published_at:
+            engine.announcement(notice, at)
+            dec.correlator.announcement(notice, at)
+    end = T0 + timedelta(hours=1)
+    engine.tick(end)
+    dec.decide(list(views.values()), ["kyiv"], end)
+
+    def summary(incidents: list) -> list[tuple[object, ...]]:
+        return [
+            (
+                i.service,
+                i.status,
+                i.observed,
+                i.announced,
+                i.confirmed,
+                tuple(i.announcements),
+                i.flags,
+                i.started_at,
+            )
+            for i in incidents
+        ]
+
+    single, fleet = summary(engine.correlator.incidents()), summary(dec.correlator.incidents())
+    assert single and single == fleet
+    assert single[0][4] is True  # confirmed: observed and announced

@@ -120,3 +120,38 @@ async def test_an_offline_vantage_opens_nothing(fleet: Fleet) -> None:
     st = await fleet.status("gov")
     assert st["status"] == "up" and st["vantages"]["down"] == []
     assert await fleet.api("incidents") == [] and fleet.hook.posts == []
+
+
+async def test_the_same_notice_at_two_instances_is_recorded_once(fleet: Fleet, pg_dsn: str) -> None:
+    import psycopg
+
+    from monitor.core.base import Message
+
+    async def one() -> bool:
+        return len(fleet.decider()) == 1
+
+    await wait_for(one, 15, "no decider")
+    msg = Message(
+        "bank_official",
+        "1001",
+        fleet.daemons[0].clock.now(),
+        "DDoS-атака на bank, сервіс недоступний",
+    )
+    two = [d.fleet for d in (fleet.daemons[0], fleet.daemons[3]) if d.fleet is not None]
+    before = [f.published for f in two]
+    # two vantages watch the same channel and hear the same notice
+    await fleet.daemons[0].ingest(msg)
+    await fleet.daemons[3].ingest(msg)
+
+    def recorded() -> list[tuple[object, ...]]:
+        with psycopg.connect(pg_dsn) as conn:
+            return list(
+                conn.execute("SELECT source, id, recorded_by FROM announcements").fetchall()
+            )
+
+    async def published() -> bool:  # a whole round written by each after the notice
+        return all(f.published >= b + 2 for f, b in zip(two, before, strict=True))
+
+    await wait_for(published, 10, "the notice never reached the database")
+    rows = recorded()
+    assert len(rows) == 1 and rows[0][:2] == ("bank_official", "1001")
