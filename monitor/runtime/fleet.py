@@ -292,10 +292,7 @@ class Fleet:
     async def _write(
         self, conn: q.Conn, history: list[tuple[str, dict[str, Any]]], checks: list[dict[str, Any]]
     ) -> None:
-        now = self.clock.now()
-        await q.heartbeat(
-            conn, self.instance, self.vantage, self.offline_since, now, self.started_at
-        )
+        await q.heartbeat(conn, self.instance, self.vantage, self.offline_since, self.started_at)
         by_type: dict[str, list[dict[str, Any]]] = {}
         for t, r in history:
             by_type.setdefault(t, []).append(r)
@@ -392,7 +389,7 @@ class Fleet:
         assert self._lock is not None and self._decider is not None
         dec, conn, now = self._decider, self._lock, self.clock.now()
         async with conn.transaction():
-            views, present, absent = await q.load_views(conn, now, self.cfg.fleet.stale_after)
+            views, present, absent = await q.load_views(conn, self.cfg.fleet.stale_after)
             changes: list[Change] = []
             cursor = self._cursor
             for seq, row in await q.new_announcements(conn, cursor):

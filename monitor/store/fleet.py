@@ -44,22 +44,18 @@ def check_row(
 
 
 async def heartbeat(
-    conn: Conn,
-    instance: str,
-    vantage: str,
-    offline_since: datetime | None,
-    now: datetime,
-    started: datetime,
+    conn: Conn, instance: str, vantage: str, offline_since: datetime | None, started: datetime
 ) -> None:
-    """Say this instance is alive, and whether its canaries say its vantage is offline."""
+    """Say this instance is alive (on the database's clock: instances' clocks may disagree),
+    and whether its canaries say its vantage is offline."""
     await conn.execute(
         "INSERT INTO fleet_instances AS f"
         " (instance, vantage, offline, offline_since, started_at, heartbeat_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " VALUES (%s, %s, %s, %s, %s, now())"
         " ON CONFLICT (instance) DO UPDATE SET vantage = excluded.vantage,"
         " offline = excluded.offline, offline_since = excluded.offline_since,"
         " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
-        [instance, vantage, offline_since is not None, offline_since, started, now],
+        [instance, vantage, offline_since is not None, offline_since, started],
     )
 
 
@@ -181,16 +177,16 @@ async def put_announcements(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> in
 
 
 async def load_views(
-    conn: Conn, now: datetime, stale_after: float
+    conn: Conn, stale_after: float
 ) -> tuple[list[CheckView], list[str], list[str]]:
     """Published check states of live instances, and the vantages present and absent.
 
     An instance silent longer than `stale_after`, or whose canaries fail, is absent: its checks
     count neither up nor down. A vantage is present while any of its instances is.
     """
-    fresh = now - timedelta(seconds=stale_after)
     cur = await conn.execute(
-        "SELECT instance, vantage, offline, heartbeat_at >= %s FROM fleet_instances", [fresh]
+        "SELECT instance, vantage, offline, heartbeat_at >= now() - %s FROM fleet_instances",
+        [timedelta(seconds=stale_after)],
     )
     live: set[str] = set()
     present: set[str] = set()

@@ -35,6 +35,14 @@ class Fleet:
             assert r.status == 200, await r.text()
             return list(await r.json())
 
+    async def text(self, d: Daemon, path: str) -> str:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(f"http://127.0.0.1:{d.listen_port}{path}") as r,
+        ):
+            assert r.status == 200
+            return await r.text()
+
     async def status(self, service: str) -> dict:
         rows = {r["service"]: r for r in await self.api("services")}
         return rows.get(service, {"status": "unknown", "vantages": {}})
@@ -80,6 +88,15 @@ async def test_quorum_pages_once_and_names_the_vantages(fleet: Fleet) -> None:
 
     await wait_for(degraded, 15, "bank never shown degraded from kyiv")
     assert await fleet.api("incidents") == [] and fleet.hook.posts == []
+    # every instance shows the fleet page; the decider alone exports the fleet's status
+    assert "down: kyiv" in await fleet.text(fleet.daemons[0], "/fleet")
+    (decider,) = fleet.decider()
+    others = [d for d in fleet.daemons if d is not decider]
+    assert 'outwatch_fleet_vantages_down{service="bank"} 1.0' in await fleet.text(
+        decider, "/metrics"
+    )
+    other = await fleet.text(others[0], "/metrics")
+    assert "outwatch_fleet_decider{" in other and "outwatch_fleet_vantages_down" not in other
 
     # down from two of three: one fleet incident and one notification
     await fleet.targets["lviv"]["bank"].stop()
