@@ -8,7 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from alerts.base import Alert
+from alerts.codec import alert_from_dict, alert_to_dict
 from monitor.config import Config
+from monitor.core.alertrules import AlertInputs, ServiceFacts, alerts_for
 from monitor.core.base import CheckState, Outage, ServiceStatus
 from monitor.core.codec import outage_dict, outage_from
 from monitor.core.correlate import Correlator
@@ -198,4 +201,93 @@ class FleetDecider:
             )
             self.state.outages[service] = outage
             out += self.correlator.outage_updated(outage, at)
+        return out
+
+
+def fleet_alerts(
+    cfg: Config, dec: FleetDecider, verdicts: Mapping[str, Verdict], now: datetime, url: str = ""
+) -> list[Alert]:
+    """The alert rules (core/alertrules.py) over the fleet's state: services at their fleet
+    status, the fleet's incidents and campaigns; each service alert names the vantages that see
+    it down. A campaign goes in the annotations, not the labels, so an alert keeps one identity
+    (fingerprint) when a campaign forms around it, on this decider and on the next."""
+    services = []
+    for s in cfg.services:
+        o = dec.state.outages.get(s.name)
+        status = verdicts[s.name].status if s.name in verdicts else "unknown"
+        started, sig, failing = (
+            (o.started_at, dict(o.signature), o.failing_checks) if o else (None, {}, ())
+        )
+        services.append(ServiceFacts(s.name, s.display, s.group, status, started, sig, failing))
+    corr = dec.correlator
+    inp = AlertInputs(
+        vantage=FLEET_VANTAGE,
+        now=now,
+        external_url=url,
+        services=services,
+        incidents=[i for i in corr.incidents() if i.status == "open"],
+        campaigns=[c for c in corr.campaigns() if c.status == "open"],
+    )
+    titles = {s.name: s.display for s in cfg.services}
+    return [_with_vantages(a, verdicts, titles) for a in alerts_for(inp)]
+
+
+def _with_vantages(a: Alert, verdicts: Mapping[str, Verdict], titles: Mapping[str, str]) -> Alert:
+    labels = dict(a.labels)
+    notes = dict(a.annotations)
+    if labels.get("alertname") != "campaign_opened" and "campaign" in labels:
+        notes["campaign"] = labels.pop("campaign")
+    v = verdicts.get(labels.get("service", ""))
+    if v is not None:
+        notes["vantages_down"] = ",".join(v.down)
+        if labels.get("alertname") == "service_down":
+            name = titles.get(v_service := labels["service"], v_service)
+            notes["summary"] = (
+                f"{name} is down from {', '.join(v.down) or 'no vantage'}"
+                f" ({len(v.down)} of {v.reporting} vantages reporting)"
+            )
+    return replace(a, labels=labels, annotations=notes)
+
+
+@dataclass
+class Firing:
+    """The fleet alerts firing after the last round, by fingerprint, with when each began
+    firing this time (the decider's memory)."""
+
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    began: dict[str, datetime] = field(default_factory=dict)
+
+    def update(self, current: Iterable[Alert], now: datetime) -> list[tuple[Alert, str]]:
+        """What to notify: alerts that began firing, and those that stopped (resolved now).
+        Each comes with a key naming that firing, so a repeated round (a new decider) notifies
+        once, and an alert that fires again later is a new key."""
+        now_firing = {a.fingerprint: a for a in current}
+        out: list[tuple[Alert, str]] = []
+        for fp, a in now_firing.items():
+            if fp not in self.alerts:
+                self.began[fp] = now
+                out.append((a, f"firing:{fp}:{now.isoformat()}"))
+        for fp, a in self.alerts.items():
+            if fp not in now_firing:
+                began = self.began.pop(fp, now)
+                out.append((replace(a, ends_at=now), f"resolved:{fp}:{began.isoformat()}"))
+        # a firing alert keeps its first words; only whether it fires matters from here on
+        self.alerts = {fp: self.alerts.get(fp, a) for fp, a in now_firing.items()}
+        return out
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Plain data."""
+        return [
+            {**alert_to_dict(a), "began": self.began[fp].isoformat()}
+            for fp, a in self.alerts.items()
+        ]
+
+    @classmethod
+    def restore(cls, data: Iterable[dict[str, Any]] | None) -> Firing:
+        """The inverse of snapshot()."""
+        out = cls()
+        for d in data or []:
+            a = alert_from_dict(d)
+            out.alerts[a.fingerprint] = a
+            out.began[a.fingerprint] = datetime.fromisoformat(d["began"])
         return out

@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 import aiohttp
 
 from alerts import router
-from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
+from alerts.base import DeliveryError, Notification, ReceiverContext
 from alerts.codec import notification_from_dict, notification_to_dict
 from alerts.delivery import attempt
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, Clock, Message, Observation, Outage
 from monitor.core.codec import dt
-from monitor.core.fleet import FleetDecider, FleetState, Verdict
+from monitor.core.fleet import Firing, FleetDecider, FleetState, Verdict, fleet_alerts
 from monitor.core.incidents import Change
 from monitor.core.state import CheckChanged, Event, OutageClosed, OutageOpened, StateMachine
 from monitor.store import fleet as q
@@ -125,6 +125,7 @@ class Fleet:
         self._reader: q.Conn | None = None
         self._decider: FleetDecider | None = None
         self._cursor = 0
+        self._firing = Firing()
         self._tasks: list[asyncio.Task[None]] = []
         self._orphans: set[asyncio.Future[Any]] = set()  # timed-out calls still winding down
         self._session: aiohttp.ClientSession | None = None
@@ -364,6 +365,7 @@ class Fleet:
         if memory.get("correlator"):
             dec.correlator.restore(memory["correlator"])
         self._cursor = int(memory.get("cursor", 0))
+        self._firing = Firing.restore(memory.get("firing"))
         self._decider = dec
         self.is_decider = True
         log.warning(
@@ -401,11 +403,12 @@ class Fleet:
             changes += more
             await q.put_verdicts(conn, verdicts, now)
             await q.apply_changes(conn, changes)
-            await self._notify(conn, dec, verdicts, changes, now)
+            await self._notify(conn, dec, verdicts, now)
             memory = {
                 "state": dec.state.snapshot(),
                 "correlator": dec.correlator.snapshot(),
                 "cursor": cursor,
+                "firing": self._firing.snapshot(),
             }
             await q.put_memory(conn, MEMORY_KEY, memory, now)
         self._cursor = cursor
@@ -419,15 +422,13 @@ class Fleet:
                 )
 
     async def _notify(
-        self,
-        conn: q.Conn,
-        dec: FleetDecider,
-        verdicts: dict[str, Verdict],
-        changes: list[Change],
-        now: datetime,
+        self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
     ) -> None:
+        """Queue a notification per receiver for each fleet alert that began or stopped firing."""
+        url = self.cfg.web.external_url or ""
+        current = fleet_alerts(self.cfg, dec, verdicts, now, url)
         routes = router.build(self.cfg.alerts.route)
-        for alert, key in _alerts(dec, verdicts, changes, now):
+        for alert, key in self._firing.update(current, now):
             for route in routes.match(alert.labels):
                 if not route.receiver:
                     continue
@@ -531,32 +532,3 @@ def _announcement(row: dict[str, Any]) -> Announcement | None:
             tuple(data.get("evidence") or ()),
         ),
     )
-
-
-def _alerts(
-    dec: FleetDecider, verdicts: dict[str, Verdict], changes: list[Change], now: datetime
-) -> list[tuple[Alert, str]]:
-    """One firing alert per observed fleet incident, one resolved at its end; keys name them."""
-    out: list[tuple[Alert, str]] = []
-    for ch in changes:
-        inc = ch.incident
-        if inc is None or not inc.observed or ch.kind == "incident_withdrawn":
-            continue
-        v = verdicts.get(inc.service)
-        down = ",".join(v.down) if v else ""
-        labels = {
-            "alertname": "OutwatchFleetServiceDown",
-            "service": inc.service,
-            "group": inc.group,
-            "severity": "critical",
-        }
-        summary = f"{inc.service} is down from {down or 'the fleet'}"
-        if v is not None:
-            summary += f" ({len(v.down)} of {v.reporting} vantages reporting)"
-        annotations = {"summary": summary, "vantages_down": down, "incident": inc.id}
-        if inc.campaign:
-            annotations["campaign"] = inc.campaign
-        ends = inc.ended_at if inc.status == "resolved" else None
-        which = "resolved" if ends else "firing"
-        out.append((Alert(labels, annotations, inc.started_at, ends), f"{which}:{inc.id}"))
-    return out

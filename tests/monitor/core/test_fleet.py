@@ -186,3 +186,33 @@ def test_fleet_of_one_decides_as_a_single_instance() -> None:
     single, fleet = summary(engine.correlator.incidents()), summary(dec.correlator.incidents())
     assert single and single == fleet
     assert single[0][4] is True  # confirmed: observed and announced
+
+
+def test_fleet_alerts_name_the_vantages_and_keep_one_identity() -> None:
+    from monitor.core.fleet import Firing, fleet_alerts
+
+    cfg = _cfg()
+    dec = FleetDecider(cfg)
+    present = ["kyiv", "lviv", "odesa"]
+    two = _views("bank", {"kyiv": D, "lviv": D, "odesa": U}, ("web", "tcp"))
+    verdicts, _ = dec.decide(two, present, T0)
+    alerts = fleet_alerts(cfg, dec, verdicts, T0)
+    down = [a for a in alerts if a.labels["alertname"] == "service_down"]
+    assert len(down) == 1
+    assert down[0].labels["vantage"] == "fleet" and "campaign" not in down[0].labels
+    assert down[0].annotations["vantages_down"] == "kyiv,lviv"
+    assert "kyiv, lviv (2 of 3 vantages reporting)" in down[0].annotations["summary"]
+
+    firing = Firing()
+    first = firing.update(alerts, T0)
+    assert [k.split(":")[0] for _, k in first] == ["firing"] * len(alerts)
+    # a new decider resuming from the saved memory notifies nothing new for the same state
+    resumed = Firing.restore(firing.snapshot())
+    assert resumed.update(alerts, T0 + timedelta(seconds=1)) == []
+    # it stops, then fires again: a resolved, then a new firing key
+    gone = resumed.update([], T0 + timedelta(seconds=2))
+    assert [(a.status, k.split(":")[0]) for a, k in gone] == [("resolved", "resolved")] * len(
+        alerts
+    )
+    again = resumed.update(alerts, T0 + timedelta(seconds=3))
+    assert {k for _, k in again}.isdisjoint({k for _, k in first})

@@ -41,9 +41,13 @@ class Hook:
             await self._runner.cleanup()
 
     def alerts(self) -> list[tuple[str, str, str]]:
-        """(status, service, vantages_down) of every alert received."""
+        """(status, service or alert name, vantages_down) of every alert received."""
         return [
-            (a["status"], a["labels"]["service"], a["annotations"].get("vantages_down", ""))
+            (
+                a["status"],
+                a["labels"].get("service") or a["labels"]["alertname"],
+                a["annotations"].get("vantages_down", ""),
+            )
             for p in self.posts
             for a in p["alerts"]
         ]
