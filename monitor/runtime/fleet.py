@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ DECIDE_EVERY = 1.0
 PING_TIMEOUT = 3.0  # the decider's session must answer this fast, or it stops deciding
 DECIDE_TIMEOUT = 10.0
 SYNC_TIMEOUT = 10.0
+READ_TIMEOUT = 5.0
 SEND_BATCH = 50  # notifications per decision round, at most
 T = TypeVar("T")
 # the server ends a decider session that stops talking (a cut cable sends no FIN): the lock is
@@ -70,6 +71,8 @@ class Spool:
                 continue
             size += len(line)
             keep.append(line)
+        if keep and size and not self._ends_with_newline():
+            keep.insert(0, "\n")  # after a torn last line (a crash mid-write), start afresh
         if keep:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -77,6 +80,14 @@ class Spool:
                 f.writelines(keep)
                 f.flush()
                 os.fsync(f.fileno())
+
+    def _ends_with_newline(self) -> bool:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(-1, os.SEEK_END)
+                return f.read(1) == b"\n"
+        except OSError:
+            return True
 
     def read(self) -> list[tuple[str, dict[str, Any]]]:
         """Every record, oldest first (a torn last line from a crash is skipped)."""
@@ -237,9 +248,8 @@ class Fleet:
         try:
             if self._reader is None or self._reader.closed or self._reader.broken:
                 self._reader = await pg.connect(self.url, f"{self.instance} reader")
-            async with asyncio.timeout(5.0):
-                return await _READS[what](self._reader, status)
-        except (pg.DBError, OSError, TimeoutError) as exc:
+            return await self._within(_READS[what](self._reader, status), READ_TIMEOUT)
+        except pg.DB_ERRORS as exc:
             if self._reader is not None:
                 await _close(self._reader)
             self._reader = None
@@ -259,8 +269,11 @@ class Fleet:
             await self._within(self._publish(history, list(checks.values())), SYNC_TIMEOUT)
             self.spool.clear()
             self.published += 1
-        except (pg.DBError, OSError, TimeoutError) as exc:
-            self._cut_off(exc)
+        except Exception as exc:
+            if isinstance(exc, pg.DB_ERRORS):
+                self._cut_off(exc)
+            else:  # a bug: say so loudly, and still lose nothing
+                log.exception("fleet publishing failed")
             self.spool.append(history)
             # the latest state of each check is kept in memory (bounded by the checks) and
             # published whole when the database returns
@@ -334,7 +347,7 @@ class Fleet:
                 if await self._within(self._hold_lock(), PING_TIMEOUT):
                     await self._within(self._decide(), DECIDE_TIMEOUT)
                     await self._send()
-            except (pg.DBError, OSError, TimeoutError) as exc:
+            except pg.DB_ERRORS as exc:
                 self._stop_deciding(pg.describe(exc))
             except Exception:  # a bug must not leave a decider that no longer decides
                 log.exception("fleet decider failed")
@@ -490,7 +503,7 @@ class Fleet:
         self.sent += 1
 
 
-_READS: dict[str, Callable[[q.Conn, str | None], Awaitable[list[dict[str, Any]]]]] = {
+_READS: dict[str, Callable[[q.Conn, str | None], Coroutine[Any, Any, list[dict[str, Any]]]]] = {
     "services": lambda conn, status: q.list_services(conn),
     "incidents": q.list_incidents,
     "campaigns": q.list_campaigns,

@@ -18,7 +18,13 @@ MIGRATE_LOCK = 0x6F757477_00000001
 DECIDER_LOCK = 0x6F757477_00000002
 CONNECT_TIMEOUT = 5  # seconds
 
-DBError = psycopg.Error  # every driver failure: the caller keeps running and says so once
+
+class SchemaError(Exception):
+    """The database's schema is newer than this outwatch knows."""
+
+
+# every failure of the shared database: the caller keeps running and says so once
+DB_ERRORS: tuple[type[Exception], ...] = (psycopg.Error, SchemaError, OSError, TimeoutError)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the fleet's tables
@@ -193,7 +199,7 @@ async def migrate(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> int:
             log.info("database schema migrated to version %d", version)
         newest = max(done, default=0)
         if newest > len(MIGRATIONS):
-            raise RuntimeError(
+            raise SchemaError(
                 f"the database schema is version {newest}, newer than this outwatch knows"
                 f" ({len(MIGRATIONS)}): upgrade this instance"
             )
