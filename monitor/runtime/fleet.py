@@ -42,6 +42,7 @@ T = TypeVar("T")
 # then free for another instance well within the 15 s takeover promise
 IDLE_SESSION_TIMEOUT = "8s"
 MEMORY_KEY = "decider"
+MEMORY_EVERY = 10.0  # seconds: the decider's memory is saved at least this often, and on change
 
 
 class Spool:
@@ -136,6 +137,7 @@ class Fleet:
         self._reader: q.Conn | None = None
         self._decider: FleetDecider | None = None
         self._cursor = 0
+        self._saved_at = float("-inf")  # when the decider's memory was last written
         self._firing = Firing()
         self._tasks: list[asyncio.Task[None]] = []
         self._orphans: set[asyncio.Future[Any]] = set()  # timed-out calls still winding down
@@ -414,16 +416,21 @@ class Fleet:
                     changes += dec.correlator.announcement(ann, now)
             verdicts, more = dec.decide(views, present, now, absent)
             changes += more
-            await q.put_verdicts(conn, verdicts, now)
+            # only what changed is written: the database grows with events, not with rounds
+            moved = {s: v for s, v in verdicts.items() if self.verdicts.get(s) != v}
+            await q.put_verdicts(conn, moved, now)
             await q.apply_changes(conn, changes)
-            await self._notify(conn, dec, verdicts, now)
-            memory = {
-                "state": dec.state.snapshot(),
-                "correlator": dec.correlator.snapshot(),
-                "cursor": cursor,
-                "firing": self._firing.snapshot(),
-            }
-            await q.put_memory(conn, MEMORY_KEY, memory, now)
+            notified = await self._notify(conn, dec, verdicts, now)
+            due = self.clock.monotonic() - self._saved_at >= MEMORY_EVERY
+            if changes or moved or notified or cursor != self._cursor or due:
+                memory = {
+                    "state": dec.state.snapshot(),
+                    "correlator": dec.correlator.snapshot(),
+                    "cursor": cursor,
+                    "firing": self._firing.snapshot(),
+                }
+                await q.put_memory(conn, MEMORY_KEY, memory, now)
+                self._saved_at = self.clock.monotonic()
         self._cursor = cursor
         self.verdicts = verdicts
         for ch in changes:
@@ -436,12 +443,14 @@ class Fleet:
 
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
-    ) -> None:
-        """Queue a notification per receiver for each fleet alert that began or stopped firing."""
+    ) -> bool:
+        """Queue a notification per receiver for each fleet alert that began or stopped firing;
+        True if any alert did."""
         url = self.cfg.web.external_url or ""
         current = fleet_alerts(self.cfg, dec, verdicts, now, url)
         routes = router.build(self.cfg.alerts.route)
-        for alert, key in self._firing.update(current, now):
+        moved = self._firing.update(current, now)
+        for alert, key in moved:
             for route in routes.match(alert.labels):
                 if not route.receiver:
                     continue
@@ -455,6 +464,7 @@ class Fleet:
                     f"{key}:{route.receiver}",
                 )
                 await q.enqueue(conn, n.id, route.receiver, notification_to_dict(n), now)
+        return bool(moved)
 
     async def _send(self) -> None:
         """Deliver due notifications one by one while this instance stays the decider."""
