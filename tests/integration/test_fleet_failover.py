@@ -124,10 +124,19 @@ async def test_sigkill_the_decider_during_a_campaign(procs: Procs) -> None:
 
     await wait_for(all_resolved, 30, f"resolutions missing: {procs.hook.alerts()}")
     assert procs.rows("SELECT count(*) FROM campaigns") == [(1,)]
+    await wait_for(
+        lambda: _true(len(procs.hook.alerts("oncall")) >= 6), 15, "oncall never got all six"
+    )
+    oncall = sorted((status, service) for status, service, _ in procs.hook.alerts("oncall"))
     got = sorted((status, service) for status, service, _ in procs.hook.alerts())
+    assert oncall == got
     assert got == [
         (status, name)
         for status in ("firing", "resolved")
         for name in ("bank", "campaign_opened", "gov")
     ]
     assert procs.rows("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]
+
+
+async def _true(value: bool) -> bool:
+    return value

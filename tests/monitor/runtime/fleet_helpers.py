@@ -40,8 +40,8 @@ class Hook:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def alerts(self) -> list[tuple[str, str, str]]:
-        """(status, service or alert name, vantages_down) of every alert received."""
+    def alerts(self, receiver: str = "hook") -> list[tuple[str, str, str]]:
+        """(status, service or alert name, vantages_down) of every alert `receiver` was sent."""
         return [
             (
                 a["status"],
@@ -49,6 +49,7 @@ class Hook:
                 a["annotations"].get("vantages_down", ""),
             )
             for p in self.posts
+            if p["receiver"] == receiver
             for a in p["alerts"]
         ]
 
@@ -79,8 +80,10 @@ web: {{listen: "127.0.0.1:{port or free_port()}"}}
 defaults: {{interval: 300ms, timeout: 250ms, failures_before_down: 2, successes_before_up: 1}}
 correlation: {{campaign_min_services: 2, quiet_period: 1s}}
 alerts:
-  route: {{receiver: hook, group_wait: 0s}}
-  receivers: [{{name: hook, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}]
+  route: {{receiver: hook, group_wait: 0s, routes: [{{receiver: hook, continue: true}}, {{receiver: oncall}}]}}
+  receivers:
+    - {{name: hook, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}
+    - {{name: oncall, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}
 services:
 {checks}
 """

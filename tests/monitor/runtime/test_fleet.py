@@ -102,19 +102,21 @@ async def test_quorum_pages_once_and_names_the_vantages(fleet: Fleet) -> None:
     await fleet.targets["lviv"]["bank"].stop()
 
     async def paged() -> bool:
-        return len(fleet.hook.alerts()) >= 1
+        return len(fleet.hook.posts) >= 2
 
     await wait_for(paged, 15, "no notification")
     incidents = await fleet.api("incidents")
     assert [(i["service"], i["status"]) for i in incidents] == [("bank", "open")]
+    # one notification per receiver
     assert fleet.hook.alerts() == [("firing", "bank", "kyiv,lviv")]
+    assert fleet.hook.alerts("oncall") == [("firing", "bank", "kyiv,lviv")]
 
     # back up: one resolved notification, still one incident
     await fleet.targets["kyiv"]["bank"].start()
     await fleet.targets["lviv"]["bank"].start()
 
     async def resolved() -> bool:
-        return len(fleet.hook.alerts()) >= 2
+        return len(fleet.hook.posts) >= 4
 
     await wait_for(resolved, 15, "no resolved notification")
     assert [a[0] for a in fleet.hook.alerts()] == ["firing", "resolved"]
@@ -123,7 +125,8 @@ async def test_quorum_pages_once_and_names_the_vantages(fleet: Fleet) -> None:
         return [i["status"] for i in await fleet.api("incidents")] == ["resolved"]
 
     await wait_for(incident_resolved, 15, "the incident never resolved")
-    assert len(fleet.hook.alerts()) == 2
+    assert len(fleet.hook.alerts()) == 2 and len(fleet.hook.alerts("oncall")) == 2
+    assert len(fleet.hook.posts) == 4
 
 
 async def test_an_offline_vantage_opens_nothing(fleet: Fleet) -> None:
