@@ -160,7 +160,8 @@ class Daemon:
             *silence_routes(self.dispatcher),
             *(fleet_routes(self.fleet.read) if self.fleet is not None else []),
         ]
-        api = Api(self.snapshot, self.reload, self.store, self.announcements)
+        fleet_read = self.fleet.read if self.fleet is not None else None
+        api = Api(self.snapshot, self.reload, self.store, self.announcements, fleet_read)
         app = make_app(self.cfg.web, api, routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -245,12 +245,12 @@ class Fleet:
             sent=self.sent,
         )
 
-    async def read(self, what: str, status: str | None) -> list[dict[str, Any]]:
+    async def read(self, what: str, **filters: Any) -> list[dict[str, Any]]:
         """The fleet view for the API; ConnectionError when the database is unreachable."""
         try:
             if self._reader is None or self._reader.closed or self._reader.broken:
                 self._reader = await pg.connect(self.url, f"{self.instance} reader")
-            return await self._within(_READS[what](self._reader, status), READ_TIMEOUT)
+            return await self._within(_READS[what](self._reader, **filters), READ_TIMEOUT)
         except pg.DB_ERRORS as exc:
             if self._reader is not None:
                 await _close(self._reader)
@@ -513,8 +513,8 @@ class Fleet:
         self.sent += 1
 
 
-_READS: dict[str, Callable[[q.Conn, str | None], Coroutine[Any, Any, list[dict[str, Any]]]]] = {
-    "services": lambda conn, status: q.list_services(conn),
+_READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
+    "services": q.list_services,
     "incidents": q.list_incidents,
     "campaigns": q.list_campaigns,
 }

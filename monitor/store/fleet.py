@@ -348,25 +348,41 @@ async def list_services(conn: Conn) -> list[dict[str, Any]]:
 
 
 async def list_incidents(
-    conn: Conn, status: str | None = None, limit: int = 500
+    conn: Conn,
+    status: str | None = None,
+    service: str | None = None,
+    since: datetime | None = None,
+    limit: int = 500,
+    incident: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Fleet incidents, newest first."""
+    """Fleet incidents as API data, newest first; `since` keeps those still open or ended
+    after it (as the single instance's list does)."""
     cur = await conn.execute(
-        "SELECT data FROM incidents WHERE (%s::text IS NULL OR status = %s)"
-        " ORDER BY started_at DESC, id LIMIT %s",
-        [status, status, limit],
+        "SELECT data FROM incidents WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+        " AND (%(service)s::text IS NULL OR service = %(service)s)"
+        " AND (%(incident)s::text IS NULL OR id = %(incident)s)"
+        " AND (%(since)s::timestamptz IS NULL OR ended_at IS NULL OR ended_at >= %(since)s"
+        " OR started_at >= %(since)s) ORDER BY started_at DESC, id LIMIT %(limit)s",
+        {
+            "status": status,
+            "service": service,
+            "incident": incident,
+            "since": since,
+            "limit": limit,
+        },
     )
     return [r[0] for r in await cur.fetchall()]
 
 
 async def list_campaigns(
-    conn: Conn, status: str | None = None, limit: int = 200
+    conn: Conn, status: str | None = None, since: datetime | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
-    """Fleet campaigns, newest first."""
+    """Fleet campaigns as API data, newest first."""
     cur = await conn.execute(
-        "SELECT data FROM campaigns WHERE (%s::text IS NULL OR status = %s)"
-        " ORDER BY started_at DESC, id LIMIT %s",
-        [status, status, limit],
+        "SELECT data FROM campaigns WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+        " AND (%(since)s::timestamptz IS NULL OR ended_at IS NULL OR ended_at >= %(since)s)"
+        " ORDER BY started_at DESC, id LIMIT %(limit)s",
+        {"status": status, "since": since, "limit": limit},
     )
     return [r[0] for r in await cur.fetchall()]
 

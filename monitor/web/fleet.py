@@ -14,8 +14,9 @@ from monitor.web.base import Snapshot
 from monitor.web.metrics import counter, gauge
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY, CSS, STATUS_LABEL, STATUS_MARK
 
-# what a fleet read needs: the name of a query (services, incidents, campaigns) and its filter
-FleetReader = Callable[[str, str | None], Awaitable[list[dict[str, Any]]]]
+# a read of the shared database: the name of a query (services, incidents, campaigns) and its
+# filters as keywords; raises ConnectionError when the database is unreachable
+FleetReader = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 
 def fleet_families(s: Snapshot) -> Iterator[Metric]:
@@ -154,6 +155,18 @@ def render_fleet_page(
     )
 
 
+async def with_fleet_status(read: FleetReader, rows: list[dict[str, Any]]) -> None:
+    """Add each service's fleet status and per-vantage breakdown to /api/v1/services rows
+    (`fleet: null` while the shared database is unreachable)."""
+    try:
+        fleet = {r["service"]: r for r in await read("services")}
+    except ConnectionError:
+        fleet = {}
+    for row in rows:
+        found = fleet.get(row["name"])
+        row["fleet"] = None if found is None else {"status": found["status"], **found["vantages"]}
+
+
 def fleet_routes(read: FleetReader) -> list[web.RouteDef]:
     """GET /api/v1/fleet/services|incidents|campaigns and the /fleet page, read from the shared
     database by whichever instance is asked."""
@@ -162,7 +175,7 @@ def fleet_routes(read: FleetReader) -> list[web.RouteDef]:
         async def handle(request: web.Request) -> web.Response:
             status = request.query.get("status") or None
             try:
-                rows = await read(what, status)
+                rows = await read(what, **({"status": status} if what != "services" else {}))
             except ConnectionError as exc:
                 return web.json_response({"error": str(exc)}, status=503)
             return web.json_response(rows)
@@ -172,9 +185,9 @@ def fleet_routes(read: FleetReader) -> list[web.RouteDef]:
     async def page(request: web.Request) -> web.Response:
         try:
             body = render_fleet_page(
-                await read("services", None),
-                await read("incidents", None),
-                await read("campaigns", None),
+                await read("services"),
+                await read("incidents", limit=30),
+                await read("campaigns", limit=30),
             )
         except ConnectionError as exc:
             return web.Response(status=503, text=str(exc))

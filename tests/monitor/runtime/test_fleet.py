@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -107,6 +108,13 @@ async def test_quorum_pages_once_and_names_the_vantages(fleet: Fleet) -> None:
     await wait_for(paged, 15, "no notification")
     incidents = await fleet.api("incidents")
     assert [(i["service"], i["status"]) for i in incidents] == [("bank", "open")]
+    # every instance's own API shows the one fleet incident, and the fleet's view of bank
+    for d in (fleet.daemons[1], fleet.daemons[4]):
+        body = json.loads(await fleet.text(d, "/api/v1/incidents?status=open"))
+        assert [i["service"] for i in body["incidents"]] == ["bank"]
+        body = json.loads(await fleet.text(d, "/api/v1/services"))
+        bank = next(s for s in body["services"] if s["name"] == "bank")
+        assert bank["fleet"]["status"] == "down" and bank["fleet"]["down"] == ["kyiv", "lviv"]
     # one notification per receiver
     assert fleet.hook.alerts() == [("firing", "bank", "kyiv,lviv")]
     assert fleet.hook.alerts("oncall") == [("firing", "bank", "kyiv,lviv")]
