@@ -141,12 +141,14 @@ class FleetDecider:
         groups = {s.name: s.group for s in cfg.services}
         self.correlator = Correlator(cfg.correlation, groups, FLEET_VANTAGE)
         self.state = state or FleetState()
+        self.verdicts: dict[str, Verdict] = {}
 
     def reconfigure(self, cfg: Config) -> None:
         """New services and quorum; fleet outages and incidents in progress carry on."""
         self.quorum = cfg.fleet.quorum
         self.rules = {r.name: r for r in rules_from_config(cfg.services)}
         self.correlator.reconfigure({s.name: s.group for s in cfg.services})
+        self.verdicts = {k: v for k, v in self.verdicts.items() if k in self.rules}
 
     def decide(
         self,
@@ -154,23 +156,29 @@ class FleetDecider:
         present: Iterable[str],
         at: datetime,
         absent: Iterable[str] = (),
+        only: Iterable[str] | None = None,
     ) -> tuple[dict[str, Verdict], list[Change]]:
         """Every service's verdict from the published checks of the present vantages (`absent`
-        ones are named in the verdicts, and counted neither up nor down)."""
+        ones are named in the verdicts, and counted neither up nor down).
+
+        With `only`, just those services are judged again (`checks` then need to hold all the
+        views of those services only); the others keep their last verdicts.
+        """
         per_service: dict[str, list[CheckView]] = {}
         for c in checks:
             per_service.setdefault(c.service, []).append(c)
         vantages = sorted(set(present))
-        verdicts: dict[str, Verdict] = {}
         changes: list[Change] = []
-        for name, rule in self.rules.items():
+        names = self.rules if only is None else [n for n in only if n in self.rules]
+        for name in names:
+            rule = self.rules[name]
             views = per_service.get(name, [])
             seen = views_of(rule, views, vantages)
             seen.update({a: None for a in absent if a not in seen})
             v = verdict(seen, self.quorum)
-            verdicts[name] = v
+            self.verdicts[name] = v
             changes += self._apply(name, v, views, at)
-        return verdicts, changes + self.correlator.tick(at)
+        return dict(self.verdicts), changes + self.correlator.tick(at)
 
     def _apply(
         self, service: str, v: Verdict, views: list[CheckView], at: datetime
@@ -291,3 +299,32 @@ class Firing:
             out.alerts[a.fingerprint] = a
             out.began[a.fingerprint] = datetime.fromisoformat(d["began"])
         return out
+
+
+@dataclass
+class ViewBook:
+    """The decider's copy of every published check state, by service, with who published it."""
+
+    by_service: dict[str, dict[tuple[str, str], tuple[str, CheckView]]] = field(
+        default_factory=dict
+    )
+
+    def add(self, rows: Iterable[tuple[str, CheckView]]) -> set[str]:
+        """Take (instance, view) rows read from the database; returns the services touched."""
+        touched: set[str] = set()
+        for instance, view in rows:
+            self.by_service.setdefault(view.service, {})[(view.vantage, view.check)] = (
+                instance,
+                view,
+            )
+            touched.add(view.service)
+        return touched
+
+    def views(self, services: Iterable[str], live: frozenset[str]) -> list[CheckView]:
+        """The views of these services published by live instances."""
+        return [
+            view
+            for s in services
+            for instance, view in self.by_service.get(s, {}).values()
+            if instance in live
+        ]

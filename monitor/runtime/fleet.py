@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,15 @@ from alerts.delivery import attempt
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, Clock, Message, Observation, Outage
 from monitor.core.codec import dt
-from monitor.core.fleet import Firing, FleetDecider, FleetState, Verdict, fleet_alerts
+from monitor.core.fleet import (
+    CheckView,
+    Firing,
+    FleetDecider,
+    FleetState,
+    Verdict,
+    ViewBook,
+    fleet_alerts,
+)
 from monitor.core.incidents import Change
 from monitor.core.state import CheckChanged, Event, OutageClosed, OutageOpened, StateMachine
 from monitor.store import fleet as q
@@ -42,6 +51,7 @@ T = TypeVar("T")
 # then free for another instance well within the 15 s takeover promise
 IDLE_SESSION_TIMEOUT = "8s"
 MEMORY_KEY = "decider"
+SEQ_SETTLE = SYNC_TIMEOUT + 5.0  # longer than any publishing transaction stays open
 MEMORY_EVERY = 10.0  # seconds: the decider's memory is saved at least this often, and on change
 
 
@@ -137,6 +147,11 @@ class Fleet:
         self._reader: q.Conn | None = None
         self._decider: FleetDecider | None = None
         self._cursor = 0
+        # the decider's copy of the published check states, read incrementally
+        self._book = ViewBook()
+        self._safe_seq = 0
+        self._seen: deque[tuple[float, int]] = deque()
+        self._everyone: tuple[frozenset[str], tuple[str, ...], tuple[str, ...]] | None = None
         self._saved_at = float("-inf")  # when the decider's memory was last written
         self._firing = Firing()
         self._tasks: list[asyncio.Task[None]] = []
@@ -231,6 +246,7 @@ class Fleet:
         self.cfg = cfg
         if self._decider is not None:
             self._decider.reconfigure(cfg)
+            self._everyone = None  # judge every service again under the new rules
 
     def snapshot(self) -> FleetSnapshot:
         """What /metrics and the API show of the fleet link."""
@@ -380,6 +396,7 @@ class Fleet:
         if memory.get("correlator"):
             dec.correlator.restore(memory["correlator"])
         self._cursor = int(memory.get("cursor", 0))
+        self._book, self._safe_seq, self._seen, self._everyone = ViewBook(), 0, deque(), None
         self._firing = Firing.restore(memory.get("firing"))
         self._decider = dec
         self.is_decider = True
@@ -406,7 +423,7 @@ class Fleet:
         assert self._lock is not None and self._decider is not None
         dec, conn, now = self._decider, self._lock, self.clock.now()
         async with conn.transaction():
-            views, present, absent = await q.load_views(conn, self.cfg.fleet.stale_after)
+            views, present, absent, only = await self._changed_views(conn)
             changes: list[Change] = []
             cursor = self._cursor
             for seq, row in await q.new_announcements(conn, cursor):
@@ -414,7 +431,7 @@ class Fleet:
                 ann = _announcement(row)
                 if ann is not None:
                     changes += dec.correlator.announcement(ann, now)
-            verdicts, more = dec.decide(views, present, now, absent)
+            verdicts, more = dec.decide(views, present, now, absent, only)
             changes += more
             # only what changed is written: the database grows with events, not with rounds
             moved = {s: v for s, v in verdicts.items() if self.verdicts.get(s) != v}
@@ -440,6 +457,27 @@ class Fleet:
                     ch.kind,
                     ch.incident.id if ch.incident else ch.campaign.id if ch.campaign else "",
                 )
+
+    async def _changed_views(
+        self, conn: q.Conn
+    ) -> tuple[list[CheckView], list[str], list[str], set[str] | None]:
+        """The views of the services whose checks changed since the last round (all services
+        when the set of live instances changed): views, present, absent, services (None: all)."""
+        live, present, absent = await q.load_instances(conn, self.cfg.fleet.stale_after)
+        rows = await q.load_checks(conn, self._safe_seq)
+        touched = self._book.add((inst, view) for _, inst, view in rows)
+        # a sequence number is taken when a row is written but seen when its transaction
+        # commits, so a smaller one can appear after a larger one: the cursor moves only to
+        # what was seen long enough ago that every transaction then open has ended
+        now = self.clock.monotonic()
+        self._seen.append((now, max((seq for seq, _, _ in rows), default=self._safe_seq)))
+        while self._seen and now - self._seen[0][0] >= SEQ_SETTLE:
+            self._safe_seq = max(self._safe_seq, self._seen.popleft()[1])
+        everyone = (live, tuple(present), tuple(absent))
+        only: set[str] | None = None if everyone != self._everyone else touched
+        self._everyone = everyone
+        services = self._book.by_service if only is None else only
+        return self._book.views(services, live), present, absent, only
 
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime

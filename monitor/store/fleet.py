@@ -71,7 +71,8 @@ async def put_checks(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
             " %(error)s, %(since)s, %(updated_at)s)"
             " ON CONFLICT (vantage, service, check_id) DO UPDATE SET instance = excluded.instance,"
             " state = excluded.state, error = excluded.error, since = excluded.since,"
-            " updated_at = excluded.updated_at WHERE c.updated_at <= excluded.updated_at",
+            " updated_at = excluded.updated_at, seq = nextval('check_states_seq')"
+            " WHERE c.updated_at <= excluded.updated_at",
             list(rows),
         )
 
@@ -176,13 +177,14 @@ async def put_announcements(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> in
 # -- what the decider reads ----------------------------------------------------------------------
 
 
-async def load_views(
+async def load_instances(
     conn: Conn, stale_after: float
-) -> tuple[list[CheckView], list[str], list[str]]:
-    """Published check states of live instances, and the vantages present and absent.
+) -> tuple[frozenset[str], list[str], list[str]]:
+    """The live instances, and the vantages present and absent.
 
-    An instance silent longer than `stale_after`, or whose canaries fail, is absent: its checks
-    count neither up nor down. A vantage is present while any of its instances is.
+    An instance silent longer than `stale_after` (on the database's clock), or whose canaries
+    fail, is absent: its checks count neither up nor down. A vantage is present while any of its
+    instances is.
     """
     cur = await conn.execute(
         "SELECT instance, vantage, offline, heartbeat_at >= now() - %s FROM fleet_instances",
@@ -196,15 +198,20 @@ async def load_views(
         if alive and not offline:
             live.add(instance)
             present.add(vantage)
+    return frozenset(live), sorted(present), sorted(every - present)
+
+
+async def load_checks(conn: Conn, after: int) -> list[tuple[int, str, CheckView]]:
+    """Check states changed since the sequence number `after`: (seq, instance, view)."""
     cur = await conn.execute(
-        "SELECT vantage, service, check_id, state, error, since, instance FROM check_states"
+        "SELECT seq, instance, vantage, service, check_id, state, error, since"
+        " FROM check_states WHERE seq > %s",
+        [after],
     )
-    views = [
-        CheckView(v, s, c, st, err, since)
-        for v, s, c, st, err, since, inst in await cur.fetchall()
-        if inst in live
+    return [
+        (seq, inst, CheckView(v, s, c, st, err, since))
+        for seq, inst, v, s, c, st, err, since in await cur.fetchall()
     ]
-    return views, sorted(present), sorted(every - present)
 
 
 async def new_announcements(conn: Conn, after: int) -> list[tuple[int, dict[str, Any]]]:

@@ -147,6 +147,12 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at timestamptz NOT NULL
     );
     """,
+    # 2: check states carry a change sequence, so the decider reads only what changed
+    """
+    CREATE SEQUENCE check_states_seq;
+    ALTER TABLE check_states ADD COLUMN seq bigint NOT NULL DEFAULT nextval('check_states_seq');
+    CREATE INDEX check_states_by_seq ON check_states (seq);
+    """,
 )
 
 

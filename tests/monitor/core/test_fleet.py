@@ -216,3 +216,29 @@ def test_fleet_alerts_name_the_vantages_and_keep_one_identity() -> None:
     )
     again = resumed.update(alerts, T0 + timedelta(seconds=3))
     assert {k for _, k in again}.isdisjoint({k for _, k in first})
+
+
+def test_only_the_changed_services_are_judged_again() -> None:
+    from monitor.core.fleet import ViewBook
+
+    dec = FleetDecider(_cfg())
+    book = ViewBook()
+    present = ["kyiv", "lviv", "odesa"]
+    live = frozenset({"k", "l", "o"})
+    inst = {"kyiv": "k", "lviv": "l", "odesa": "o"}
+    first = _views("bank", {"kyiv": U, "lviv": U, "odesa": U}, ("web", "tcp")) + _views(
+        "gov", {"kyiv": U, "lviv": U, "odesa": U}
+    )
+    book.add((inst[v.vantage], v) for v in first)
+    verdicts, _ = dec.decide(book.views(book.by_service, live), present, T0)
+    assert {s: v.status for s, v in verdicts.items()} == {"bank": U, "gov": U}
+    touched = book.add((inst[v.vantage], v) for v in _views("gov", {"kyiv": D, "lviv": D}))
+    assert touched == {"gov"}
+    verdicts, changes = dec.decide(book.views(touched, live), present, T0, only=touched)
+    assert {s: v.status for s, v in verdicts.items()} == {"bank": U, "gov": D}
+    assert [c.kind for c in changes if c.incident] == ["incident_opened"]
+    # an instance that died: its views no longer count
+    verdicts, _ = dec.decide(
+        book.views(book.by_service, frozenset({"k", "o"})), ["kyiv", "odesa"], T0, ["lviv"]
+    )
+    assert verdicts["gov"].status == G and verdicts["gov"].absent == ("lviv",)

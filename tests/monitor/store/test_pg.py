@@ -106,3 +106,20 @@ async def test_outbox_key_once_and_claims_disjoint(pg_dsn: str) -> None:
 def test_where_never_shows_the_password() -> None:
     assert pg.where("postgresql://ow:s3cret@db.example:6432/outwatch") == "db.example:6432/outwatch"
     assert "s3cret" not in pg.describe(psycopg.OperationalError("connection failed"))
+
+
+async def test_check_changes_are_read_by_sequence(pg_dsn: str) -> None:
+    async with await pg.connect(pg_dsn, "a") as conn:
+        await pg.migrate(conn)
+        row = q.check_row("kyiv", "kyiv-0", "bank", "web", "up", None, T0, T0)
+        await q.put_checks(conn, [row, {**row, "check_id": "tcp"}])
+        first = await q.load_checks(conn, 0)
+        assert sorted(v.check for _, _, v in first) == ["tcp", "web"]
+        top = max(seq for seq, _, _ in first)
+        assert await q.load_checks(conn, top) == []
+        later = datetime(2026, 3, 1, 9, 1, tzinfo=UTC)
+        await q.put_checks(
+            conn, [q.check_row("kyiv", "kyiv-0", "bank", "web", "down", "timeout", T0, later)]
+        )
+        again = await q.load_checks(conn, top)
+        assert [(v.check, v.state) for _, _, v in again] == [("web", "down")]
