@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,7 +50,6 @@ T = TypeVar("T")
 # then free for another instance well within the 15 s takeover promise
 IDLE_SESSION_TIMEOUT = "8s"
 MEMORY_KEY = "decider"
-SEQ_SETTLE = SYNC_TIMEOUT + 5.0  # longer than any publishing transaction stays open
 MEMORY_EVERY = 10.0  # seconds: the decider's memory is saved at least this often, and on change
 
 
@@ -149,8 +147,7 @@ class Fleet:
         self._cursor = 0
         # the decider's copy of the published check states, read incrementally
         self._book = ViewBook()
-        self._safe_seq = 0
-        self._seen: deque[tuple[float, int]] = deque()
+        self._horizon = 0  # transactions from here on may have written unread check states
         self._everyone: tuple[frozenset[str], tuple[str, ...], tuple[str, ...]] | None = None
         self._saved_at = float("-inf")  # when the decider's memory was last written
         self._firing = Firing()
@@ -396,7 +393,7 @@ class Fleet:
         if memory.get("correlator"):
             dec.correlator.restore(memory["correlator"])
         self._cursor = int(memory.get("cursor", 0))
-        self._book, self._safe_seq, self._seen, self._everyone = ViewBook(), 0, deque(), None
+        self._book, self._horizon, self._everyone = ViewBook(), 0, None
         self._firing = Firing.restore(memory.get("firing"))
         self._decider = dec
         self.is_decider = True
@@ -464,15 +461,8 @@ class Fleet:
         """The views of the services whose checks changed since the last round (all services
         when the set of live instances changed): views, present, absent, services (None: all)."""
         live, present, absent = await q.load_instances(conn, self.cfg.fleet.stale_after)
-        rows = await q.load_checks(conn, self._safe_seq)
-        touched = self._book.add((inst, view) for _, inst, view in rows)
-        # a sequence number is taken when a row is written but seen when its transaction
-        # commits, so a smaller one can appear after a larger one: the cursor moves only to
-        # what was seen long enough ago that every transaction then open has ended
-        now = self.clock.monotonic()
-        self._seen.append((now, max((seq for seq, _, _ in rows), default=self._safe_seq)))
-        while self._seen and now - self._seen[0][0] >= SEQ_SETTLE:
-            self._safe_seq = max(self._safe_seq, self._seen.popleft()[1])
+        self._horizon, rows = await q.load_checks(conn, self._horizon)
+        touched = self._book.add(rows)
         everyone = (live, tuple(present), tuple(absent))
         only: set[str] | None = None if everyone != self._everyone else touched
         self._everyone = everyone

@@ -71,7 +71,7 @@ async def put_checks(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
             " %(error)s, %(since)s, %(updated_at)s)"
             " ON CONFLICT (vantage, service, check_id) DO UPDATE SET instance = excluded.instance,"
             " state = excluded.state, error = excluded.error, since = excluded.since,"
-            " updated_at = excluded.updated_at, seq = nextval('check_states_seq')"
+            " updated_at = excluded.updated_at, writer = pg_current_xact_id()"
             " WHERE c.updated_at <= excluded.updated_at",
             list(rows),
         )
@@ -201,17 +201,23 @@ async def load_instances(
     return frozenset(live), sorted(present), sorted(every - present)
 
 
-async def load_checks(conn: Conn, after: int) -> list[tuple[int, str, CheckView]]:
-    """Check states changed since the sequence number `after`: (seq, instance, view)."""
+async def load_checks(conn: Conn, horizon: int) -> tuple[int, list[tuple[str, CheckView]]]:
+    """Check states written by transactions from `horizon` on: (the next horizon, rows of
+    (instance, view)). The next horizon is the oldest transaction open before the read, so a
+    transaction that commits late is read next time, never skipped (rows may come twice)."""
+    cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    row = await cur.fetchone()
+    following = int(str(row[0])) if row else horizon
     cur = await conn.execute(
-        "SELECT seq, instance, vantage, service, check_id, state, error, since"
-        " FROM check_states WHERE seq > %s",
-        [after],
+        "SELECT instance, vantage, service, check_id, state, error, since"
+        " FROM check_states WHERE writer >= %s::text::xid8",
+        [str(horizon)],
     )
-    return [
-        (seq, inst, CheckView(v, s, c, st, err, since))
-        for seq, inst, v, s, c, st, err, since in await cur.fetchall()
+    rows = [
+        (inst, CheckView(v, s, c, st, err, since))
+        for inst, v, s, c, st, err, since in await cur.fetchall()
     ]
+    return following, rows
 
 
 async def new_announcements(conn: Conn, after: int) -> list[tuple[int, dict[str, Any]]]:

@@ -147,11 +147,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at timestamptz NOT NULL
     );
     """,
-    # 2: check states carry a change sequence, so the decider reads only what changed
+    # 2: check states carry the transaction that wrote them, so the decider reads only what
+    # changed since the oldest transaction still open when it last looked
     """
-    CREATE SEQUENCE check_states_seq;
-    ALTER TABLE check_states ADD COLUMN seq bigint NOT NULL DEFAULT nextval('check_states_seq');
-    CREATE INDEX check_states_by_seq ON check_states (seq);
+    ALTER TABLE check_states ADD COLUMN writer xid8 NOT NULL DEFAULT pg_current_xact_id();
+    CREATE INDEX check_states_by_writer ON check_states (writer);
     """,
 )
 

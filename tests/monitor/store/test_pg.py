@@ -108,18 +108,22 @@ def test_where_never_shows_the_password() -> None:
     assert "s3cret" not in pg.describe(psycopg.OperationalError("connection failed"))
 
 
-async def test_check_changes_are_read_by_sequence(pg_dsn: str) -> None:
-    async with await pg.connect(pg_dsn, "a") as conn:
+async def test_check_changes_are_read_once_committed(pg_dsn: str) -> None:
+    async with await pg.connect(pg_dsn, "a") as conn, await pg.connect(pg_dsn, "b") as late:
         await pg.migrate(conn)
         row = q.check_row("kyiv", "kyiv-0", "bank", "web", "up", None, T0, T0)
         await q.put_checks(conn, [row, {**row, "check_id": "tcp"}])
-        first = await q.load_checks(conn, 0)
-        assert sorted(v.check for _, _, v in first) == ["tcp", "web"]
-        top = max(seq for seq, _, _ in first)
-        assert await q.load_checks(conn, top) == []
+        horizon, first = await q.load_checks(conn, 0)
+        assert sorted(v.check for _, v in first) == ["tcp", "web"]
+        horizon, again = await q.load_checks(conn, horizon)
+        assert again == []
         later = datetime(2026, 3, 1, 9, 1, tzinfo=UTC)
-        await q.put_checks(
-            conn, [q.check_row("kyiv", "kyiv-0", "bank", "web", "down", "timeout", T0, later)]
-        )
-        again = await q.load_checks(conn, top)
-        assert [(v.check, v.state) for _, _, v in again] == [("web", "down")]
+        # a publisher's transaction that began before the decider looked and commits after
+        async with late.transaction():
+            await q.put_checks(
+                late, [q.check_row("kyiv", "kyiv-0", "bank", "web", "down", "timeout", T0, later)]
+            )
+            horizon, meanwhile = await q.load_checks(conn, horizon)
+            assert meanwhile == []
+        _, seen = await q.load_checks(conn, horizon)
+        assert [(v.check, v.state) for _, v in seen] == [("web", "down")]
