@@ -42,7 +42,7 @@ SYNC_EVERY = 1.0
 DECIDE_EVERY = 1.0
 PING_TIMEOUT = 3.0  # the decider's session must answer this fast, or it stops deciding
 DECIDE_TIMEOUT = 10.0
-SYNC_TIMEOUT = 10.0
+SYNC_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 SEND_BATCH = 50  # notifications per decision round, at most
 T = TypeVar("T")
@@ -310,9 +310,14 @@ class Fleet:
         """Await `coro` for at most `seconds`, without waiting for it to wind down after that
         (cancelling a query on a dead link can itself take long; the caller must act now)."""
         task = asyncio.ensure_future(coro)
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-        if not done:
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        except asyncio.CancelledError:
             task.cancel()
+            raise
+        if not done:
+            # not cancelled: psycopg would send a cancel request over the same dead link and
+            # wait; the caller closes the connection instead, which ends the call at once
             self._orphans.add(task)
             task.add_done_callback(_forget(self._orphans))
             raise TimeoutError(f"no answer from the database in {seconds:g}s")
