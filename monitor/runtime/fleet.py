@@ -16,9 +16,12 @@ from typing import Any, TypeVar
 import aiohttp
 
 from alerts import router
-from alerts.base import DeliveryError, Notification, ReceiverContext
+from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
 from alerts.codec import notification_from_dict, notification_to_dict
 from alerts.delivery import attempt
+from alerts.inhibit import InhibitRule, inhibited
+from alerts.silences import from_config as silence_config
+from alerts.silences import muted_by
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, Clock, Message, Observation, Outage
 from monitor.core.codec import dt
@@ -480,7 +483,7 @@ class Fleet:
         """Queue a notification per receiver for each fleet alert that began or stopped firing;
         True if any alert did."""
         url = self.cfg.web.external_url or ""
-        current = fleet_alerts(self.cfg, dec, verdicts, now, url)
+        current = unmuted(self.cfg, fleet_alerts(self.cfg, dec, verdicts, now, url), now)
         routes = router.build(self.cfg.alerts.route)
         moved = self._firing.update(current, now)
         for alert, key in moved:
@@ -551,6 +554,19 @@ _READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
     "incidents": q.list_incidents,
     "campaigns": q.list_campaigns,
 }
+
+
+def unmuted(cfg: Config, alerts: list[Alert], now: datetime) -> list[Alert]:
+    """The alerts no config silence, maintenance window or inhibit rule mutes now: a muted alert
+    is not firing for the fleet's outbox, and notifies when the mute ends."""
+    silences, windows = silence_config(cfg.alerts)
+    rules = [InhibitRule.from_config(r) for r in cfg.alerts.inhibit_rules]
+    held = inhibited(alerts, rules)
+    return [
+        a
+        for a in alerts
+        if a.fingerprint not in held and not muted_by(a.labels, now, silences, windows)
+    ]
 
 
 def _forget(orphans: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
