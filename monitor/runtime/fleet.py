@@ -179,6 +179,12 @@ class Fleet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._sync()
+            if self._conn is not None and self.cut_off_since is None:
+                # absent at once, rather than counted for stale_after with its last states
+                await self._within(q.leave(self._conn, self.instance), PING_TIMEOUT)
+        if self.is_decider:
+            log.info("stopping: the fleet's decider role goes to another instance")
+            self.is_decider = False
         self._stop_deciding("stopping")
         for orphan in list(self._orphans):
             orphan.cancel()

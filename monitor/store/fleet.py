@@ -59,6 +59,13 @@ async def heartbeat(
     )
 
 
+async def leave(conn: Conn, instance: str) -> None:
+    """An instance stopping on purpose: absent from the next decision, not after stale_after."""
+    await conn.execute(
+        "UPDATE fleet_instances SET heartbeat_at = '-infinity' WHERE instance = %s", [instance]
+    )
+
+
 async def put_checks(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
     """Upsert check states; an older row (a replayed spool) never overwrites a newer one."""
     if not rows:
