@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alerts.base import Alert
 from monitor import config
-from monitor.runtime.fleet import unmuted
+from monitor.runtime.decider import unmuted
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.runtime.fleet import Spool
+from monitor.runtime.spool import Spool
 
 
 def test_spool_keeps_order_and_its_bound(tmp_path: Path) -> None:
