@@ -45,6 +45,8 @@ SEND_BATCH = 50  # notifications per decision round, at most
 # then free for another instance well within the 15 s takeover promise
 IDLE_SESSION_TIMEOUT = "8s"
 MEMORY_KEY = "decider"
+PRUNE_EVERY = 300.0
+OUTBOX_KEEP = 7 * 86400.0  # delivered notifications stay this long in the outbox
 MEMORY_EVERY = 10.0  # seconds: the decider's memory is saved at least this often, and on change
 
 
@@ -70,6 +72,7 @@ class Decider:
         self._everyone: tuple[frozenset[str], tuple[str, ...], tuple[str, ...]] | None = None
         self._saved_at = float("-inf")  # when the decider's memory was last written
         self._firing = Firing()
+        self._pruned_at = float("-inf")
 
     async def close(self) -> None:
         """Hand the role over (at shutdown) and close the session and the HTTP client."""
@@ -95,11 +98,26 @@ class Decider:
                 if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
                     await self.calls.within(self._decide(), DECIDE_TIMEOUT)
                     await self._send()
+                    await self._prune()
             except pg.DB_ERRORS as exc:
                 self.stop_deciding(pg.describe(exc))
             except Exception:  # a bug must not leave a decider that no longer decides
                 log.exception("fleet decider failed")
                 self.stop_deciding("internal error")
+
+    async def _prune(self) -> None:
+        """Now and then, on the decider's session: old outbox rows, and history past
+        storage.history_retention (kept forever without one, as in SQLite)."""
+        if self.clock.monotonic() - self._pruned_at < PRUNE_EVERY or self._lock is None:
+            return
+        self._pruned_at = self.clock.monotonic()
+        now = self.clock.now()
+        keep = self.cfg.storage.history_retention
+        history = now - timedelta(seconds=keep) if keep else None
+        outbox = now - timedelta(seconds=OUTBOX_KEEP)
+        n = await self.calls.within(q.prune(self._lock, outbox, history), DECIDE_TIMEOUT)
+        if n:
+            log.info("pruned %d old rows from the fleet's database", n)
 
     async def _hold_lock(self) -> bool:
         """True while this instance is the decider (the lock's session is alive)."""

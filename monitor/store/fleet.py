@@ -344,6 +344,28 @@ async def mark_retry(
     )
 
 
+async def prune(conn: Conn, outbox_before: datetime, history_before: datetime | None) -> int:
+    """Forget delivered or abandoned notifications older than `outbox_before`, and, with a
+    history retention, the fleet's history that ended before `history_before`."""
+    cur = await conn.execute(
+        "DELETE FROM outbox WHERE sent_at < %(t)s OR failed_at < %(t)s", {"t": outbox_before}
+    )
+    n = cur.rowcount
+    if history_before is None:
+        return n
+    for sql in (
+        "DELETE FROM check_transitions WHERE at < %(t)s",
+        "DELETE FROM outages WHERE ended_at < %(t)s",
+        "DELETE FROM incidents WHERE ended_at < %(t)s",
+        "DELETE FROM campaigns WHERE ended_at < %(t)s",
+        "DELETE FROM announcements WHERE published_at < %(t)s",
+        "DELETE FROM notification_log WHERE sent_at < %(t)s",
+    ):
+        cur = await conn.execute(sql.encode(), {"t": history_before})
+        n += cur.rowcount
+    return n
+
+
 # -- what every instance shows -------------------------------------------------------------------
 
 

@@ -127,3 +127,29 @@ async def test_check_changes_are_read_once_committed(pg_dsn: str) -> None:
             assert meanwhile == []
         _, seen = await q.load_checks(conn, horizon)
         assert [(v.check, v.state) for _, v in seen] == [("web", "down")]
+
+
+async def test_prune_keeps_what_is_recent_or_pending(pg_dsn: str) -> None:
+    async with await pg.connect(pg_dsn, "a") as conn:
+        await pg.migrate(conn)
+        for key in ("old-sent", "new-sent", "pending"):
+            await q.enqueue(conn, key, "hook", {}, T0)
+        old, new = T0, datetime(2026, 3, 9, tzinfo=UTC)
+        await conn.execute("UPDATE outbox SET sent_at = %s WHERE key = 'old-sent'", [old])
+        await conn.execute("UPDATE outbox SET sent_at = %s WHERE key = 'new-sent'", [new])
+        t = {
+            "vantage": "k",
+            "service": "s",
+            "check_id": "c",
+            "old": "up",
+            "new": "down",
+            "instance": "k",
+        }
+        await q.put_transitions(conn, [{**t, "at": T0.isoformat()}, {**t, "at": new.isoformat()}])
+        cut = datetime(2026, 3, 5, tzinfo=UTC)
+        assert await q.prune(conn, cut, None) == 1
+        assert await q.prune(conn, cut, cut) == 1
+        cur = await conn.execute("SELECT key FROM outbox ORDER BY key")
+        assert await cur.fetchall() == [("new-sent",), ("pending",)]
+        cur = await conn.execute("SELECT count(*) FROM check_transitions")
+        assert await cur.fetchone() == (1,)
