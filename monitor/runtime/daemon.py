@@ -301,7 +301,7 @@ class Daemon:
             self._tick()
             if self.fleet is None:
                 await self._evaluate_alerts()
-            else:  # in a fleet the decider alone evaluates and sends (runtime/fleet.py)
+            else:  # in a fleet the decider alone evaluates and sends (runtime/decider.py)
                 self.fleet.vantage_offline(self.decisions.offline_since)
             now = self.clock.monotonic()
             snapshot = now - last_snapshot >= SNAPSHOT_EVERY

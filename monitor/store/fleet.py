@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from monitor.core.base import Announcement, Outage
-from monitor.core.codec import dt, iso
+from monitor.core.codec import iso
 from monitor.core.fleet import CheckView, Verdict
 from monitor.core.incidents import Change, campaign_dict, incident_dict
 
@@ -427,8 +427,3 @@ async def list_campaigns(
         {"status": status, "since": since, "limit": limit},
     )
     return [r[0] for r in await cur.fetchall()]
-
-
-def when(value: Any) -> datetime | None:
-    """A timestamp read back from a spooled row."""
-    return value if isinstance(value, datetime) else dt(value)
