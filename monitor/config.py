@@ -8,7 +8,7 @@ import logging
 import re
 import ssl
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -124,6 +124,37 @@ class Storage(_Frozen):
     success_retention: Duration = 2 * 86400.0  # successful ones, which are most of the rows
     history_retention: Duration | None = None  # outages, incidents, announcements: forever
     busy_timeout: Duration = 5.0  # how long a write waits for another process's lock
+    url: SecretStr | None = None
+    """postgresql://user:password@host/db: the fleet's shared decisions (absent: SQLite alone)."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            # never echo the value: it may carry a password
+            raise ValueError("expected a postgresql:// URL")
+        return url
+
+
+class Fleet(_Frozen):
+    """How instances sharing one storage.url decide together (ignored without it)."""
+
+    quorum: int | Literal["majority"] = "majority"
+    """How many vantages must see a service down for the fleet to call it down."""
+    instance: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
+    """This instance's name in the fleet (default: the vantage, plus -<shard index> if sharded)."""
+    stale_after: Duration = 30.0  # an instance silent this long is absent from the quorum
+    spool_path: str = "./outwatch.spool"  # transitions kept while the database is unreachable
+    spool_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum_positive(cls, quorum: int | str) -> int | str:
+        if isinstance(quorum, int) and quorum < 1:
+            raise ValueError("expected a number of vantages (at least 1) or 'majority'")
+        return quorum
 
 
 def _bcrypt(value: SecretStr) -> SecretStr:
@@ -356,6 +387,7 @@ class Config(_Frozen):
     defaults: Defaults = Defaults()
     scheduler: Scheduler = Scheduler()
     shard: Shard | None = None
+    fleet: Fleet = Fleet()
     services: list[Service] = Field(default_factory=list)
     sources: Sources = Sources()
     correlation: Correlation = Correlation()
@@ -382,6 +414,13 @@ class Config(_Frozen):
     def service(self, name: str) -> Service | None:
         """The service called `name`, if any."""
         return next((s for s in self.services if s.name == name), None)
+
+    @property
+    def instance(self) -> str:
+        """This instance's name in a fleet."""
+        if self.fleet.instance:
+            return self.fleet.instance
+        return self.vantage.name + (f"-{self.shard.index}" if self.shard else "")
 
 
 class ConfigError(Exception):

@@ -182,11 +182,17 @@ def substitute(
                 try:
                     out[name] = path.read_text(encoding="utf-8").strip()
                 except OSError as exc:
-                    raise SourceError(loc + (key,), f"cannot read {shown}: {exc.strerror}") from None
+                    raise SourceError(
+                        loc + (key,), f"cannot read {shown}: {exc.strerror}"
+                    ) from None
                 except UnicodeDecodeError:
-                    raise SourceError(loc + (key,), f"cannot read {shown}: not UTF-8 text") from None
+                    raise SourceError(
+                        loc + (key,), f"cannot read {shown}: not UTF-8 text"
+                    ) from None
                 except ValueError:  # a NUL in the path: no file can be named so
-                    raise SourceError(loc + (key,), f"cannot read {shown}: not a file name") from None
+                    raise SourceError(
+                        loc + (key,), f"cannot read {shown}: not a file name"
+                    ) from None
             else:
                 out[key] = substitute(value, loc + (str(key),), env, base, secrets)
         return out

@@ -27,3 +27,7 @@ def require_binary(name: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is not installed, and CI must run this test (see .ci/run)")
     pytest.skip(f"{name} is not installed")
+
+
+# the PostgreSQL fixtures (pg_server, pg_dsn, pg_own) for the fleet's tests
+pytest_plugins = ["tests.postgres"]

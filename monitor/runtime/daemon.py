@@ -30,6 +30,7 @@ from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
 from monitor.runtime.decisions import Decisions
 from monitor.runtime.facts import SourceTracker, alert_inputs
+from monitor.runtime.fleet import Fleet
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
@@ -46,6 +47,7 @@ from monitor.store.announcements import Change as AnnouncementChange
 from monitor.store.channels import ChannelStore
 from monitor.web.api import Api
 from monitor.web.base import Snapshot
+from monitor.web.fleet import fleet_routes
 from monitor.web.probe import OnDemand
 from monitor.web.probe import handler as probe_handler
 from monitor.web.server import make_app, split_listen, ssl_context
@@ -117,6 +119,8 @@ class Daemon:
         self._last_snapshot = self._last_prune = self.clock.monotonic()
         self._config_mtime: float | None = None
         self._runner: web.AppRunner | None = None
+        # fleet: with storage.url, decisions are shared in PostgreSQL (runtime/fleet.py)
+        self.fleet = Fleet(cfg, self.clock, self.pipeline.machine) if cfg.storage.url else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -137,6 +141,8 @@ class Daemon:
             self.supervisor.watch(task.get_name(), task, beat, stall_limit(MAX_SLEEP))
         self.scheduler.apply(scheduled_checks(self.cfg))
         self.scheduler.start()
+        if self.fleet is not None:
+            self.fleet.start()
         await self._start_web()
         self._start_sources()
         self._last_snapshot = self._last_prune = self.clock.monotonic()
@@ -177,14 +183,26 @@ class Daemon:
         await self.supervisor.stop([_loop_name(src) for src in self.sources])
 
     async def _start_web(self) -> None:
-        routes = [*self.ingest_endpoint.routes(), *silence_routes(self.dispatcher)]
+        routes = [
+            *self.ingest_endpoint.routes(),
+            *silence_routes(self.dispatcher),
+            *(fleet_routes(self.fleet.read) if self.fleet is not None else []),
+        ]
         ondemand = OnDemand(
             lambda check: run_check(check, self.ctx),
             lambda: self.cfg.probe_modules,
             self.vantage,
         )
         routes.append(web.get("/probe", probe_handler(ondemand)))
-        api = Api(self.snapshot, self.reload, self.store, self.announcements, ondemand)
+        fleet_read = self.fleet.read if self.fleet is not None else None
+        api = Api(
+            self.snapshot,
+            self.reload,
+            self.store,
+            self.announcements,
+            ondemand=ondemand,
+            fleet=fleet_read,
+        )
         app = make_app(self.cfg.web, api, routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -201,6 +219,8 @@ class Daemon:
         await self._stop_sources()
         await self.scheduler.stop(grace)
         await self.dispatcher.stop()
+        if self.fleet is not None:
+            await self.fleet.stop()
         await self.supervisor.stop()
         await self._flush(final=True)
         if self._runner is not None:
@@ -235,6 +255,7 @@ class Daemon:
             delivery=self.dispatcher.stats,
             loops=self.supervisor.health(),
             restart_required=self.restart_required,
+            fleet=self.fleet.snapshot() if self.fleet is not None else None,
         )
 
     def _announcement_counts(self) -> dict[tuple[str, str], int]:
@@ -261,6 +282,8 @@ class Daemon:
         )
         self._log_events(events)
         self.decisions.result(obs, events)
+        if self.fleet is not None:
+            self.fleet.observe(obs, events)
 
     async def ingest(self, message: Message) -> None:
         """The sink every source uses: classify, store, correlate."""
@@ -284,6 +307,8 @@ class Daemon:
             self.links[ann.key] = ann.message.url
         if change.kind in ("new", "edited") and not ann.message.deleted:
             self.decisions.announcement(ann, self.clock.now())
+        if self.fleet is not None:
+            self.fleet.announcement(ann)
         log.info(
             "announcement %s: %s %s",
             change.kind,
@@ -400,6 +425,9 @@ class Daemon:
         self.boosted = boosts
 
     async def _evaluate_alerts(self) -> None:
+        if self.fleet is not None:  # in a fleet the decider alone evaluates and sends
+            self.fleet.vantage_offline(self.decisions.offline_since)
+            return
         try:
             inputs = alert_inputs(
                 self.snapshot(), self.external_url, self.links, self.source_tracker.down_since
@@ -457,6 +485,8 @@ class Daemon:
         self.restart_required = restart
         self._log_events(self.pipeline.reconfigure(new.services, now))
         self.decisions.reconfigure(new, now)
+        if self.fleet is not None:
+            self.fleet.reconfigure(new)
         self.classifier = Classifier.from_services(new.services)
         self._own = new.sources.own_services()
         self.vantage = self.dispatcher.vantage = new.vantage.name

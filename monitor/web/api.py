@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.web.base import Snapshot
 from monitor.web.families import families
+from monitor.web.fleet import FleetReader, fleet_families, with_fleet_status
 from monitor.web.metrics import CheckLines, render
 from monitor.web.pages import (
     CampaignView,
@@ -40,6 +42,7 @@ class Api:
         db: store.Store,
         announcements: AnnouncementStore,
         ondemand: OnDemand | None = None,
+        fleet: FleetReader | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.ondemand = ondemand
@@ -47,6 +50,8 @@ class Api:
         self.db = db
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
+        # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
+        self.fleet = fleet
 
     async def metrics_text(self) -> bytes:
         """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
@@ -55,7 +60,7 @@ class Api:
         the small families too (they read delivery and source counters that keep moving).
         """
         snap = self.snapshot()
-        extra = list(families(snap))
+        extra = [*families(snap), *fleet_families(snap)]
         return await asyncio.to_thread(render, snap, extra, self.lines)
 
     def ready(self) -> tuple[bool, str]:
@@ -75,8 +80,12 @@ class Api:
         return await self._reload()
 
     async def api_services(self) -> list[dict[str, Any]]:
-        """Current status of each service and its checks."""
-        return services(self.snapshot())
+        """Current status of each service and its checks (and, in a fleet, the fleet's status
+        with which vantages see what)."""
+        rows = services(self.snapshot())
+        if self.fleet is not None:
+            await with_fleet_status(self.fleet, rows)
+        return rows
 
     async def api_outages(self, service: str | None, limit: int) -> list[dict[str, Any]]:
         """Stored outages, newest first."""
@@ -86,13 +95,23 @@ class Api:
         self, status: str | None, service: str | None, since: datetime | None, limit: int
     ) -> list[dict[str, Any]]:
         """Stored incidents, newest first."""
+        if self.fleet is not None:
+            with contextlib.suppress(ConnectionError):  # cut off: this instance's own
+                return await self.fleet(
+                    "incidents", status=status, service=service, since=since, limit=limit
+                )
         return await self.db.run(
             lambda db: incident_store.list_incidents(db, status, service, since, limit)
         )
 
     async def api_incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident with its evidence and its notices (text, kind, link)."""
-        row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
+        row = None
+        if self.fleet is not None:
+            with contextlib.suppress(ConnectionError):
+                row = next(iter(await self.fleet("incidents", incident=incident_id)), None)
+        if row is None:
+            row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
         if row is not None:
             row["notices"] = await self._notices(row.get("announcements") or {})
         return row
@@ -186,6 +205,9 @@ class Api:
         self, status: str | None, since: datetime | None
     ) -> list[dict[str, Any]]:
         """Stored campaigns, newest first."""
+        if self.fleet is not None:
+            with contextlib.suppress(ConnectionError):
+                return await self.fleet("campaigns", status=status, since=since)
         return await self.db.run(lambda db: incident_store.list_campaigns(db, status, since))
 
     async def api_announcements(

@@ -52,6 +52,20 @@ class LoopHealth:
 
 
 @dataclass(frozen=True)
+class FleetSnapshot:
+    """This instance's place in a fleet sharing PostgreSQL (storage.url)."""
+
+    instance: str
+    decider: bool
+    connected: bool
+    cut_off_since: datetime | None
+    spool_bytes: int
+    spool_dropped: int
+    verdicts: Mapping[str, Mapping[str, Any]]  # on the decider: service -> fleet verdict
+    sent: int  # fleet notifications this instance delivered
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything /metrics, the API and the status page show of runtime state, at one instant."""
 
@@ -78,3 +92,4 @@ class Snapshot:
     delivery: DeliveryStats
     loops: Sequence[LoopHealth] = ()
     restart_required: Sequence[str] = ()  # settings changed by a reload that wait for a restart
+    fleet: FleetSnapshot | None = None  # None: a single instance on SQLite

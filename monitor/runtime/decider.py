@@ -1,0 +1,330 @@
+"""The fleet's decider: holds a PostgreSQL advisory lock on its session, and while it does,
+judges every service for the fleet, writes incidents and campaigns, and sends notifications
+through the outbox, all on that session (a decider whose session died cannot write or send)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from alerts import router
+from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
+from alerts.codec import notification_from_dict, notification_to_dict
+from alerts.delivery import attempt
+from alerts.inhibit import InhibitRule, inhibited
+from alerts.silences import from_config as silence_config
+from alerts.silences import muted_by
+from monitor.config import Config
+from monitor.core.base import Announcement, Classification, Clock, Message
+from monitor.core.codec import dt
+from monitor.core.fleet import (
+    CheckView,
+    Firing,
+    FleetDecider,
+    FleetState,
+    Verdict,
+    ViewBook,
+    fleet_alerts,
+)
+from monitor.core.incidents import Change
+from monitor.runtime.dbcalls import Calls, close_quietly
+from monitor.store import fleet as q
+from monitor.store import pg
+
+log = logging.getLogger("outwatch.fleet")
+DECIDE_EVERY = 1.0
+PING_TIMEOUT = 3.0  # the decider's session must answer this fast, or it stops deciding
+DECIDE_TIMEOUT = 10.0
+SEND_BATCH = 50  # notifications per decision round, at most
+# the server ends a decider session that stops talking (a cut cable sends no FIN): the lock is
+# then free for another instance well within the 15 s takeover promise
+IDLE_SESSION_TIMEOUT = "8s"
+MEMORY_KEY = "decider"
+PRUNE_EVERY = 300.0
+OUTBOX_KEEP = 7 * 86400.0  # delivered notifications stay this long in the outbox
+MEMORY_EVERY = 10.0  # seconds: the decider's memory is saved at least this often, and on change
+
+
+class Decider:
+    """One instance's bid for the decider role, and the role itself while it holds the lock."""
+
+    def __init__(self, cfg: Config, clock: Clock, url: str, instance: str, calls: Calls) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.url = url
+        self.instance = instance
+        self.calls = calls
+        self.is_decider = False
+        self.verdicts: dict[str, Verdict] = {}
+        self.sent = 0  # notifications this instance delivered
+        self.session: aiohttp.ClientSession | None = None
+        self._lock: q.Conn | None = None
+        self._fleet: FleetDecider | None = None
+        self._cursor = 0  # the last announcement fed to the fleet's correlator
+        # the decider's copy of the published check states, read incrementally
+        self._book = ViewBook()
+        self._horizon = 0  # transactions from here on may have written unread check states
+        self._everyone: tuple[frozenset[str], tuple[str, ...], tuple[str, ...]] | None = None
+        self._saved_at = float("-inf")  # when the decider's memory was last written
+        self._firing = Firing()
+        self._pruned_at = float("-inf")
+
+    async def close(self) -> None:
+        """Hand the role over (at shutdown) and close the session and the HTTP client."""
+        if self.is_decider:
+            log.info("stopping: the fleet's decider role goes to another instance")
+            self.is_decider = False
+        self.stop_deciding("stopping")
+        if self.session is not None:
+            await self.session.close()
+
+    def reconfigure(self, cfg: Config) -> None:
+        """New services, quorum and receivers."""
+        self.cfg = cfg
+        if self._fleet is not None:
+            self._fleet.reconfigure(cfg, self.clock.now())
+            self._everyone = None  # judge every service again under the new rules
+
+    async def run(self) -> None:
+        """Compete for the lock every second; while held, decide and send."""
+        while True:
+            await asyncio.sleep(DECIDE_EVERY)
+            try:
+                if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
+                    await self.calls.within(self._decide(), DECIDE_TIMEOUT)
+                    await self._send()
+                    await self._prune()
+            except pg.DB_ERRORS as exc:
+                self.stop_deciding(pg.describe(exc))
+            except Exception:  # a bug must not leave a decider that no longer decides
+                log.exception("fleet decider failed")
+                self.stop_deciding("internal error")
+
+    async def _prune(self) -> None:
+        """Now and then, on the decider's session: old outbox rows, and history past
+        storage.history_retention (kept forever without one, as in SQLite)."""
+        if self.clock.monotonic() - self._pruned_at < PRUNE_EVERY or self._lock is None:
+            return
+        self._pruned_at = self.clock.monotonic()
+        now = self.clock.now()
+        keep = self.cfg.storage.history_retention
+        history = now - timedelta(seconds=keep) if keep else None
+        outbox = now - timedelta(seconds=OUTBOX_KEEP)
+        n = await self.calls.within(q.prune(self._lock, outbox, history), DECIDE_TIMEOUT)
+        if n:
+            log.info("pruned %d old rows from the fleet's database", n)
+
+    async def _hold_lock(self) -> bool:
+        """True while this instance is the decider (the lock's session is alive)."""
+        if self._lock is None or self._lock.closed or self._lock.broken:
+            self.stop_deciding("lost the database session")
+            self._lock = await pg.connect(self.url, f"{self.instance} decider")
+            await self._lock.execute(f"SET idle_session_timeout = '{IDLE_SESSION_TIMEOUT}'")
+            await self._lock.execute(
+                f"SET idle_in_transaction_session_timeout = '{IDLE_SESSION_TIMEOUT}'"
+            )
+        if self.is_decider:
+            await self._lock.execute("SELECT 1")
+            return True
+        cur = await self._lock.execute("SELECT pg_try_advisory_lock(%s)", [pg.DECIDER_LOCK])
+        row = await cur.fetchone()
+        if row and row[0]:
+            await self._become_decider()
+        return self.is_decider
+
+    async def _become_decider(self) -> None:
+        """Take the role, resuming from the memory the last decider committed."""
+        assert self._lock is not None
+        memory = await q.get_memory(self._lock, MEMORY_KEY) or {}
+        dec = FleetDecider(self.cfg, FleetState.restore(memory.get("state")))
+        if memory.get("correlator"):
+            dec.correlator.restore(memory["correlator"])
+        self._cursor = int(memory.get("cursor", 0))
+        self._book, self._horizon, self._everyone = ViewBook(), 0, None
+        self._firing = Firing.restore(memory.get("firing"))
+        self._fleet = dec
+        self.is_decider = True
+        log.warning(
+            "this instance is now the fleet's decider (%d open incidents)",
+            len(dec.correlator.incidents()),
+        )
+
+    def stop_deciding(self, why: str) -> None:
+        """Give the role up now (closing the session frees the lock for another instance)."""
+        if self.is_decider:
+            log.error("no longer the fleet's decider: %s", why)
+        self.is_decider = False
+        self._fleet = None
+        self.verdicts = {}
+        # closing the session frees the lock at once for another instance
+        if self._lock is not None:
+            conn, self._lock = self._lock, None
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(close_quietly(conn))
+
+    async def _decide(self) -> None:
+        """One decision round, in one transaction on the lock's session (so a decider whose
+        session died cannot write)."""
+        assert self._lock is not None and self._fleet is not None
+        dec, conn, now = self._fleet, self._lock, self.clock.now()
+        async with conn.transaction():
+            views, present, absent, only = await self._changed_views(conn)
+            changes: list[Change] = []
+            cursor = self._cursor
+            for seq, row in await q.new_announcements(conn, cursor):
+                cursor = seq
+                ann = _announcement(row)
+                if ann is not None:
+                    changes += dec.correlator.announcement(ann, now)
+            verdicts, more = dec.decide(views, present, now, absent, only)
+            changes += more
+            # only what changed is written: the database grows with events, not with rounds
+            moved = {s: v for s, v in verdicts.items() if self.verdicts.get(s) != v}
+            await q.put_verdicts(conn, moved, now)
+            await q.apply_changes(conn, changes)
+            notified = await self._notify(conn, dec, verdicts, now)
+            due = self.clock.monotonic() - self._saved_at >= MEMORY_EVERY
+            if changes or moved or notified or cursor != self._cursor or due:
+                memory = {
+                    "state": dec.state.snapshot(),
+                    "correlator": dec.correlator.snapshot(),
+                    "cursor": cursor,
+                    "firing": self._firing.snapshot(),
+                }
+                await q.put_memory(conn, MEMORY_KEY, memory, now)
+                self._saved_at = self.clock.monotonic()
+        self._cursor = cursor
+        self.verdicts = verdicts
+        for ch in changes:
+            if ch.incident is not None or ch.campaign is not None:
+                log.warning(
+                    "fleet %s: %s",
+                    ch.kind,
+                    ch.incident.id if ch.incident else ch.campaign.id if ch.campaign else "",
+                )
+
+    async def _changed_views(
+        self, conn: q.Conn
+    ) -> tuple[list[CheckView], list[str], list[str], set[str] | None]:
+        """The views of the services whose checks changed since the last round (all services
+        when the set of live instances changed): views, present, absent, services (None: all)."""
+        live, present, absent = await q.load_instances(conn, self.cfg.fleet.stale_after)
+        self._horizon, rows = await q.load_checks(conn, self._horizon)
+        touched = self._book.add(rows)
+        everyone = (live, tuple(present), tuple(absent))
+        only: set[str] | None = None if everyone != self._everyone else touched
+        self._everyone = everyone
+        services = self._book.by_service if only is None else only
+        return self._book.views(services, live), present, absent, only
+
+    async def _notify(
+        self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
+    ) -> bool:
+        """Queue a notification per receiver for each fleet alert that began or stopped firing;
+        True if any alert did."""
+        url = self.cfg.web.external_url or ""
+        current = unmuted(self.cfg, fleet_alerts(self.cfg, dec, verdicts, now, url), now)
+        routes = router.build(self.cfg.alerts.route)
+        moved = self._firing.update(current, now)
+        for alert, key in moved:
+            for route in routes.match(alert.labels):
+                if not route.receiver:
+                    continue
+                labels = router.group_labels(route, alert.labels, group_campaigns=False)
+                n = Notification(
+                    route.receiver,
+                    router.group_key(route, labels),
+                    labels,
+                    (alert,),
+                    self.cfg.web.external_url or "",
+                    f"{key}:{route.receiver}",
+                )
+                await q.enqueue(conn, n.id, route.receiver, notification_to_dict(n), now)
+        return bool(moved)
+
+    async def _send(self) -> None:
+        """Deliver due notifications one by one while this instance stays the decider."""
+        budget = max((r.timeout for r in self.cfg.alerts.receivers), default=10.0)
+        for _ in range(SEND_BATCH):
+            if not self.is_decider or not await self.calls.within(
+                self._send_one(budget), budget + 2 * PING_TIMEOUT
+            ):
+                return
+
+    async def _send_one(self, budget: float) -> bool:
+        """Claim one due row (FOR UPDATE SKIP LOCKED) on the decider's session and keep it
+        locked until its delivery is recorded: if this decider dies mid-send, the row goes back
+        to its successor; nothing is claimed once the session is gone. False when none is due."""
+        assert self._lock is not None
+        conn = self._lock
+        async with conn.transaction():
+            # the row stays locked while the receiver answers; the server must not end the
+            # session for being idle in this transaction meanwhile
+            await conn.execute(
+                f"SET LOCAL idle_in_transaction_session_timeout = '{int(budget) + 5}s'"
+            )
+            entries = await q.claim(conn, self.clock.now(), limit=1)
+            for entry in entries:
+                await self._deliver(conn, entry)
+        return bool(entries)
+
+    async def _deliver(self, conn: q.Conn, entry: dict[str, Any]) -> None:
+        assert self.session is not None
+        now = self.clock.now()
+        receiver = self.cfg.alerts.receiver(entry["receiver"])
+        if receiver is None:
+            await q.mark_retry(conn, entry, now, "receiver no longer configured", True)
+            return
+        ctx = ReceiverContext(self.session, "fleet", self.cfg.web.external_url or "")
+        try:
+            await attempt(receiver, notification_from_dict(entry["payload"]), ctx)
+        except DeliveryError as exc:
+            tries = int(entry["attempts"]) + 1
+            final = not exc.retryable or tries >= 10
+            delay = exc.retry_after or min(300.0, 2.0**tries)
+            await q.mark_retry(conn, entry, now + timedelta(seconds=delay), exc.reason, final)
+            log.warning("fleet notification to %s failed: %s", entry["receiver"], exc.reason)
+            return
+        await q.mark_sent(conn, entry, self.clock.now(), self.instance)
+        self.sent += 1
+
+
+def unmuted(cfg: Config, alerts: list[Alert], now: datetime) -> list[Alert]:
+    """The alerts no config silence, maintenance window or inhibit rule mutes now: a muted alert
+    is not firing for the fleet's outbox, and notifies when the mute ends."""
+    silences, windows = silence_config(cfg.alerts)
+    rules = [InhibitRule.from_config(r) for r in cfg.alerts.inhibit_rules]
+    held = inhibited(alerts, rules)
+    return [
+        a
+        for a in alerts
+        if a.fingerprint not in held and not muted_by(a.labels, now, silences, windows)
+    ]
+
+
+def _announcement(row: dict[str, Any]) -> Announcement | None:
+    if row["deleted"]:
+        return None
+    data = row["data"] or {}
+    msg = Message(
+        row["source"],
+        row["id"],
+        row["published_at"],
+        row["text"],
+        row["url"],
+        dt(data.get("edited_at")),
+    )
+    return Announcement(
+        msg,
+        Classification(
+            row["kind"],
+            tuple(data.get("services") or ()),
+            float(data.get("confidence") or 0.0),
+            tuple(data.get("evidence") or ()),
+        ),
+    )

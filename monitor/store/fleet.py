@@ -1,0 +1,429 @@
+"""The fleet's reads and writes in PostgreSQL; every write is idempotent on its natural key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from monitor.core.base import Announcement, Outage
+from monitor.core.codec import iso
+from monitor.core.fleet import CheckView, Verdict
+from monitor.core.incidents import Change, campaign_dict, incident_dict
+
+Conn = AsyncConnection[Any]
+
+# -- what each instance publishes ----------------------------------------------------------------
+
+
+def check_row(
+    vantage: str,
+    instance: str,
+    service: str,
+    check: str,
+    state: str,
+    error: str | None,
+    since: datetime | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """One check state as published (plain data, so it can be spooled to a file)."""
+    return {
+        "vantage": vantage,
+        "instance": instance,
+        "service": service,
+        "check_id": check,
+        "state": state,
+        "error": error,
+        "since": iso(since),
+        "updated_at": iso(at),
+    }
+
+
+async def heartbeat(
+    conn: Conn, instance: str, vantage: str, offline_since: datetime | None, started: datetime
+) -> None:
+    """Say this instance is alive (on the database's clock: instances' clocks may disagree),
+    and whether its canaries say its vantage is offline."""
+    await conn.execute(
+        "INSERT INTO fleet_instances AS f"
+        " (instance, vantage, offline, offline_since, started_at, heartbeat_at)"
+        " VALUES (%s, %s, %s, %s, %s, now())"
+        " ON CONFLICT (instance) DO UPDATE SET vantage = excluded.vantage,"
+        " offline = excluded.offline, offline_since = excluded.offline_since,"
+        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
+        [instance, vantage, offline_since is not None, offline_since, started],
+    )
+
+
+async def leave(conn: Conn, instance: str) -> None:
+    """An instance stopping on purpose: absent from the next decision, not after stale_after."""
+    await conn.execute(
+        "UPDATE fleet_instances SET heartbeat_at = '-infinity' WHERE instance = %s", [instance]
+    )
+
+
+async def put_checks(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert check states; an older row (a replayed spool) never overwrites a newer one."""
+    if not rows:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO check_states AS c"
+            " (vantage, service, check_id, instance, state, error, since, updated_at)"
+            " VALUES (%(vantage)s, %(service)s, %(check_id)s, %(instance)s, %(state)s,"
+            " %(error)s, %(since)s, %(updated_at)s)"
+            " ON CONFLICT (vantage, service, check_id) DO UPDATE SET instance = excluded.instance,"
+            " state = excluded.state, error = excluded.error, since = excluded.since,"
+            " updated_at = excluded.updated_at, writer = pg_current_xact_id()"
+            " WHERE c.updated_at <= excluded.updated_at",
+            list(rows),
+        )
+
+
+async def put_transitions(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert check transitions; one already there (replayed) is skipped."""
+    if not rows:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO check_transitions (vantage, service, check_id, at, old, new, instance)"
+            " VALUES (%(vantage)s, %(service)s, %(check_id)s, %(at)s, %(old)s, %(new)s,"
+            " %(instance)s) ON CONFLICT DO NOTHING",
+            list(rows),
+        )
+
+
+def outage_row(vantage: str, o: Outage) -> dict[str, Any]:
+    """One outage as published (plain data)."""
+    return {
+        "vantage": vantage,
+        "id": o.id,
+        "service": o.service,
+        "started_at": iso(o.started_at),
+        "ended_at": iso(o.ended_at),
+        "worst": o.worst,
+        "signature": dict(o.signature),
+        "failing_checks": list(o.failing_checks),
+    }
+
+
+async def put_outages(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert outages by (vantage, id); an ended one stays ended."""
+    if not rows:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO outages AS o"
+            " (vantage, id, service, started_at, ended_at, worst, signature, failing_checks)"
+            " VALUES (%(vantage)s, %(id)s, %(service)s, %(started_at)s, %(ended_at)s, %(worst)s,"
+            " %(signature)s, %(failing_checks)s) ON CONFLICT (vantage, id) DO UPDATE SET"
+            " ended_at = COALESCE(o.ended_at, excluded.ended_at), worst = excluded.worst,"
+            " signature = excluded.signature, failing_checks = excluded.failing_checks",
+            [
+                {
+                    **r,
+                    "signature": Jsonb(r["signature"]),
+                    "failing_checks": Jsonb(r["failing_checks"]),
+                }
+                for r in rows
+            ],
+        )
+
+
+def announcement_row(ann: Announcement, instance: str, at: datetime) -> dict[str, Any]:
+    """One announcement as published (plain data)."""
+    m = ann.message
+    return {
+        "source": m.source,
+        "id": m.id,
+        "published_at": iso(m.published_at),
+        "kind": ann.kind,
+        "text": m.text,
+        "url": m.url,
+        "deleted": m.deleted,
+        "data": {
+            "services": list(ann.services),
+            "confidence": ann.classification.confidence,
+            "evidence": list(ann.classification.evidence),
+            "edited_at": iso(m.edited_at),
+        },
+        "recorded_by": instance,
+        "recorded_at": iso(at),
+    }
+
+
+async def put_announcements(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Record notices once across the fleet, keyed (source, message id); an edit (new text)
+    updates the row and moves it to the end of the decider's feed. Returns rows changed."""
+    changed = 0
+    for r in rows:
+        cur = await conn.execute(
+            "INSERT INTO announcements AS a (source, id, published_at, kind, text, url, deleted,"
+            " data, recorded_by, recorded_at) VALUES (%(source)s, %(id)s, %(published_at)s,"
+            " %(kind)s, %(text)s, %(url)s, %(deleted)s, %(data)s, %(recorded_by)s,"
+            " %(recorded_at)s) ON CONFLICT (source, id) DO UPDATE SET text = excluded.text,"
+            " kind = excluded.kind, deleted = excluded.deleted, data = excluded.data,"
+            " seq = nextval(pg_get_serial_sequence('announcements', 'seq'))"
+            " WHERE (a.text, a.kind, a.deleted) IS DISTINCT FROM"
+            " (excluded.text, excluded.kind, excluded.deleted)",
+            {**r, "data": Jsonb(r["data"])},
+        )
+        changed += cur.rowcount
+        await conn.execute(
+            "INSERT INTO announcement_claims (source, id, service, kind)"
+            " SELECT %s, %s, s, %s FROM unnest(%s::text[]) AS s ON CONFLICT DO NOTHING",
+            [r["source"], r["id"], r["kind"], r["data"]["services"]],
+        )
+    return changed
+
+
+# -- what the decider reads ----------------------------------------------------------------------
+
+
+async def load_instances(
+    conn: Conn, stale_after: float
+) -> tuple[frozenset[str], list[str], list[str]]:
+    """The live instances, and the vantages present and absent.
+
+    An instance silent longer than `stale_after` (on the database's clock), or whose canaries
+    fail, is absent: its checks count neither up nor down. A vantage is present while any of its
+    instances is.
+    """
+    cur = await conn.execute(
+        "SELECT instance, vantage, offline, heartbeat_at >= now() - %s FROM fleet_instances",
+        [timedelta(seconds=stale_after)],
+    )
+    live: set[str] = set()
+    present: set[str] = set()
+    every: set[str] = set()
+    for instance, vantage, offline, alive in await cur.fetchall():
+        every.add(vantage)
+        if alive and not offline:
+            live.add(instance)
+            present.add(vantage)
+    return frozenset(live), sorted(present), sorted(every - present)
+
+
+async def load_checks(conn: Conn, horizon: int) -> tuple[int, list[tuple[str, CheckView]]]:
+    """Check states written by transactions from `horizon` on: (the next horizon, rows of
+    (instance, view)). The next horizon is the oldest transaction open before the read, so a
+    transaction that commits late is read next time, never skipped (rows may come twice)."""
+    cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    row = await cur.fetchone()
+    following = int(str(row[0])) if row else horizon
+    cur = await conn.execute(
+        "SELECT instance, vantage, service, check_id, state, error, since"
+        " FROM check_states WHERE writer >= %s::text::xid8",
+        [str(horizon)],
+    )
+    rows = [
+        (inst, CheckView(v, s, c, st, err, since))
+        for inst, v, s, c, st, err, since in await cur.fetchall()
+    ]
+    return following, rows
+
+
+async def new_announcements(conn: Conn, after: int) -> list[tuple[int, dict[str, Any]]]:
+    """Announcements recorded (or edited) after the decider's cursor, in order."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT * FROM announcements WHERE seq > %s ORDER BY seq LIMIT 1000", [after])
+    return [(int(r["seq"]), r) for r in await cur.fetchall()]
+
+
+# -- what the decider writes ---------------------------------------------------------------------
+
+
+async def get_memory(conn: Conn, key: str) -> Any:
+    """The decider's saved memory under `key` (None if absent)."""
+    cur = await conn.execute("SELECT value FROM fleet_memory WHERE key = %s", [key])
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def put_memory(conn: Conn, key: str, value: Any, now: datetime) -> None:
+    """Save the decider's memory (in the transaction that wrote what it decided)."""
+    await conn.execute(
+        "INSERT INTO fleet_memory (key, value, updated_at) VALUES (%s, %s, %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [key, Jsonb(value), now],
+    )
+
+
+async def put_verdicts(conn: Conn, verdicts: Mapping[str, Verdict], now: datetime) -> None:
+    """Each service's fleet status and who sees what."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO fleet_status AS f (service, status, verdict, changed_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (service) DO UPDATE SET"
+            " verdict = excluded.verdict, updated_at = excluded.updated_at,"
+            " changed_at = CASE WHEN f.status = excluded.status THEN f.changed_at"
+            " ELSE excluded.changed_at END, status = excluded.status",
+            [(s, v.status, Jsonb(v.as_dict()), now, now) for s, v in verdicts.items()],
+        )
+
+
+async def apply_changes(conn: Conn, changes: Iterable[Change]) -> None:
+    """Write what the fleet's correlator decided; withdrawn ones are deleted."""
+    for ch in changes:
+        if ch.incident is not None:
+            i = ch.incident
+            if ch.kind == "incident_withdrawn":
+                await conn.execute("DELETE FROM incidents WHERE id = %s", [i.id])
+            else:
+                await conn.execute(
+                    "INSERT INTO incidents (id, service, status, started_at, ended_at, data)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " status = excluded.status, ended_at = excluded.ended_at, data = excluded.data",
+                    [i.id, i.service, i.status, i.started_at, i.ended_at, Jsonb(incident_dict(i))],
+                )
+        if ch.campaign is not None:
+            c = ch.campaign
+            if ch.kind == "campaign_withdrawn":
+                await conn.execute("DELETE FROM campaigns WHERE id = %s", [c.id])
+            else:
+                await conn.execute(
+                    "INSERT INTO campaigns (id, status, started_at, ended_at, data)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " status = excluded.status, ended_at = excluded.ended_at, data = excluded.data",
+                    [c.id, c.status, c.started_at, c.ended_at, Jsonb(campaign_dict(c))],
+                )
+
+
+# -- the outbox ----------------------------------------------------------------------------------
+
+
+async def enqueue(
+    conn: Conn, key: str, receiver: str, payload: Mapping[str, Any], now: datetime
+) -> bool:
+    """Queue one notification under a key that names what it is about: the same key twice
+    (a new decider re-deciding) is queued once. True if it was new."""
+    cur = await conn.execute(
+        "INSERT INTO outbox (key, receiver, payload, created_at, next_at)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+        [key, receiver, Jsonb(dict(payload)), now, now],
+    )
+    return cur.rowcount == 1
+
+
+async def claim(conn: Conn, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """Due entries, locked for this transaction; those another sender holds are skipped."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT id, key, receiver, payload, attempts FROM outbox"
+        " WHERE sent_at IS NULL AND failed_at IS NULL AND next_at <= %s"
+        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        [now, limit],
+    )
+    return list(await cur.fetchall())
+
+
+async def mark_sent(conn: Conn, entry: Mapping[str, Any], now: datetime, by: str) -> None:
+    """Delivered: never sent again; logged."""
+    await conn.execute(
+        "UPDATE outbox SET sent_at = %s, attempts = attempts + 1 WHERE id = %s", [now, entry["id"]]
+    )
+    await conn.execute(
+        "INSERT INTO notification_log (key, receiver, sent_at, sent_by) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING",
+        [entry["key"], entry["receiver"], now, by],
+    )
+
+
+async def mark_retry(
+    conn: Conn, entry: Mapping[str, Any], at: datetime, error: str, final: bool
+) -> None:
+    """Not delivered: try again at `at`, or give up (`final`)."""
+    await conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_at = %s, error = %s,"
+        " failed_at = CASE WHEN %s THEN now() ELSE NULL END WHERE id = %s",
+        [at, error[:500], final, entry["id"]],
+    )
+
+
+async def prune(conn: Conn, outbox_before: datetime, history_before: datetime | None) -> int:
+    """Forget delivered or abandoned notifications older than `outbox_before`, and, with a
+    history retention, the fleet's history that ended before `history_before`."""
+    cur = await conn.execute(
+        "DELETE FROM outbox WHERE sent_at < %(t)s OR failed_at < %(t)s", {"t": outbox_before}
+    )
+    n = cur.rowcount
+    if history_before is None:
+        return n
+    for sql in (
+        "DELETE FROM check_transitions WHERE at < %(t)s",
+        "DELETE FROM outages WHERE ended_at < %(t)s",
+        "DELETE FROM incidents WHERE ended_at < %(t)s",
+        "DELETE FROM campaigns WHERE ended_at < %(t)s",
+        "DELETE FROM announcements WHERE published_at < %(t)s",
+        "DELETE FROM notification_log WHERE sent_at < %(t)s",
+    ):
+        cur = await conn.execute(sql.encode(), {"t": history_before})
+        n += cur.rowcount
+    return n
+
+
+# -- what every instance shows -------------------------------------------------------------------
+
+
+async def list_services(conn: Conn) -> list[dict[str, Any]]:
+    """Each service's fleet status with the per-vantage breakdown."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT service, status, verdict, changed_at, updated_at FROM fleet_status ORDER BY service"
+    )
+    out = []
+    for r in await cur.fetchall():
+        out.append(
+            {
+                "service": r["service"],
+                "status": r["status"],
+                "vantages": r["verdict"],
+                "changed_at": iso(r["changed_at"]),
+                "updated_at": iso(r["updated_at"]),
+            }
+        )
+    return out
+
+
+async def list_incidents(
+    conn: Conn,
+    status: str | None = None,
+    service: str | None = None,
+    since: datetime | None = None,
+    limit: int = 500,
+    incident: str | None = None,
+) -> list[dict[str, Any]]:
+    """Fleet incidents as API data, newest first; `since` keeps those still open or ended
+    after it (as the single instance's list does)."""
+    cur = await conn.execute(
+        "SELECT data FROM incidents WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+        " AND (%(service)s::text IS NULL OR service = %(service)s)"
+        " AND (%(incident)s::text IS NULL OR id = %(incident)s)"
+        " AND (%(since)s::timestamptz IS NULL OR ended_at IS NULL OR ended_at >= %(since)s"
+        " OR started_at >= %(since)s) ORDER BY started_at DESC, id LIMIT %(limit)s",
+        {
+            "status": status,
+            "service": service,
+            "incident": incident,
+            "since": since,
+            "limit": limit,
+        },
+    )
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def list_campaigns(
+    conn: Conn, status: str | None = None, since: datetime | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Fleet campaigns as API data, newest first."""
+    cur = await conn.execute(
+        "SELECT data FROM campaigns WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+        " AND (%(since)s::timestamptz IS NULL OR ended_at IS NULL OR ended_at >= %(since)s)"
+        " ORDER BY started_at DESC, id LIMIT %(limit)s",
+        {"status": status, "since": since, "limit": limit},
+    )
+    return [r[0] for r in await cur.fetchall()]
