@@ -54,6 +54,9 @@ class Token(NamedTuple):
     paren: int  # which parenthesis the word is in, 0 when none
 
 
+_make = Token._make
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """What morphology says about one lower-case word."""
@@ -161,7 +164,8 @@ def tokens(text: str) -> list[Token]:
                 info.irrealis,
                 info.present,
             )
-        out.append(Token(m.start(), m.end(), *known, clause, sentence, segment, paren))
+        # _make: tuple.__new__, without the keyword handling of Token(...) (hot: every word)
+        out.append(_make((m.start(), m.end(), *known, clause, sentence, segment, paren)))
         if len(out) >= MAX_TOKENS:
             break
     return out
