@@ -167,7 +167,8 @@ def log_lines(prev: Snapshot | None, cur: Snapshot) -> list[str]:
 
 
 def _incident_lines(stamp: str, old: Mapping[str, Any] | None, inc: Mapping[str, Any]) -> list[str]:
-    svc = inc.get("service")
+    # the id a person can say on a call, then the service
+    svc = f"{inc.get('id')} {inc.get('service')}" if inc.get("id") else inc.get("service")
     what = "+".join(k for k in ("observed", "announced") if inc.get(k)) or "-"
     if old is None:
         return [f"{stamp} incident opened: {svc} ({what})"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -93,7 +94,7 @@ def test_console_receiver_and_log(demo: tuple[int, str, float, list[str]]) -> No
     stdout = demo[1]
     assert "── alert to console:" in stdout  # the console receiver printed its blocks
     assert "notice dsszzi/101" in stdout
-    assert "incident oschadbank: flag restored_claim_while_down" in stdout
+    assert re.search(r"incident INC-\d{8}-\d{3} oschadbank: flag restored_claim_while_down", stdout)
     assert "OK: the story played out" in stdout
 
 

@@ -25,7 +25,7 @@ def services(status: str) -> list[dict[str, Any]]:
 
 
 INCIDENT = {
-    "id": "oschadbank@t",
+    "id": "INC-20220215-002",
     "service": "oschadbank",
     "status": "open",
     "observed": True,
@@ -107,7 +107,7 @@ def test_log_lines_say_what_changed() -> None:
     )
     assert log_lines(first, second) == [
         "12:30 service privatbank: down",
-        "12:30 incident opened: oschadbank (observed)",
+        "12:30 incident opened: INC-20220215-002 oschadbank (observed)",
         "12:30 notice dsszzi/101: Увага! DDoS",
         "12:30 webhook got FIRING service_down privatbank",
     ]
@@ -126,8 +126,8 @@ def test_log_lines_say_what_changed() -> None:
         deliveries=second.deliveries,
     )
     assert log_lines(second, third) == [
-        "12:30 incident oschadbank: observed+announced",
-        "12:30 incident oschadbank: flag restored_claim_while_down",
-        "12:30 incident oschadbank: resolved",
+        "12:30 incident INC-20220215-002 oschadbank: observed+announced",
+        "12:30 incident INC-20220215-002 oschadbank: flag restored_claim_while_down",
+        "12:30 incident INC-20220215-002 oschadbank: resolved",
         "12:30 campaign c: a, b, c",
     ]
