@@ -61,6 +61,8 @@ class Api:
         """
         snap = self.snapshot()
         extra = [*families(snap), *fleet_families(snap)]
+        if self.ondemand is not None:
+            extra += self.ondemand.families()
         return await asyncio.to_thread(render, snap, extra, self.lines)
 
     def ready(self) -> tuple[bool, str]:
