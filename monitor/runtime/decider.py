@@ -30,6 +30,7 @@ from monitor.core.fleet import (
     Verdict,
     ViewBook,
     fleet_alerts,
+    instance_alerts,
 )
 from monitor.core.incidents import Change
 from monitor.runtime.dbcalls import Calls, close_quietly
@@ -94,16 +95,20 @@ class Decider:
         """Compete for the lock every second; while held, decide and send."""
         while True:
             await asyncio.sleep(DECIDE_EVERY)
-            try:
-                if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
-                    await self.calls.within(self._decide(), DECIDE_TIMEOUT)
-                    await self._send()
-                    await self._prune()
-            except pg.DB_ERRORS as exc:
-                self.stop_deciding(pg.describe(exc))
-            except Exception:  # a bug must not leave a decider that no longer decides
-                log.exception("fleet decider failed")
-                self.stop_deciding("internal error")
+            await self.step()
+
+    async def step(self) -> None:
+        """One round: bid for the lock; while it is held, decide, send and prune."""
+        try:
+            if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
+                await self.calls.within(self._decide(), DECIDE_TIMEOUT)
+                await self._send()
+                await self._prune()
+        except pg.DB_ERRORS as exc:
+            self.stop_deciding(pg.describe(exc))
+        except Exception:  # a bug must not leave a decider that no longer decides
+            log.exception("fleet decider failed")
+            self.stop_deciding("internal error")
 
     async def _prune(self) -> None:
         """Now and then, on the decider's session: old outbox rows, and history past
@@ -228,7 +233,9 @@ class Decider:
         """Queue a notification per receiver for each fleet alert that began or stopped firing;
         True if any alert did."""
         url = self.cfg.web.external_url or ""
-        current = unmuted(self.cfg, fleet_alerts(self.cfg, dec, verdicts, now, url), now)
+        reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
+        every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
+        current = unmuted(self.cfg, every, now)
         routes = router.build(self.cfg.alerts.route)
         moved = self._firing.update(current, now)
         for alert, key in moved:

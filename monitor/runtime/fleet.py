@@ -13,7 +13,9 @@ from typing import Any
 import aiohttp
 
 from monitor.config import Config
+from monitor.core.alertrules import CertFacts, SourceFacts
 from monitor.core.base import Announcement, Clock, Observation, Outage
+from monitor.core.fleet import facts_dict
 from monitor.core.state import CheckChanged, Event, OutageClosed, OutageOpened, StateMachine
 from monitor.runtime.dbcalls import Calls, close_quietly
 from monitor.runtime.decider import Decider
@@ -44,6 +46,7 @@ class Fleet:
         self.checks: dict[tuple[str, str], dict[str, Any]] = {}  # not yet published
         self.history: list[tuple[str, dict[str, Any]]] = []  # transitions, outages, notices
         self.offline_since: datetime | None = None
+        self.facts: dict[str, Any] = {}  # sources' health and certificates, for the decider
         self._failing: dict[tuple[str, str], datetime] = {}  # check -> its first failure
         self.connected = False
         self.cut_off_since: datetime | None = None
@@ -131,6 +134,11 @@ class Fleet:
         """The canaries' verdict on this vantage (None: online)."""
         self.offline_since = since
 
+    def local_facts(self, sources: Iterable[SourceFacts], certs: Iterable[CertFacts]) -> None:
+        """This instance's sources' health and its checks' certificates: the decider turns them
+        into the fleet's source, vantage and certificate alerts."""
+        self.facts = facts_dict(sources, certs)
+
     def _check_row(
         self, service: str, check: str, state: str, error: str | None, since: datetime | None
     ) -> dict[str, Any]:
@@ -212,7 +220,9 @@ class Fleet:
     async def _write(
         self, conn: q.Conn, history: list[tuple[str, dict[str, Any]]], checks: list[dict[str, Any]]
     ) -> None:
-        await q.heartbeat(conn, self.instance, self.vantage, self.offline_since, self.started_at)
+        await q.heartbeat(
+            conn, self.instance, self.vantage, self.offline_since, self.started_at, self.facts
+        )
         by_type: dict[str, list[dict[str, Any]]] = {}
         for t, r in history:
             by_type.setdefault(t, []).append(r)

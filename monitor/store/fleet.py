@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from monitor.core.base import Announcement, Outage
 from monitor.core.codec import iso
-from monitor.core.fleet import CheckView, Verdict
+from monitor.core.fleet import CheckView, InstanceReport, Verdict, report_from
 from monitor.core.incidents import Change, campaign_dict, incident_dict
 
 Conn = AsyncConnection[Any]
@@ -44,18 +44,24 @@ def check_row(
 
 
 async def heartbeat(
-    conn: Conn, instance: str, vantage: str, offline_since: datetime | None, started: datetime
+    conn: Conn,
+    instance: str,
+    vantage: str,
+    offline_since: datetime | None,
+    started: datetime,
+    facts: Mapping[str, Any] | None = None,
 ) -> None:
     """Say this instance is alive (on the database's clock: instances' clocks may disagree),
-    and whether its canaries say its vantage is offline."""
+    whether its canaries say its vantage is offline, and its sources' and certificates' facts."""
     await conn.execute(
         "INSERT INTO fleet_instances AS f"
-        " (instance, vantage, offline, offline_since, started_at, heartbeat_at)"
-        " VALUES (%s, %s, %s, %s, %s, now())"
+        " (instance, vantage, offline, offline_since, started_at, heartbeat_at, facts)"
+        " VALUES (%s, %s, %s, %s, %s, now(), %s)"
         " ON CONFLICT (instance) DO UPDATE SET vantage = excluded.vantage,"
         " offline = excluded.offline, offline_since = excluded.offline_since,"
-        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
-        [instance, vantage, offline_since is not None, offline_since, started],
+        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+        " facts = excluded.facts",
+        [instance, vantage, offline_since is not None, offline_since, started, Jsonb(facts or {})],
     )
 
 
@@ -206,6 +212,19 @@ async def load_instances(
             live.add(instance)
             present.add(vantage)
     return frozenset(live), sorted(present), sorted(every - present)
+
+
+async def load_reports(conn: Conn, stale_after: float) -> list[InstanceReport]:
+    """What each instance heard from within `stale_after` says of itself (offline or not)."""
+    cur = await conn.execute(
+        "SELECT instance, vantage, offline_since, facts FROM fleet_instances"
+        " WHERE heartbeat_at >= now() - %s",
+        [timedelta(seconds=stale_after)],
+    )
+    return [
+        report_from(instance, vantage, since, facts if isinstance(facts, dict) else {})
+        for instance, vantage, since, facts in await cur.fetchall()
+    ]
 
 
 async def load_checks(conn: Conn, horizon: int) -> tuple[int, list[tuple[str, CheckView]]]:
