@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
 from alerts.codec import notification_from_dict, notification_to_dict
 from alerts.delivery import attempt
 from alerts.inhibit import InhibitRule, inhibited
+from alerts.router import Route
 from alerts.silences import from_config as silence_config
 from alerts.silences import muted_by
 from monitor.config import Config
@@ -230,28 +232,16 @@ class Decider:
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
     ) -> bool:
-        """Queue a notification per receiver for each fleet alert that began or stopped firing;
-        True if any alert did."""
+        """Queue notifications for the fleet alerts that began or stopped firing, one per group
+        and receiver; True if any alert did."""
         url = self.cfg.web.external_url or ""
         reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
         every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
         current = unmuted(self.cfg, every, now)
         routes = router.build(self.cfg.alerts.route)
         moved = self._firing.update(current, now)
-        for alert, key in moved:
-            for route in routes.match(alert.labels):
-                if not route.receiver:
-                    continue
-                labels = router.group_labels(route, alert.labels, group_campaigns=False)
-                n = Notification(
-                    route.receiver,
-                    router.group_key(route, labels),
-                    labels,
-                    (alert,),
-                    self.cfg.web.external_url or "",
-                    f"{key}:{route.receiver}",
-                )
-                await q.enqueue(conn, n.id, route.receiver, notification_to_dict(n), now)
+        for n in grouped(routes, moved, url):
+            await q.enqueue(conn, n.id, n.receiver, notification_to_dict(n), now)
         return bool(moved)
 
     async def _send(self) -> None:
@@ -299,6 +289,31 @@ class Decider:
             return
         await q.mark_sent(conn, entry, self.clock.now(), self.instance)
         self.sent += 1
+
+
+def grouped(routes: Route, moved: list[tuple[Alert, str]], url: str) -> list[Notification]:
+    """One notification per receiver and group (the route's group_by, as the single instance's
+    dispatcher groups) for the alerts that began or stopped firing in one round.
+
+    Its id names what it tells (the firings' keys), so a round repeated by a new decider queues
+    it once; the alerts and their memory are committed together, so a group is never split
+    differently on a repeat."""
+    groups: dict[tuple[str, str], tuple[Route, dict[str, str], list[tuple[Alert, str]]]] = {}
+    for alert, key in moved:
+        for route in routes.match(alert.labels):
+            if not route.receiver:
+                continue
+            labels = router.group_labels(route, alert.labels, group_campaigns=False)
+            slot = (route.receiver, router.group_key(route, labels))
+            groups.setdefault(slot, (route, labels, []))[2].append((alert, key))
+    out = []
+    for (receiver, gkey), (route, labels, members) in groups.items():
+        alerts = tuple(a for a, _ in members)
+        keys = sorted(k for _, k in members)
+        told = keys[0] if len(keys) == 1 else hashlib.sha256("\n".join(keys).encode()).hexdigest()
+        shown = router.shown_group_labels(route, labels, alerts)
+        out.append(Notification(receiver, gkey, shown, alerts, url, f"{told}:{receiver}"))
+    return out
 
 
 def unmuted(cfg: Config, alerts: list[Alert], now: datetime) -> list[Alert]:

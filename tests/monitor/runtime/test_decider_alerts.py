@@ -121,3 +121,45 @@ async def test_source_vantage_and_cert_alerts_fire_once_for_the_fleet(
     # the earliest expiry any vantage saw, with the vantages that saw the certificate
     assert notes["cert_expiring"]["vantages"] == "kyiv,lviv"  # type: ignore[index]
     assert "expires in 3.0 days" in notes["cert_expiring"]["summary"]  # type: ignore[index]
+
+
+async def test_alerts_of_one_group_due_in_one_round_go_out_together(
+    pg_dsn: str, hook: Hook, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(hours=1)
+    down = SourceFacts("bank_official", "telegram", False, long_ago, long_ago, None)
+    cert = CertFacts("bank", "bank", "tls", now + timedelta(days=3), 14 * 86400.0)
+    await publish(pg_dsn, "kyiv-0", "kyiv", None, sources=[down], certs=[cert])
+    await publish(pg_dsn, "lviv-0", "lviv", None, sources=[down])
+    route = ", group_by: [alertname]"
+    decider = Decider(
+        fleet_config(pg_dsn, hook, tmp_path, route), SystemClock(), pg_dsn, "kyiv-0", Calls()
+    )
+
+    def told() -> list[tuple[str, dict[str, str], list[str]]]:
+        return [
+            (
+                p["status"],
+                p["groupLabels"],
+                sorted(a["labels"].get("instance", "") for a in p["alerts"]),
+            )
+            for p in hook.posts
+        ]
+
+    try:
+        await rounds(decider, 2)
+        assert sorted(told(), key=str) == [
+            ("firing", {"alertname": "cert_expiring"}, [""]),
+            ("firing", {"alertname": "source_disconnected"}, ["kyiv-0", "lviv-0"]),
+        ]
+        # both sources come back in the same round: one resolved notification for the group
+        fine = SourceFacts("bank_official", "telegram", True, now, None, None)
+        await publish(pg_dsn, "kyiv-0", "kyiv", None, sources=[fine], certs=[cert])
+        await publish(pg_dsn, "lviv-0", "lviv", None, sources=[fine])
+        await rounds(decider, 2)
+        assert told()[2:] == [
+            ("resolved", {"alertname": "source_disconnected"}, ["kyiv-0", "lviv-0"])
+        ]
+    finally:
+        await decider.close()
