@@ -120,7 +120,11 @@ class Daemon:
         self._config_mtime: float | None = None
         self._runner: web.AppRunner | None = None
         # fleet: with storage.url, decisions are shared in PostgreSQL (runtime/fleet.py)
-        self.fleet = Fleet(cfg, self.clock, self.pipeline.machine) if cfg.storage.url else None
+        self.fleet = (
+            Fleet(cfg, self.clock, self.pipeline.machine, self.dispatcher)
+            if cfg.storage.url
+            else None
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 

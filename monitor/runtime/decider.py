@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,8 @@ from alerts.codec import notification_from_dict, notification_to_dict
 from alerts.delivery import attempt
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.router import Route
+from alerts.silences import Silence, muted_by
 from alerts.silences import from_config as silence_config
-from alerts.silences import muted_by
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, Clock, Message
 from monitor.core.codec import dt
@@ -237,7 +238,7 @@ class Decider:
         url = self.cfg.web.external_url or ""
         reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
         every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
-        current = unmuted(self.cfg, every, now)
+        current = unmuted(self.cfg, every, now, await q.load_silences(conn))
         routes = router.build(self.cfg.alerts.route)
         moved = self._firing.update(current, now)
         for n in grouped(routes, moved, url):
@@ -316,10 +317,14 @@ def grouped(routes: Route, moved: list[tuple[Alert, str]], url: str) -> list[Not
     return out
 
 
-def unmuted(cfg: Config, alerts: list[Alert], now: datetime) -> list[Alert]:
-    """The alerts no config silence, maintenance window or inhibit rule mutes now: a muted alert
-    is not firing for the fleet's outbox, and notifies when the mute ends."""
+def unmuted(
+    cfg: Config, alerts: list[Alert], now: datetime, shared: Iterable[Silence] = ()
+) -> list[Alert]:
+    """The alerts no silence (the config's, or `shared`: made through any instance's API),
+    maintenance window or inhibit rule mutes now: a muted alert is not firing for the fleet's
+    outbox, and notifies when the mute ends."""
     silences, windows = silence_config(cfg.alerts)
+    silences += shared
     rules = [InhibitRule.from_config(r) for r in cfg.alerts.inhibit_rules]
     held = inhibited(alerts, rules)
     return [

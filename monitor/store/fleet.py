@@ -10,6 +10,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from alerts.matchers import Matcher
+from alerts.silences import Silence
 from monitor.core.base import Announcement, Outage
 from monitor.core.codec import iso
 from monitor.core.fleet import CheckView, InstanceReport, Verdict, report_from
@@ -185,6 +187,53 @@ async def put_announcements(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> in
             [r["source"], r["id"], r["kind"], r["data"]["services"]],
         )
     return changed
+
+
+async def put_silences(conn: Conn, silences: Iterable[Silence], now: datetime) -> None:
+    """Upsert silences made through an instance's API; the latest change of one wins."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO silences AS s (id, matchers, starts_at, ends_at, created_by, comment,"
+            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers,"
+            " starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
+            " created_by = excluded.created_by, comment = excluded.comment,"
+            " updated_at = excluded.updated_at WHERE s.updated_at <= excluded.updated_at",
+            [
+                (
+                    x.id,
+                    Jsonb([[m.name, m.value, m.is_regex, m.is_equal] for m in x.matchers]),
+                    x.starts_at,
+                    x.ends_at,
+                    x.created_by,
+                    x.comment,
+                    x.created_at,
+                    now,
+                )
+                for x in silences
+                if x.ends_at is not None  # API silences always end
+            ],
+        )
+
+
+async def load_silences(conn: Conn) -> list[Silence]:
+    """The fleet's silences (made through any instance's API), oldest first."""
+    cur = await conn.execute(
+        "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at FROM silences"
+        " ORDER BY created_at, id"
+    )
+    return [
+        Silence(
+            sid,
+            tuple(Matcher(str(n), str(v), bool(rx), bool(eq)) for n, v, rx, eq in matchers),
+            starts,
+            ends,
+            by,
+            comment,
+            created,
+        )
+        for sid, matchers, starts, ends, by, comment, created in await cur.fetchall()
+    ]
 
 
 # -- what the decider reads ----------------------------------------------------------------------
@@ -379,6 +428,7 @@ async def prune(conn: Conn, outbox_before: datetime, history_before: datetime | 
         "DELETE FROM campaigns WHERE ended_at < %(t)s",
         "DELETE FROM announcements WHERE published_at < %(t)s",
         "DELETE FROM notification_log WHERE sent_at < %(t)s",
+        "DELETE FROM silences WHERE ends_at < %(t)s",
     ):
         cur = await conn.execute(sql.encode(), {"t": history_before})
         n += cur.rowcount
