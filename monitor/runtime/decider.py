@@ -17,7 +17,7 @@ import aiohttp
 from alerts import router
 from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
 from alerts.codec import notification_from_dict, notification_to_dict
-from alerts.delivery import attempt
+from alerts.delivery import attempt, without_resolved
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.router import Route
 from alerts.silences import Silence, muted_by
@@ -242,7 +242,11 @@ class Decider:
         routes = router.build(self.cfg.alerts.route)
         moved = self._firing.update(current, now)
         for n in grouped(routes, moved, url):
-            await q.enqueue(conn, n.id, n.receiver, notification_to_dict(n), now)
+            receiver = self.cfg.alerts.receiver(n.receiver)
+            # a receiver that does not want resolved alerts gets none (as from the dispatcher)
+            told = without_resolved(n, receiver) if receiver is not None else n
+            if told is not None:
+                await q.enqueue(conn, n.id, n.receiver, notification_to_dict(told), now)
         return bool(moved)
 
     async def _send(self) -> None:

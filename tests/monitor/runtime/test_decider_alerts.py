@@ -30,6 +30,7 @@ alerts:
   route: {{receiver: hook, group_wait: 0s{route}}}
   receivers:
     - {{name: hook, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}
+    - {{name: quiet, kind: webhook, url: "http://127.0.0.1:{hook.port}/", send_resolved: false}}
 services:
   - name: bank
     checks: [{{kind: http, url: "http://127.0.0.1:9/", id: web}}]
@@ -132,12 +133,13 @@ async def test_alerts_of_one_group_due_in_one_round_go_out_together(
     cert = CertFacts("bank", "bank", "tls", now + timedelta(days=3), 14 * 86400.0)
     await publish(pg_dsn, "kyiv-0", "kyiv", None, sources=[down], certs=[cert])
     await publish(pg_dsn, "lviv-0", "lviv", None, sources=[down])
-    route = ", group_by: [alertname]"
+    # the group's alerts to two receivers; `quiet` does not want resolved ones
+    route = ", group_by: [alertname], routes: [{receiver: hook, continue: true}, {receiver: quiet}]"
     decider = Decider(
         fleet_config(pg_dsn, hook, tmp_path, route), SystemClock(), pg_dsn, "kyiv-0", Calls()
     )
 
-    def told() -> list[tuple[str, dict[str, str], list[str]]]:
+    def told(receiver: str = "hook") -> list[tuple[str, dict[str, str], list[str]]]:
         return [
             (
                 p["status"],
@@ -145,6 +147,7 @@ async def test_alerts_of_one_group_due_in_one_round_go_out_together(
                 sorted(a["labels"].get("instance", "") for a in p["alerts"]),
             )
             for p in hook.posts
+            if p["receiver"] == receiver
         ]
 
     try:
@@ -161,5 +164,6 @@ async def test_alerts_of_one_group_due_in_one_round_go_out_together(
         assert told()[2:] == [
             ("resolved", {"alertname": "source_disconnected"}, ["kyiv-0", "lviv-0"])
         ]
+        assert [t[0] for t in told("quiet")] == ["firing", "firing"]
     finally:
         await decider.close()
