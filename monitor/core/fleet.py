@@ -11,9 +11,9 @@ from typing import Any, Literal
 from alerts.base import Alert
 from alerts.codec import alert_from_dict, alert_to_dict
 from monitor.config import Config
-from monitor.core.alertrules import AlertInputs, ServiceFacts, alerts_for
+from monitor.core.alertrules import AlertInputs, CertFacts, ServiceFacts, SourceFacts, alerts_for
 from monitor.core.base import CheckState, Outage, ServiceStatus
-from monitor.core.codec import outage_dict, outage_from
+from monitor.core.codec import dt, iso, outage_dict, outage_from
 from monitor.core.correlate import Correlator
 from monitor.core.incidents import Change
 from monitor.core.state import CheckTrack, ServiceRule, rules_from_config, service_status
@@ -258,6 +258,105 @@ def _with_vantages(a: Alert, verdicts: Mapping[str, Verdict], titles: Mapping[st
                 f" ({len(v.down)} of {v.reporting} vantages reporting)"
             )
     return replace(a, labels=labels, annotations=notes)
+
+
+@dataclass(frozen=True)
+class InstanceReport:
+    """What one live instance says of itself: its vantage offline or not, its sources' health
+    and the certificates its checks saw (the facts of the alerts that are not about services)."""
+
+    instance: str
+    vantage: str
+    offline_since: datetime | None = None
+    sources: tuple[SourceFacts, ...] = ()
+    certs: tuple[CertFacts, ...] = ()
+
+
+def facts_dict(sources: Iterable[SourceFacts], certs: Iterable[CertFacts]) -> dict[str, Any]:
+    """An instance's source and certificate facts as plain data (published with its heartbeat)."""
+    return {
+        "sources": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "connected": s.connected,
+                "last_message_at": iso(s.last_message_at),
+                "down_since": iso(s.down_since),
+                "stale_after": s.stale_after,
+            }
+            for s in sources
+        ],
+        "certs": [
+            {
+                "service": c.service,
+                "group": c.group,
+                "check": c.check,
+                "expiry": iso(c.expiry),
+                "warning": c.warning,
+            }
+            for c in certs
+        ],
+    }
+
+
+def report_from(
+    instance: str, vantage: str, offline_since: datetime | None, facts: Mapping[str, Any]
+) -> InstanceReport:
+    """The inverse of facts_dict(), with who said it; malformed entries are left out."""
+    sources = tuple(
+        SourceFacts(
+            str(s["name"]),
+            str(s["kind"]),
+            bool(s["connected"]),
+            dt(s.get("last_message_at")),
+            dt(s.get("down_since")),
+            s.get("stale_after"),
+        )
+        for s in facts.get("sources") or ()
+        if isinstance(s, dict) and "name" in s
+    )
+    certs = tuple(
+        CertFacts(str(c["service"]), str(c["group"]), str(c["check"]), expiry, float(c["warning"]))
+        for c in facts.get("certs") or ()
+        if isinstance(c, dict) and (expiry := dt(c.get("expiry"))) is not None
+    )
+    return InstanceReport(instance, vantage, offline_since, sources, certs)
+
+
+def instance_alerts(reports: Iterable[InstanceReport], now: datetime, url: str = "") -> list[Alert]:
+    """The alert rules over what the live instances report, each firing once for the fleet:
+    `vantage_offline` per vantage whose every live instance is offline; `source_disconnected`
+    and `source_stale` per source and instance (labelled with both, and the vantage);
+    `cert_expiring` per check, at the earliest expiry any vantage saw (the vantages named)."""
+    by_vantage: dict[str, list[InstanceReport]] = {}
+    certs: dict[tuple[str, str], tuple[CertFacts, set[str]]] = {}
+    out: list[Alert] = []
+    for r in sorted(reports, key=lambda r: r.instance):
+        by_vantage.setdefault(r.vantage, []).append(r)
+        for a in alerts_for(
+            AlertInputs(vantage=r.vantage, now=now, external_url=url, sources=r.sources)
+        ):
+            out.append(replace(a, labels={**a.labels, "instance": r.instance}))
+        for c in r.certs:
+            seen, where = certs.get((c.service, c.check), (c, set()))
+            where.add(r.vantage)
+            certs[(c.service, c.check)] = (min(seen, c, key=lambda f: f.expiry), where)
+    for vantage, rs in sorted(by_vantage.items()):
+        since = [r.offline_since for r in rs]
+        if all(s is not None for s in since):
+            inp = AlertInputs(vantage, now, url, vantage_offline_since=min(s for s in since if s))
+            out += [
+                _annotated(a, instances=",".join(r.instance for r in rs)) for a in alerts_for(inp)
+            ]
+    inp = AlertInputs(FLEET_VANTAGE, now, url, certs=[c for c, _ in certs.values()])
+    for a in alerts_for(inp):
+        where = certs[(a.labels["service"], a.labels["check"])][1]
+        out.append(_annotated(a, vantages=",".join(sorted(where))))
+    return out
+
+
+def _annotated(a: Alert, **notes: str) -> Alert:
+    return replace(a, annotations={**a.annotations, **notes})
 
 
 @dataclass

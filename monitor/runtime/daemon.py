@@ -120,7 +120,11 @@ class Daemon:
         self._config_mtime: float | None = None
         self._runner: web.AppRunner | None = None
         # fleet: with storage.url, decisions are shared in PostgreSQL (runtime/fleet.py)
-        self.fleet = Fleet(cfg, self.clock, self.pipeline.machine) if cfg.storage.url else None
+        self.fleet = (
+            Fleet(cfg, self.clock, self.pipeline.machine, self.dispatcher)
+            if cfg.storage.url
+            else None
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -425,13 +429,14 @@ class Daemon:
         self.boosted = boosts
 
     async def _evaluate_alerts(self) -> None:
-        if self.fleet is not None:  # in a fleet the decider alone evaluates and sends
-            self.fleet.vantage_offline(self.decisions.offline_since)
-            return
         try:
             inputs = alert_inputs(
                 self.snapshot(), self.external_url, self.links, self.source_tracker.down_since
             )
+            if self.fleet is not None:  # in a fleet the decider alone evaluates and sends
+                self.fleet.vantage_offline(self.decisions.offline_since)
+                self.fleet.local_facts(inputs.sources, inputs.certs)
+                return
             await self.dispatcher.update(self.pins.apply(alerts_for(inputs)))
         except store.StoreError as exc:
             self._store_failed(exc)

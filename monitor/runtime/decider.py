@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,10 +17,11 @@ import aiohttp
 from alerts import router
 from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
 from alerts.codec import notification_from_dict, notification_to_dict
-from alerts.delivery import attempt
+from alerts.delivery import attempt, without_resolved
 from alerts.inhibit import InhibitRule, inhibited
+from alerts.router import Route
+from alerts.silences import Silence, muted_by
 from alerts.silences import from_config as silence_config
-from alerts.silences import muted_by
 from monitor.config import Config
 from monitor.core.base import Announcement, Classification, Clock, Message
 from monitor.core.codec import dt
@@ -30,6 +33,7 @@ from monitor.core.fleet import (
     Verdict,
     ViewBook,
     fleet_alerts,
+    instance_alerts,
 )
 from monitor.core.incidents import Change
 from monitor.runtime.dbcalls import Calls, close_quietly
@@ -94,16 +98,20 @@ class Decider:
         """Compete for the lock every second; while held, decide and send."""
         while True:
             await asyncio.sleep(DECIDE_EVERY)
-            try:
-                if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
-                    await self.calls.within(self._decide(), DECIDE_TIMEOUT)
-                    await self._send()
-                    await self._prune()
-            except pg.DB_ERRORS as exc:
-                self.stop_deciding(pg.describe(exc))
-            except Exception:  # a bug must not leave a decider that no longer decides
-                log.exception("fleet decider failed")
-                self.stop_deciding("internal error")
+            await self.step()
+
+    async def step(self) -> None:
+        """One round: bid for the lock; while it is held, decide, send and prune."""
+        try:
+            if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
+                await self.calls.within(self._decide(), DECIDE_TIMEOUT)
+                await self._send()
+                await self._prune()
+        except pg.DB_ERRORS as exc:
+            self.stop_deciding(pg.describe(exc))
+        except Exception:  # a bug must not leave a decider that no longer decides
+            log.exception("fleet decider failed")
+            self.stop_deciding("internal error")
 
     async def _prune(self) -> None:
         """Now and then, on the decider's session: old outbox rows, and history past
@@ -225,26 +233,20 @@ class Decider:
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
     ) -> bool:
-        """Queue a notification per receiver for each fleet alert that began or stopped firing;
-        True if any alert did."""
+        """Queue notifications for the fleet alerts that began or stopped firing, one per group
+        and receiver; True if any alert did."""
         url = self.cfg.web.external_url or ""
-        current = unmuted(self.cfg, fleet_alerts(self.cfg, dec, verdicts, now, url), now)
+        reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
+        every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
+        current = unmuted(self.cfg, every, now, await q.load_silences(conn))
         routes = router.build(self.cfg.alerts.route)
         moved = self._firing.update(current, now)
-        for alert, key in moved:
-            for route in routes.match(alert.labels):
-                if not route.receiver:
-                    continue
-                labels = router.group_labels(route, alert.labels, group_campaigns=False)
-                n = Notification(
-                    route.receiver,
-                    router.group_key(route, labels),
-                    labels,
-                    (alert,),
-                    self.cfg.web.external_url or "",
-                    f"{key}:{route.receiver}",
-                )
-                await q.enqueue(conn, n.id, route.receiver, notification_to_dict(n), now)
+        for n in grouped(routes, moved, url):
+            receiver = self.cfg.alerts.receiver(n.receiver)
+            # a receiver that does not want resolved alerts gets none (as from the dispatcher)
+            told = without_resolved(n, receiver) if receiver is not None else n
+            if told is not None:
+                await q.enqueue(conn, n.id, n.receiver, notification_to_dict(told), now)
         return bool(moved)
 
     async def _send(self) -> None:
@@ -294,10 +296,39 @@ class Decider:
         self.sent += 1
 
 
-def unmuted(cfg: Config, alerts: list[Alert], now: datetime) -> list[Alert]:
-    """The alerts no config silence, maintenance window or inhibit rule mutes now: a muted alert
-    is not firing for the fleet's outbox, and notifies when the mute ends."""
+def grouped(routes: Route, moved: list[tuple[Alert, str]], url: str) -> list[Notification]:
+    """One notification per receiver and group (the route's group_by, as the single instance's
+    dispatcher groups) for the alerts that began or stopped firing in one round.
+
+    Its id names what it tells (the firings' keys), so a round repeated by a new decider queues
+    it once; the alerts and their memory are committed together, so a group is never split
+    differently on a repeat."""
+    groups: dict[tuple[str, str], tuple[Route, dict[str, str], list[tuple[Alert, str]]]] = {}
+    for alert, key in moved:
+        for route in routes.match(alert.labels):
+            if not route.receiver:
+                continue
+            labels = router.group_labels(route, alert.labels, group_campaigns=False)
+            slot = (route.receiver, router.group_key(route, labels))
+            groups.setdefault(slot, (route, labels, []))[2].append((alert, key))
+    out = []
+    for (receiver, gkey), (route, labels, members) in groups.items():
+        alerts = tuple(a for a, _ in members)
+        keys = sorted(k for _, k in members)
+        told = keys[0] if len(keys) == 1 else hashlib.sha256("\n".join(keys).encode()).hexdigest()
+        shown = router.shown_group_labels(route, labels, alerts)
+        out.append(Notification(receiver, gkey, shown, alerts, url, f"{told}:{receiver}"))
+    return out
+
+
+def unmuted(
+    cfg: Config, alerts: list[Alert], now: datetime, shared: Iterable[Silence] = ()
+) -> list[Alert]:
+    """The alerts no silence (the config's, or `shared`: made through any instance's API),
+    maintenance window or inhibit rule mutes now: a muted alert is not firing for the fleet's
+    outbox, and notifies when the mute ends."""
     silences, windows = silence_config(cfg.alerts)
+    silences += shared
     rules = [InhibitRule.from_config(r) for r in cfg.alerts.inhibit_rules]
     held = inhibited(alerts, rules)
     return [

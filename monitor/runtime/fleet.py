@@ -12,8 +12,12 @@ from typing import Any
 
 import aiohttp
 
+from alerts.dispatcher import Dispatcher
+from alerts.silences import Silence
 from monitor.config import Config
+from monitor.core.alertrules import CertFacts, SourceFacts
 from monitor.core.base import Announcement, Clock, Observation, Outage
+from monitor.core.fleet import facts_dict
 from monitor.core.state import CheckChanged, Event, OutageClosed, OutageOpened, StateMachine
 from monitor.runtime.dbcalls import Calls, close_quietly
 from monitor.runtime.decider import Decider
@@ -31,7 +35,9 @@ READ_TIMEOUT = 5.0
 class Fleet:
     """Publishes this instance's decisions; runs the fleet decider while it holds the lock."""
 
-    def __init__(self, cfg: Config, clock: Clock, machine: StateMachine) -> None:
+    def __init__(
+        self, cfg: Config, clock: Clock, machine: StateMachine, dispatcher: Dispatcher | None = None
+    ) -> None:
         assert cfg.storage.url is not None
         self.url = cfg.storage.url.get_secret_value()
         self.cfg = cfg
@@ -44,6 +50,7 @@ class Fleet:
         self.checks: dict[tuple[str, str], dict[str, Any]] = {}  # not yet published
         self.history: list[tuple[str, dict[str, Any]]] = []  # transitions, outages, notices
         self.offline_since: datetime | None = None
+        self.facts: dict[str, Any] = {}  # sources' health and certificates, for the decider
         self._failing: dict[tuple[str, str], datetime] = {}  # check -> its first failure
         self.connected = False
         self.cut_off_since: datetime | None = None
@@ -52,6 +59,8 @@ class Fleet:
         self._lock: q.Conn | None = None
         self._reader: q.Conn | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.dispatcher = dispatcher  # its API silences apply fleet-wide
+        self._silences: dict[str, tuple[object, ...]] = {}  # each silence as last shared
         self.calls = Calls()
         self.decider = Decider(cfg, clock, self.url, self.instance, self.calls)
 
@@ -131,6 +140,11 @@ class Fleet:
         """The canaries' verdict on this vantage (None: online)."""
         self.offline_since = since
 
+    def local_facts(self, sources: Iterable[SourceFacts], certs: Iterable[CertFacts]) -> None:
+        """This instance's sources' health and its checks' certificates: the decider turns them
+        into the fleet's source, vantage and certificate alerts."""
+        self.facts = facts_dict(sources, certs)
+
     def _check_row(
         self, service: str, check: str, state: str, error: str | None, since: datetime | None
     ) -> dict[str, Any]:
@@ -208,11 +222,46 @@ class Fleet:
         conn = await self._connection()
         async with conn.transaction():
             await self._write(conn, self.spool.read() + history, checks)
+            pushed = await self._push_silences(conn)
+        self._silences.update(pushed)
+        await self._pull_silences(conn)
+
+    async def _push_silences(self, conn: q.Conn) -> dict[str, tuple[object, ...]]:
+        """Share the silences made or changed through this instance's API since last time."""
+        if self.dispatcher is None:
+            return {}
+        changed = [
+            s
+            for s in self.dispatcher.all_silences()
+            if not s.id.startswith("config:") and self._silences.get(s.id) != _silence_key(s)
+        ]
+        await q.put_silences(conn, changed, self.clock.now())
+        return {s.id: _silence_key(s) for s in changed}
+
+    async def _pull_silences(self, conn: q.Conn) -> None:
+        """Take the silences other instances made or changed, so this instance's API lists
+        (and can expire) every silence of the fleet."""
+        if self.dispatcher is None:
+            return
+        for s in await q.load_silences(conn):
+            if self._silences.get(s.id) == _silence_key(s):
+                continue
+            await self.dispatcher.add_silence(
+                s.matchers,
+                ends_at=s.ends_at or s.starts_at,
+                starts_at=s.starts_at,
+                created_by=s.created_by,
+                comment=s.comment,
+                silence_id=s.id,
+            )
+            self._silences[s.id] = _silence_key(s)
 
     async def _write(
         self, conn: q.Conn, history: list[tuple[str, dict[str, Any]]], checks: list[dict[str, Any]]
     ) -> None:
-        await q.heartbeat(conn, self.instance, self.vantage, self.offline_since, self.started_at)
+        await q.heartbeat(
+            conn, self.instance, self.vantage, self.offline_since, self.started_at, self.facts
+        )
         by_type: dict[str, list[dict[str, Any]]] = {}
         for t, r in history:
             by_type.setdefault(t, []).append(r)
@@ -243,6 +292,11 @@ class Fleet:
                 self.spool.path,
                 pg.describe(exc),
             )
+
+
+def _silence_key(s: Silence) -> tuple[object, ...]:
+    """What a silence says (its id aside): a change of any of it is shared."""
+    return (s.matchers, s.starts_at, s.ends_at, s.created_by, s.comment)
 
 
 _READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {

@@ -10,9 +10,11 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from alerts.matchers import Matcher
+from alerts.silences import Silence
 from monitor.core.base import Announcement, Outage
 from monitor.core.codec import iso
-from monitor.core.fleet import CheckView, Verdict
+from monitor.core.fleet import CheckView, InstanceReport, Verdict, report_from
 from monitor.core.incidents import Change, campaign_dict, incident_dict
 
 Conn = AsyncConnection[Any]
@@ -44,18 +46,24 @@ def check_row(
 
 
 async def heartbeat(
-    conn: Conn, instance: str, vantage: str, offline_since: datetime | None, started: datetime
+    conn: Conn,
+    instance: str,
+    vantage: str,
+    offline_since: datetime | None,
+    started: datetime,
+    facts: Mapping[str, Any] | None = None,
 ) -> None:
     """Say this instance is alive (on the database's clock: instances' clocks may disagree),
-    and whether its canaries say its vantage is offline."""
+    whether its canaries say its vantage is offline, and its sources' and certificates' facts."""
     await conn.execute(
         "INSERT INTO fleet_instances AS f"
-        " (instance, vantage, offline, offline_since, started_at, heartbeat_at)"
-        " VALUES (%s, %s, %s, %s, %s, now())"
+        " (instance, vantage, offline, offline_since, started_at, heartbeat_at, facts)"
+        " VALUES (%s, %s, %s, %s, %s, now(), %s)"
         " ON CONFLICT (instance) DO UPDATE SET vantage = excluded.vantage,"
         " offline = excluded.offline, offline_since = excluded.offline_since,"
-        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
-        [instance, vantage, offline_since is not None, offline_since, started],
+        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+        " facts = excluded.facts",
+        [instance, vantage, offline_since is not None, offline_since, started, Jsonb(facts or {})],
     )
 
 
@@ -181,6 +189,53 @@ async def put_announcements(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> in
     return changed
 
 
+async def put_silences(conn: Conn, silences: Iterable[Silence], now: datetime) -> None:
+    """Upsert silences made through an instance's API; the latest change of one wins."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO silences AS s (id, matchers, starts_at, ends_at, created_by, comment,"
+            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers,"
+            " starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
+            " created_by = excluded.created_by, comment = excluded.comment,"
+            " updated_at = excluded.updated_at WHERE s.updated_at <= excluded.updated_at",
+            [
+                (
+                    x.id,
+                    Jsonb([[m.name, m.value, m.is_regex, m.is_equal] for m in x.matchers]),
+                    x.starts_at,
+                    x.ends_at,
+                    x.created_by,
+                    x.comment,
+                    x.created_at,
+                    now,
+                )
+                for x in silences
+                if x.ends_at is not None  # API silences always end
+            ],
+        )
+
+
+async def load_silences(conn: Conn) -> list[Silence]:
+    """The fleet's silences (made through any instance's API), oldest first."""
+    cur = await conn.execute(
+        "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at FROM silences"
+        " ORDER BY created_at, id"
+    )
+    return [
+        Silence(
+            sid,
+            tuple(Matcher(str(n), str(v), bool(rx), bool(eq)) for n, v, rx, eq in matchers),
+            starts,
+            ends,
+            by,
+            comment,
+            created,
+        )
+        for sid, matchers, starts, ends, by, comment, created in await cur.fetchall()
+    ]
+
+
 # -- what the decider reads ----------------------------------------------------------------------
 
 
@@ -206,6 +261,19 @@ async def load_instances(
             live.add(instance)
             present.add(vantage)
     return frozenset(live), sorted(present), sorted(every - present)
+
+
+async def load_reports(conn: Conn, stale_after: float) -> list[InstanceReport]:
+    """What each instance heard from within `stale_after` says of itself (offline or not)."""
+    cur = await conn.execute(
+        "SELECT instance, vantage, offline_since, facts FROM fleet_instances"
+        " WHERE heartbeat_at >= now() - %s",
+        [timedelta(seconds=stale_after)],
+    )
+    return [
+        report_from(instance, vantage, since, facts if isinstance(facts, dict) else {})
+        for instance, vantage, since, facts in await cur.fetchall()
+    ]
 
 
 async def load_checks(conn: Conn, horizon: int) -> tuple[int, list[tuple[str, CheckView]]]:
@@ -360,6 +428,7 @@ async def prune(conn: Conn, outbox_before: datetime, history_before: datetime | 
         "DELETE FROM campaigns WHERE ended_at < %(t)s",
         "DELETE FROM announcements WHERE published_at < %(t)s",
         "DELETE FROM notification_log WHERE sent_at < %(t)s",
+        "DELETE FROM silences WHERE ends_at < %(t)s",
     ):
         cur = await conn.execute(sql.encode(), {"t": history_before})
         n += cur.rowcount

@@ -153,6 +153,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE check_states ADD COLUMN writer xid8 NOT NULL DEFAULT pg_current_xact_id();
     CREATE INDEX check_states_by_writer ON check_states (writer);
     """,
+    # 3: each instance's facts for the alerts not about services (its sources, its certificates);
+    # silences say when they last changed, so the latest change wins across instances
+    """
+    ALTER TABLE fleet_instances ADD COLUMN facts jsonb NOT NULL DEFAULT '{}'::jsonb;
+    ALTER TABLE silences ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
+    ALTER TABLE silences ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+    """,
 )
 
 

@@ -152,7 +152,16 @@ async def test_an_offline_vantage_opens_nothing(fleet: Fleet) -> None:
     await wait_for(absent, 15, "odesa never absent")
     st = await fleet.status("gov")
     assert st["status"] == "up" and st["vantages"]["down"] == []
-    assert await fleet.api("incidents") == [] and fleet.hook.posts == []
+    assert await fleet.api("incidents") == []
+
+    async def told() -> bool:  # the one page is the fleet's vantage_offline, naming odesa
+        return len(fleet.hook.posts) >= 2
+
+    await wait_for(told, 15, "no vantage_offline notification")
+    assert fleet.hook.alerts() == fleet.hook.alerts("oncall") == [("firing", "vantage_offline", "")]
+    (alert,) = fleet.hook.posts[0]["alerts"]
+    assert alert["labels"]["vantage"] == "odesa"
+    assert alert["annotations"]["instances"] == "odesa-0,odesa-1"
 
 
 async def test_the_same_notice_at_two_instances_is_recorded_once(fleet: Fleet, pg_dsn: str) -> None:
