@@ -94,7 +94,11 @@ def main() -> int:
             web = free_port()
             cfg = ow_dir / "config.yaml"
             timeout = min(2.0, args.interval / 2)
-            cfg.write_text(outwatch_config(urls, web, args.interval, timeout, ow_dir / "ow.db", max_concurrency=50))
+            cfg.write_text(
+                outwatch_config(
+                    urls, web, args.interval, timeout, ow_dir / "ow.db", max_concurrency=50
+                )
+            )
             ca = nginx.tls.ca_pem if args.https and nginx.tls else None
             ow = Outwatch(cfg, web, prober_cpu, ca)
             ow.start()
@@ -127,7 +131,9 @@ def main() -> int:
             nginx.stop()
     total = sum(counts.values())
     us = (c1 - c0) / probes * 1e6 if probes else float("nan")
-    print(f"{scheme}: {probes:.0f} probes, {c1 - c0:.2f} CPU s, {us:.0f} us per probe, {total} samples")
+    print(
+        f"{scheme}: {probes:.0f} probes, {c1 - c0:.2f} CPU s, {us:.0f} us per probe, {total} samples"
+    )
     for name, c in counts.most_common():
         print(f"  {name:58s} {c / total * 100:5.1f}%  {us * c / total:6.0f} us")
     return 0

@@ -148,7 +148,7 @@ _OWN = ("check", "kind", "service", "vantage")
 _SUCCESS = ("probe_success", "Whether the last probe succeeded")
 _DURATION = ("probe_duration_seconds", "Duration of the last probe")
 
-Row = tuple[str, str, str]  # family name, its help, one exposition line
+Row = tuple[str, str, bytes]  # family name, its help, this check's lines of it (joined, encoded)
 Entry = tuple[
     LastResult, str, str, tuple[Row, ...]
 ]  # the last result, its two label halves, its rows
@@ -166,8 +166,9 @@ class CheckLines:
 
     A scrape every 15 s of checks probed every 30 s finds half of them unchanged; their lines
     (probe_success, probe_duration_seconds and the ~15 blackbox families a result carries) are
-    reused as they are. Entries are replaced, never changed in place, so renders in worker
-    threads only ever see whole entries.
+    reused as they are, already encoded and one bytes object per family, so a scrape copies
+    each line once and 10,000 checks keep ~150,000 small objects fewer. Entries are replaced,
+    never changed in place, so renders in worker threads only ever see whole entries.
     """
 
     def __init__(self) -> None:
@@ -194,10 +195,10 @@ def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
     service, vantage = f'service="{_esc(key[0])}"', f'vantage="{v}"'
     a, b = f"{check},{kind},", f"{service},{vantage}"
     r = last.result
-    rows: list[Row] = [
-        (*_SUCCESS, f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n"),
-        (*_DURATION, f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n"),
-    ]
+    fams: dict[str, tuple[str, list[str]]] = {
+        _SUCCESS[0]: (_SUCCESS[1], [f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n"]),
+        _DURATION[0]: (_DURATION[1], [f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n"]),
+    }
     for family, values, value in r.gauges():
         if values:
             parts = [
@@ -210,25 +211,31 @@ def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
             labels = ",".join(parts[i] for i in _label_order(family.labels))
         else:
             labels = a + b
-        rows.append((family.name, family.doc, f"{family.name}{{{labels}}} {_go(value)}\n"))
-    return last, a, b, tuple(rows)
+        fam = fams.get(family.name)
+        if fam is None:
+            fam = fams[family.name] = (family.doc, [])
+        fam[1].append(f"{family.name}{{{labels}}} {_go(value)}\n")
+    rows = tuple((name, doc, "".join(lines).encode()) for name, (doc, lines) in fams.items())
+    return last, a, b, rows
 
 
-def _per_check(out: list[str], entries: list[tuple[tuple[str, str], Entry]]) -> None:
+def _per_check(out: list[bytes], entries: list[tuple[tuple[str, str], Entry]]) -> None:
     """The per-check families, grouped by family in first-seen order."""
-    fams: dict[str, tuple[str, list[str]]] = {
+    fams: dict[str, tuple[str, list[bytes]]] = {
         _SUCCESS[0]: (_SUCCESS[1], []),
         _DURATION[0]: (_DURATION[1], []),
     }
     for _, (_, _, _, rows) in entries:
-        for name, doc, line in rows:
+        for name, doc, blob in rows:
             fam = fams.get(name)
             if fam is None:
                 fam = fams[name] = (doc, [])
-            fam[1].append(line)
-    for name, (doc, lines) in fams.items():
-        _head(out, name, doc, "gauge")
-        out.extend(lines)
+            fam[1].append(blob)
+    head: list[str] = []
+    for name, (doc, blobs) in fams.items():
+        _head(head, name, doc, "gauge")
+        out.append(head.pop().encode())
+        out.extend(blobs)
 
 
 def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | None = None) -> bytes:
@@ -237,11 +244,12 @@ def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | Non
     Pure over the snapshot (copies): safe to run in a worker thread off the event loop.
     """
     v, p = _esc(snap.vantage), snap.probes
-    out: list[str] = []
     entries = (cache or CheckLines()).rows(p, v)
     # label keys sorted by name, as the text format writes them: check, kind, service, vantage
     lbl = {key: (e[1], e[2]) for key, e in entries}
-    _per_check(out, entries)
+    cached: list[bytes] = []
+    _per_check(cached, entries)
+    out: list[str] = []
     _head(out, "outwatch_probes_total", "Probes run", "counter")
     out.extend(
         f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
@@ -261,4 +269,5 @@ def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | Non
     _render_services(out, p, v, snap.boosted)
     for family in extra:
         _format_family(out, family)
-    return "".join(out).encode()
+    cached.append("".join(out).encode())
+    return b"".join(cached)
