@@ -15,6 +15,7 @@ from prometheus_client.utils import floatToGoString
 
 from monitor.core.stats import HistogramLike
 from monitor.web.base import LastResult, ProbeSnapshot, Snapshot
+from probes.base import Family
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
 
@@ -69,11 +70,14 @@ def _esc(value: str) -> str:
     return value
 
 
-# whole numbers recur (status codes, lengths, counters, expiry times): format each once
-_WHOLE: dict[float, str] = {0.0: "0.0", 1.0: "1.0"}
+# whole numbers recur (expiry times, address hashes): format each once
+_WHOLE: dict[float, str] = {}
+_MINUS_INF = float("-inf")
 
 
 def _go(value: float) -> str:
+    if _MINUS_INF < value < 1e6:  # floatToGoString is repr() here: Go's exponents start at 1e21
+        return repr(value)
     text = _WHOLE.get(value)
     if text is None:
         text = floatToGoString(value)
@@ -195,11 +199,17 @@ def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
     service, vantage = f'service="{_esc(key[0])}"', f'vantage="{v}"'
     a, b = f"{check},{kind},", f"{service},{vantage}"
     r = last.result
-    fams: dict[str, tuple[str, list[str]]] = {
-        _SUCCESS[0]: (_SUCCESS[1], [f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n"]),
-        _DURATION[0]: (_DURATION[1], [f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n"]),
-    }
+    rows: list[Row] = [
+        (*_SUCCESS, f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n".encode()),
+        (*_DURATION, f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n".encode()),
+    ]
+    run: list[str] = []  # lines of one family, joined when the next family starts
+    current: Family | None = None
     for family, values, value in r.gauges():
+        if family is not current:
+            if current is not None:
+                rows.append((current.name, current.doc, "".join(run).encode()))
+            current, run = family, []
         if values:
             parts = [
                 check,
@@ -211,12 +221,11 @@ def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
             labels = ",".join(parts[i] for i in _label_order(family.labels))
         else:
             labels = a + b
-        fam = fams.get(family.name)
-        if fam is None:
-            fam = fams[family.name] = (family.doc, [])
-        fam[1].append(f"{family.name}{{{labels}}} {_go(value)}\n")
-    rows = tuple((name, doc, "".join(lines).encode()) for name, (doc, lines) in fams.items())
-    return last, a, b, rows
+        run.append(f"{family.name}{{{labels}}} {_go(value)}\n")
+    if current is not None:
+        rows.append((current.name, current.doc, "".join(run).encode()))
+    # a family met twice (not in a row) is two rows: _per_check still groups them by name
+    return last, a, b, tuple(rows)
 
 
 def _per_check(out: list[bytes], entries: list[tuple[tuple[str, str], Entry]]) -> None:
