@@ -9,7 +9,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -33,9 +33,13 @@ ErrorClass = Literal[
 ERROR_CLASSES: tuple[ErrorClass, ...] = ErrorClass.__args__  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Family:
-    """A gauge family a probe reports (blackbox_exporter's name, help and extra label names)."""
+    """A gauge family a probe reports (blackbox_exporter's name, help and extra label names).
+
+    Each is one module-level constant: compared and hashed by identity, which keeps a gauge's
+    dict key cheap (a probe sets ~15 per run).
+    """
 
     name: str
     doc: str
@@ -64,17 +68,20 @@ class Gauges:
     __slots__ = ("_values", "phase_family", "phase_names")
 
     def __init__(self) -> None:
-        self._values: dict[tuple[Family, tuple[str, ...]], float] = {}
+        # keyed by the family alone when unlabelled (most are): no key tuple per set()
+        self._values: dict[Family | tuple[Family, tuple[str, ...]], float] = {}
         self.phase_family: Family | None = None
         self.phase_names: tuple[str, ...] = ()
 
     def set(self, family: Family, value: float, *labels: str) -> None:
         """Set one gauge (label values in the order of family.labels)."""
-        self._values[(family, labels)] = float(value)
+        self._values[(family, labels) if labels else family] = float(value)
 
     def has(self, family: Family) -> bool:
         """Whether any gauge of `family` was set in this run."""
-        return any(f is family for f, _ in self._values)
+        return family in self._values or any(
+            k[0] is family for k in self._values if isinstance(k, tuple)
+        )
 
     def phases(self, family: Family, names: tuple[str, ...]) -> None:
         """Report the run's phase timings as `family{phase}`, one gauge per name (0 if not reached)."""
@@ -82,7 +89,9 @@ class Gauges:
 
     def carried(self) -> Carried:
         """An immutable snapshot for a ProbeResult."""
-        samples = tuple((f, labels, v) for (f, labels), v in self._values.items())
+        samples: tuple[Sample, ...] = tuple(
+            (k[0], k[1], v) if isinstance(k, tuple) else (k, (), v) for k, v in self._values.items()
+        )
         return Carried(samples, self.phase_family, self.phase_names)
 
 
@@ -256,14 +265,27 @@ def phases() -> Phases:
     return _PHASES.get() or Phases()
 
 
+Tokens = tuple[Token[Phases | None], Token[Gauges | None]]
+
+
+def enter_scope() -> tuple[Phases, Tokens]:
+    """Make a fresh phase timer and gauge recorder current (the caller's hot path; pair with
+    leave_scope in a finally)."""
+    timer = Phases()
+    return timer, (_PHASES.set(timer), _GAUGES.set(Gauges()))
+
+
+def leave_scope(tokens: Tokens) -> None:
+    """Undo enter_scope."""
+    _GAUGES.reset(tokens[1])
+    _PHASES.reset(tokens[0])
+
+
 @contextmanager
 def phase_scope() -> Iterator[Phases]:
     """Make a fresh phase timer and gauge recorder current for one probe run (used by the caller)."""
-    timer = Phases()
-    token = _PHASES.set(timer)
-    gauge_token = _GAUGES.set(Gauges())
+    timer, tokens = enter_scope()
     try:
         yield timer
     finally:
-        _GAUGES.reset(gauge_token)
-        _PHASES.reset(token)
+        leave_scope(tokens)

@@ -62,7 +62,7 @@ class FakeClock:
             self.current = when
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """A probe result placed in time and attributed to its service and check."""
 

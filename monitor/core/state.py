@@ -98,15 +98,22 @@ def service_status(rule: ServiceRule, checks: dict[str, CheckTrack]) -> ServiceS
     """up / degraded (some checks down) / down (all critical checks down) / unknown."""
     if not rule.checks:
         return "unknown"
-    states = {c.id: checks[c.id].state for c in rule.checks}
-    critical = [c.id for c in rule.checks if c.critical]
+    # one pass, no dict or list per call: this runs for every probe result
+    has_critical, critical_all_down, any_down, all_unknown = False, True, False, True
+    for c in rule.checks:
+        state = checks[c.id].state
+        if c.critical:
+            has_critical = True
+            critical_all_down = critical_all_down and state == "down"
+        any_down = any_down or state == "down"
+        all_unknown = all_unknown and state == "unknown"
     # `critical: false` checks degrade a service but never make it down (README), even when
     # every check of the service is one
-    if critical and all(states[c] == "down" for c in critical):
+    if has_critical and critical_all_down:
         return "down"
-    if any(s == "down" for s in states.values()):
+    if any_down:
         return "degraded"
-    if all(s == "unknown" for s in states.values()):
+    if all_unknown:
         return "unknown"
     return "up"
 

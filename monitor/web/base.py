@@ -15,7 +15,7 @@ from monitor.sources.base import SourceHealth
 from probes.base import ProbeResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LastResult:
     """The latest result of one check, for metrics and the API."""
 

@@ -15,6 +15,7 @@ from prometheus_client.utils import floatToGoString
 
 from monitor.core.stats import HistogramLike
 from monitor.web.base import LastResult, ProbeSnapshot, Snapshot
+from probes.base import Family
 
 STATUS_VALUE = {"up": 0, "degraded": 1, "down": 2, "unknown": -1}
 
@@ -69,11 +70,14 @@ def _esc(value: str) -> str:
     return value
 
 
-# whole numbers recur (status codes, lengths, counters, expiry times): format each once
-_WHOLE: dict[float, str] = {0.0: "0.0", 1.0: "1.0"}
+# whole numbers recur (expiry times, address hashes): format each once
+_WHOLE: dict[float, str] = {}
+_MINUS_INF = float("-inf")
 
 
 def _go(value: float) -> str:
+    if _MINUS_INF < value < 1e6:  # floatToGoString is repr() here: Go's exponents start at 1e21
+        return repr(value)
     text = _WHOLE.get(value)
     if text is None:
         text = floatToGoString(value)
@@ -148,7 +152,7 @@ _OWN = ("check", "kind", "service", "vantage")
 _SUCCESS = ("probe_success", "Whether the last probe succeeded")
 _DURATION = ("probe_duration_seconds", "Duration of the last probe")
 
-Row = tuple[str, str, str]  # family name, its help, one exposition line
+Row = tuple[str, str, bytes]  # family name, its help, this check's lines of it (joined, encoded)
 Entry = tuple[
     LastResult, str, str, tuple[Row, ...]
 ]  # the last result, its two label halves, its rows
@@ -166,8 +170,9 @@ class CheckLines:
 
     A scrape every 15 s of checks probed every 30 s finds half of them unchanged; their lines
     (probe_success, probe_duration_seconds and the ~15 blackbox families a result carries) are
-    reused as they are. Entries are replaced, never changed in place, so renders in worker
-    threads only ever see whole entries.
+    reused as they are, already encoded and one bytes object per family, so a scrape copies
+    each line once and 10,000 checks keep ~150,000 small objects fewer. Entries are replaced,
+    never changed in place, so renders in worker threads only ever see whole entries.
     """
 
     def __init__(self) -> None:
@@ -195,10 +200,16 @@ def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
     a, b = f"{check},{kind},", f"{service},{vantage}"
     r = last.result
     rows: list[Row] = [
-        (*_SUCCESS, f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n"),
-        (*_DURATION, f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n"),
+        (*_SUCCESS, f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n".encode()),
+        (*_DURATION, f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n".encode()),
     ]
+    run: list[str] = []  # lines of one family, joined when the next family starts
+    current: Family | None = None
     for family, values, value in r.gauges():
+        if family is not current:
+            if current is not None:
+                rows.append((current.name, current.doc, "".join(run).encode()))
+            current, run = family, []
         if values:
             parts = [
                 check,
@@ -210,25 +221,30 @@ def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
             labels = ",".join(parts[i] for i in _label_order(family.labels))
         else:
             labels = a + b
-        rows.append((family.name, family.doc, f"{family.name}{{{labels}}} {_go(value)}\n"))
+        run.append(f"{family.name}{{{labels}}} {_go(value)}\n")
+    if current is not None:
+        rows.append((current.name, current.doc, "".join(run).encode()))
+    # a family met twice (not in a row) is two rows: _per_check still groups them by name
     return last, a, b, tuple(rows)
 
 
-def _per_check(out: list[str], entries: list[tuple[tuple[str, str], Entry]]) -> None:
+def _per_check(out: list[bytes], entries: list[tuple[tuple[str, str], Entry]]) -> None:
     """The per-check families, grouped by family in first-seen order."""
-    fams: dict[str, tuple[str, list[str]]] = {
+    fams: dict[str, tuple[str, list[bytes]]] = {
         _SUCCESS[0]: (_SUCCESS[1], []),
         _DURATION[0]: (_DURATION[1], []),
     }
     for _, (_, _, _, rows) in entries:
-        for name, doc, line in rows:
+        for name, doc, blob in rows:
             fam = fams.get(name)
             if fam is None:
                 fam = fams[name] = (doc, [])
-            fam[1].append(line)
-    for name, (doc, lines) in fams.items():
-        _head(out, name, doc, "gauge")
-        out.extend(lines)
+            fam[1].append(blob)
+    head: list[str] = []
+    for name, (doc, blobs) in fams.items():
+        _head(head, name, doc, "gauge")
+        out.append(head.pop().encode())
+        out.extend(blobs)
 
 
 def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | None = None) -> bytes:
@@ -237,11 +253,12 @@ def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | Non
     Pure over the snapshot (copies): safe to run in a worker thread off the event loop.
     """
     v, p = _esc(snap.vantage), snap.probes
-    out: list[str] = []
     entries = (cache or CheckLines()).rows(p, v)
     # label keys sorted by name, as the text format writes them: check, kind, service, vantage
     lbl = {key: (e[1], e[2]) for key, e in entries}
-    _per_check(out, entries)
+    cached: list[bytes] = []
+    _per_check(cached, entries)
+    out: list[str] = []
     _head(out, "outwatch_probes_total", "Probes run", "counter")
     out.extend(
         f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
@@ -261,4 +278,5 @@ def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | Non
     _render_services(out, p, v, snap.boosted)
     for family in extra:
         _format_family(out, family)
-    return "".join(out).encode()
+    cached.append("".join(out).encode())
+    return b"".join(cached)
