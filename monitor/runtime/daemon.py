@@ -234,7 +234,7 @@ class Daemon:
 
     def snapshot(self) -> Snapshot:
         """What the read side shows now (built per request, scrape or alert evaluation)."""
-        d = self.decisions
+        d, healths = self.decisions, self._healths()
         return Snapshot(
             vantage=self.vantage,
             now=self.clock.now(),
@@ -253,23 +253,26 @@ class Daemon:
             open_campaigns=d.engine.open_campaigns(),
             offline_since=d.offline_since,
             announcement_lag=d.lag,
-            sources=[h for src in self.sources for h in src.healths()],
+            sources=healths,
             ingest=self.ingest_health,
-            announcement_counts=self._announcement_counts(),
+            announcement_counts=self._announcement_counts(healths),
             delivery=self.dispatcher.stats,
             loops=self.supervisor.health(),
             restart_required=self.restart_required,
             fleet=self.fleet.snapshot() if self.fleet is not None else None,
         )
 
-    def _announcement_counts(self) -> dict[tuple[str, str], int]:
+    def _healths(self) -> list[SourceHealth]:
+        """Each long-running source's health, per channel where it watches several."""
+        return [h for src in self.sources for h in src.healths()]
+
+    def _announcement_counts(self, healths: list[SourceHealth]) -> dict[tuple[str, str], int]:
         """Every configured source and kind, 0 until its first notice, so increase() sees it.
 
         A Telegram account's own health has no notices of its own; its zero rows are harmless.
         Ingest sources are named by the client, so they cannot be known before they send.
         """
-        names = [h.name for src in self.sources for h in src.healths()]
-        zeros = {(n, k): 0 for n in names for k in ANNOUNCEMENT_KINDS}
+        zeros = {(h.name, k): 0 for h in healths for k in ANNOUNCEMENT_KINDS}
         return zeros | dict(self.announcement_counts)
 
     # -- probing ---------------------------------------------------------------------------
@@ -414,7 +417,7 @@ class Daemon:
     def _tick(self) -> None:
         now = self.clock.now()
         self.decisions.tick(now)
-        self.source_tracker.observe((h for src in self.sources for h in src.healths()), now)
+        self.source_tracker.observe(self._healths(), now)
         boosts = set(self.decisions.correlator.boosts(now))
         if boosts == self.boosted:
             return
