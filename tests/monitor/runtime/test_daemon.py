@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,40 +16,14 @@ from monitor import config
 from monitor.runtime.daemon import Daemon
 from tests.conftest import free_port
 from tests.integration.helpers import Target, wait_for
+from tests.monitor.runtime.rig import write
 
 SECRET = "tok-9f8e7d6c5b4a"
-
-
-def write(tmp: Path, port: int, target: Target, extra: str = "", checks: str = "") -> Path:
-    path = tmp / "config.yaml"
-    path.write_text(
-        f"""vantage: unit
-storage: {{path: ./ow.db, busy_timeout: 200ms}}
-web: {{listen: "127.0.0.1:{port}"}}
-defaults: {{interval: 200ms, timeout: 150ms, failures_before_down: 2, successes_before_up: 1}}
-services:
-  - name: privatbank
-    group: bank
-    checks:
-      - {{kind: http, url: "{target.url}", id: web}}
-{checks}
-{extra}
-"""
-    )
-    return path
 
 
 @pytest.fixture(autouse=True)
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # storage.path is relative to the working directory
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = Target(free_port())
-    await t.start()
-    yield t
-    await t.stop()
 
 
 async def started(path: Path) -> Daemon:
@@ -76,13 +49,13 @@ async def get(
 async def test_reload_applies_valid_config_and_keeps_state(tmp_path: Path, target: Target) -> None:
     port = free_port()
     path = write(
-        tmp_path, port, target, checks='      - {kind: tcp, target: "127.0.0.1:1", id: gone}'
+        tmp_path, port, target, more='      - {kind: tcp, target: "127.0.0.1:1", id: gone}'
     )
     d = await started(path)
     try:
         await wait_for(lambda: _state(d, "web", "up"), 5)
         key_web = "privatbank/web"
-        write(tmp_path, port, target, checks='      - {kind: tcp, target: "127.0.0.1:2", id: new}')
+        write(tmp_path, port, target, more='      - {kind: tcp, target: "127.0.0.1:2", id: new}')
         ok, detail = await d.reload()
         assert ok, detail
         assert set(d.scheduler.keys()) == {key_web, "privatbank/new"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -15,38 +14,12 @@ from monitor import config
 from monitor.runtime.daemon import Daemon
 from tests.conftest import free_port
 from tests.integration.helpers import Target, wait_for
+from tests.monitor.runtime.rig import write
 
 
 @pytest.fixture(autouse=True)
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = Target(free_port())
-    await t.start()
-    yield t
-    await t.stop()
-
-
-def write(tmp: Path, port: int, target: Target, extra: str = "", services: str = "") -> Path:
-    path = tmp / "config.yaml"
-    path.write_text(
-        f"""vantage: unit
-storage: {{path: ./ow.db, busy_timeout: 200ms}}
-web: {{listen: "127.0.0.1:{port}"}}
-defaults: {{interval: 200ms, timeout: 150ms, failures_before_down: 2, successes_before_up: 1}}
-services:
-  - name: privatbank
-    group: bank
-    checks:
-      - {{kind: http, url: "{target.url}", id: web}}
-{services}
-{extra}
-"""
-    )
-    return path
 
 
 async def started(path: Path) -> Daemon:
@@ -229,7 +202,7 @@ async def test_removed_service_closes_its_incident_and_resolves_its_alerts(
     dead = (
         '  - {name: mod, group: government, checks: [{kind: tcp, target: "127.0.0.1:1", id: tcp}]}'
     )
-    path = write(tmp_path, port, target, services=dead)
+    path = write(tmp_path, port, target, more=dead)
     d = await started(path)
     try:
 
