@@ -139,10 +139,7 @@ class Dispatcher:
             for a in firing:
                 self._alerts[a.fingerprint] = a
                 self._place(a)
-        try:
-            await self.prune()
-        except Exception as exc:  # readable but not writable: prune on a later round
-            self._storage_failed(exc)
+        await self._prune_or_wait()
 
     async def prune(self) -> None:
         """Forget finished notifications, old log entries and expired silences (kept a week);
@@ -175,10 +172,13 @@ class Dispatcher:
     async def _prune_loop(self) -> None:
         while True:
             await asyncio.sleep(self._prune_interval)
-            try:
-                await self.prune()
-            except Exception as exc:  # the store is down: the next round prunes
-                self._storage_failed(exc)
+            await self._prune_or_wait()
+
+    async def _prune_or_wait(self) -> None:
+        try:
+            await self.prune()
+        except Exception as exc:  # the store is down or read-only: the next round prunes
+            self._storage_failed(exc)
 
     async def _load_late(self) -> None:
         """The store came back after a start without it: make the tables, keep what memory knows."""
