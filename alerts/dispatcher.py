@@ -28,13 +28,12 @@ from alerts import outbox, silences, state
 from alerts.base import Alert, Clock, DeliveryError, Notification, ReceiverContext, Storage
 from alerts.config import AlertsConfig
 from alerts.delivery import attempt, without_resolved
-from alerts.groups import Group, LogEntry, needs_update
+from alerts.groups import Group, LogEntry
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.matchers import Matcher
-from alerts.router import Route, build, group_key, group_labels, shown_group_labels
+from alerts.router import Route, build
 from alerts.silences import Silence
 from alerts.stats import DeliveryStats
-from alerts.timeintervals import active
 
 log = logging.getLogger("outwatch.alerts")
 MAX_SLEEP = 60.0
@@ -265,15 +264,13 @@ class Dispatcher:
 
     def _place(self, a: Alert) -> None:
         """Put (or refresh) an alert in the group of every route it matches."""
-        mono = self._clock.monotonic()
-        for route in self._root.match(a.labels):
-            labels = group_labels(route, a.labels, group_campaigns=self.cfg.group_campaigns)
-            key = group_key(route, labels)
-            group = self._groups.get(nflog.slot(route, key))
-            if group is None:
-                group = Group(route, key, labels, next_flush=mono + route.group_wait)
-                self._groups[group.slot] = group
-            group.alerts[a.fingerprint] = a
+        nflog.place(
+            self._groups,
+            self._root,
+            a,
+            self._clock.monotonic(),
+            group_campaigns=self.cfg.group_campaigns,
+        )
 
     # -- muting ------------------------------------------------------------------------------
 
@@ -318,61 +315,29 @@ class Dispatcher:
 
     async def _flush(self, g: Group, now: datetime, mono: float, muted: set[str]) -> int:
         receiver = self.cfg.receiver(g.route.receiver)
-        interval, repeat = g.route.group_interval, g.route.repeat_interval
-        if receiver is not None and receiver.resend_interval:
-            interval = min(interval, receiver.resend_interval)
-            repeat = min(repeat, receiver.resend_interval)
+        interval, repeat = nflog.timings(g.route, receiver)
         g.next_flush = mono + interval
-        visible = sorted(
-            (a for fp, a in g.alerts.items() if fp not in muted),
-            key=lambda a: (a.starts_at, a.fingerprint),
-        )
+        visible = g.visible(muted)
         queued = 0
-        if receiver is not None and visible and not self._time_muted(g.route, now):
+        if (
+            receiver is not None
+            and visible
+            and not nflog.time_muted(g.route, self.cfg.intervals(), now)
+        ):
             queued = await self._notify(g, receiver, visible, now, repeat)
-        # resolved alerts have been told (or were muted): the group forgets them
-        for fp in [fp for fp, a in g.alerts.items() if a.ends_at is not None]:
-            del g.alerts[fp]
-        if not g.alerts:
+        if g.forget_resolved():
             del self._groups[g.slot]
         return queued
-
-    def _time_muted(self, route: Route, now: datetime) -> bool:
-        """Alertmanager's time mute and time active stages: the whole group waits."""
-        named = self.cfg.intervals()
-
-        def inside(names: tuple[str, ...]) -> bool:
-            return any(active(named[n].time_intervals, now) for n in names if n in named)
-
-        if route.active_time_intervals and not inside(route.active_time_intervals):
-            return True
-        return inside(route.mute_time_intervals)
 
     async def _notify(
         self, g: Group, receiver: Any, visible: list[Alert], now: datetime, repeat: float
     ) -> int:
-        firing = frozenset(a.fingerprint for a in visible if a.ends_at is None)
-        resolved = frozenset(a.fingerprint for a in visible if a.ends_at is not None)
         entry = self._log.get((receiver.name, g.key))
-        if not needs_update(
-            entry,
-            firing,
-            resolved,
-            send_resolved=receiver.send_resolved,
-            repeat=repeat,
-            now=now,
-        ):
+        told = nflog.flush(g, receiver, entry, visible, now, repeat, self.external_url)
+        if told is None:
             return 0
-        n = Notification(
-            receiver.name,
-            g.key,
-            shown_group_labels(g.route, g.labels, visible),
-            tuple(visible),
-            self.external_url,
-            uuid.uuid4().hex,
-        )
+        n, new_entry = replace(told[0], id=uuid.uuid4().hex), told[1]
         to_send = without_resolved(n, receiver)
-        new_entry = LogEntry(firing, resolved, now)
 
         def _write(db: sqlite_utils.Database) -> int:
             if to_send is not None:

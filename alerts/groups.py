@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
-from alerts.base import Alert
-from alerts.router import Route
+from alerts.base import Alert, Notification
+from alerts.router import Route, group_key, group_labels, shown_group_labels
+from alerts.timeintervals import NamedTimeInterval, active
 
 NFLOG = "alert_nflog"
 
@@ -52,7 +55,7 @@ class Group:
     route: Route
     key: str
     labels: dict[str, str]
-    next_flush: float  # monotonic seconds
+    next_flush: float  # seconds on the owner's timer clock (monotonic, or epoch in a fleet)
     alerts: dict[str, Alert] = field(default_factory=dict)
 
     @property
@@ -60,10 +63,84 @@ class Group:
         """Where the dispatcher keeps it: two routes may build the same group key."""
         return slot(self.route, self.key)
 
+    def visible(self, muted: Collection[str]) -> list[Alert]:
+        """Its alerts no mute hides, oldest first (the order a notification lists them)."""
+        return sorted(
+            (a for fp, a in self.alerts.items() if fp not in muted),
+            key=lambda a: (a.starts_at, a.fingerprint),
+        )
+
+    def forget_resolved(self) -> bool:
+        """After a flush resolved alerts have been told (or were muted): drop them; True when
+        nothing is left, so the owner drops the group."""
+        for fp in [fp for fp, a in self.alerts.items() if a.ends_at is not None]:
+            del self.alerts[fp]
+        return not self.alerts
+
 
 def slot(route: Route, key: str) -> str:
     """A group's identity inside the dispatcher: the route's place in the tree and the key."""
     return f"{route.id} {key}"
+
+
+def place(
+    groups: dict[str, Group], root: Route, a: Alert, at: float, *, group_campaigns: bool
+) -> bool:
+    """Put (or refresh) an alert in the group of every route it matches; a group born now is
+    first flushed group_wait after `at`. True if a group was born."""
+    born = False
+    for route in root.match(a.labels):
+        labels = group_labels(route, a.labels, group_campaigns=group_campaigns)
+        key = group_key(route, labels)
+        group = groups.get(slot(route, key))
+        if group is None:
+            group = Group(route, key, labels, next_flush=at + route.group_wait)
+            groups[group.slot] = group
+            born = True
+        group.alerts[a.fingerprint] = a
+    return born
+
+
+def timings(route: Route, receiver: Any) -> tuple[float, float]:
+    """A group's (group_interval, repeat_interval): a receiver's resend_interval caps both."""
+    interval, repeat = route.group_interval, route.repeat_interval
+    if receiver is not None and receiver.resend_interval:
+        interval = min(interval, receiver.resend_interval)
+        repeat = min(repeat, receiver.resend_interval)
+    return interval, repeat
+
+
+def time_muted(route: Route, named: Mapping[str, NamedTimeInterval], now: datetime) -> bool:
+    """Alertmanager's time mute and time active stages: the whole group waits."""
+
+    def inside(names: tuple[str, ...]) -> bool:
+        return any(active(named[n].time_intervals, now) for n in names if n in named)
+
+    if route.active_time_intervals and not inside(route.active_time_intervals):
+        return True
+    return inside(route.mute_time_intervals)
+
+
+def flush(
+    g: Group,
+    receiver: Any,
+    entry: LogEntry | None,
+    visible: list[Alert],
+    now: datetime,
+    repeat: float,
+    external_url: str = "",
+) -> tuple[Notification, LogEntry] | None:
+    """The dedup stage for one group and receiver: the notification to queue (its id left for
+    the caller to set) and the log entry to record with it, or None when nothing is worth it."""
+    firing = frozenset(a.fingerprint for a in visible if a.ends_at is None)
+    resolved = frozenset(a.fingerprint for a in visible if a.ends_at is not None)
+    if not needs_update(
+        entry, firing, resolved, send_resolved=receiver.send_resolved, repeat=repeat, now=now
+    ):
+        return None
+    labels = shown_group_labels(g.route, g.labels, visible)
+    n = Notification(receiver.name, g.key, labels, tuple(visible), external_url)
+    return n, LogEntry(firing, resolved, now)
 
 
 # -- the notification log table ---------------------------------------------------------------
