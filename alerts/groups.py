@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from alerts.base import Alert, Notification
+from alerts.codec import alert_from_dict, alert_to_dict
 from alerts.router import Route, group_key, group_labels, shown_group_labels
 from alerts.timeintervals import NamedTimeInterval, active
 
@@ -141,6 +142,41 @@ def flush(
     labels = shown_group_labels(g.route, g.labels, visible)
     n = Notification(receiver.name, g.key, labels, tuple(visible), external_url)
     return n, LogEntry(firing, resolved, now)
+
+
+def snapshot(groups: Mapping[str, Group]) -> list[dict[str, Any]]:
+    """The groups as plain data (for an owner whose timers are wall-clock seconds)."""
+    return [
+        {
+            "route": g.route.id,
+            "key": g.key,
+            "labels": dict(g.labels),
+            "next_flush": g.next_flush,
+            "alerts": [alert_to_dict(a) for a in g.alerts.values()],
+        }
+        for g in groups.values()
+    ]
+
+
+def restore(data: list[dict[str, Any]] | None, root: Route) -> dict[str, Group]:
+    """The inverse of snapshot() under the route tree `root`: a group whose route is gone or
+    groups differently now is dropped (its alerts are placed afresh, with a new group_wait)."""
+    routes: dict[str, Route] = {}
+    todo = [root]
+    while todo:
+        r = todo.pop()
+        routes[r.id] = r
+        todo.extend(r.routes)
+    out: dict[str, Group] = {}
+    for d in data or []:
+        route = routes.get(d["route"])
+        if route is None or group_key(route, d["labels"]) != d["key"]:
+            continue
+        alerts = [alert_from_dict(a) for a in d["alerts"]]
+        g = Group(route, d["key"], dict(d["labels"]), float(d["next_flush"]))
+        g.alerts = {a.fingerprint: a for a in alerts}
+        out[g.slot] = g
+    return out
 
 
 # -- the notification log table ---------------------------------------------------------------

@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 
-from alerts import router
+from alerts import groups, router
 from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
-from alerts.codec import notification_from_dict, notification_to_dict
+from alerts.codec import alert_to_dict, notification_from_dict, notification_to_dict
 from alerts.delivery import attempt, without_resolved
+from alerts.dispatcher import AlertView
+from alerts.groups import Group, LogEntry
 from alerts.inhibit import InhibitRule, inhibited
 from alerts.router import Route
 from alerts.silences import Silence, muted_by
@@ -77,6 +81,13 @@ class Decider:
         self._saved_at = float("-inf")  # when the decider's memory was last written
         self._firing = Firing()
         self._pruned_at = float("-inf")
+        # the notification groups (timers in epoch seconds: they outlive this process) and the
+        # notification log, as the dispatcher keeps them; both are saved in the transaction
+        # that queues what they decide
+        self._routes = router.build(cfg.alerts.route)
+        self._groups: dict[str, Group] = {}
+        self._log: dict[tuple[str, str], LogEntry] = {}
+        self._published = ""  # digest of the alerts last published for /api/v1/alerts
 
     async def close(self) -> None:
         """Hand the role over (at shutdown) and close the session and the HTTP client."""
@@ -90,6 +101,8 @@ class Decider:
     def reconfigure(self, cfg: Config) -> None:
         """New services, quorum and receivers."""
         self.cfg = cfg
+        self._routes = router.build(cfg.alerts.route)
+        self._groups = regroup(self._groups, self._routes, self.clock.now().timestamp())
         if self._fleet is not None:
             self._fleet.reconfigure(cfg, self.clock.now())
             self._everyone = None  # judge every service again under the new rules
@@ -124,6 +137,8 @@ class Decider:
         history = now - timedelta(seconds=keep) if keep else None
         outbox = now - timedelta(seconds=OUTBOX_KEEP)
         n = await self.calls.within(q.prune(self._lock, outbox, history), DECIDE_TIMEOUT)
+        # log entries of live groups are rewritten at least every repeat_interval
+        self._log = {k: e for k, e in self._log.items() if e.at >= outbox}
         if n:
             log.info("pruned %d old rows from the fleet's database", n)
 
@@ -155,6 +170,9 @@ class Decider:
         self._cursor = int(memory.get("cursor", 0))
         self._book, self._horizon, self._everyone = ViewBook(), 0, None
         self._firing = Firing.restore(memory.get("firing"))
+        self._groups = groups.restore(memory.get("groups"), self._routes)
+        self._log = await q.load_nflog(self._lock)
+        self._published = ""
         self._fleet = dec
         self.is_decider = True
         log.warning(
@@ -203,6 +221,7 @@ class Decider:
                     "correlator": dec.correlator.snapshot(),
                     "cursor": cursor,
                     "firing": self._firing.snapshot(),
+                    "groups": groups.snapshot(self._groups),
                 }
                 await q.put_memory(conn, MEMORY_KEY, memory, now)
                 self._saved_at = self.clock.monotonic()
@@ -233,21 +252,73 @@ class Decider:
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
     ) -> bool:
-        """Queue notifications for the fleet alerts that began or stopped firing, one per group
-        and receiver; True if any alert did."""
+        """Place the fleet's alerts in their groups and flush the groups that are due, honouring
+        each route's group_wait, group_interval and repeat_interval as the dispatcher does; True
+        if the groups changed (their timers and the notification log are saved with the outbox
+        rows, so the next decider neither repeats early nor forgets a repeat)."""
         url = self.cfg.web.external_url or ""
         reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
         every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
-        current = unmuted(self.cfg, every, now, await q.load_silences(conn))
-        routes = router.build(self.cfg.alerts.route)
-        moved = self._firing.update(current, now)
-        for n in grouped(routes, moved, url):
-            receiver = self.cfg.alerts.receiver(n.receiver)
-            # a receiver that does not want resolved alerts gets none (as from the dispatcher)
-            told = without_resolved(n, receiver) if receiver is not None else n
-            if told is not None:
-                await q.enqueue(conn, n.id, n.receiver, notification_to_dict(told), now)
-        return bool(moved)
+        moved = self._firing.update(every, now)
+        at = now.timestamp()
+        resolved = [a for a, _ in moved if a.ends_at is not None]
+        born = False
+        for a in [*every, *resolved]:
+            born |= groups.place(self._groups, self._routes, a, at, group_campaigns=False)
+        waiting = [a for g in self._groups.values() for a in g.alerts.values()]
+        shown = views(self.cfg, every, now, await q.load_silences(conn), self._routes, waiting)
+        await self._publish(conn, [v for v in shown if v.alert.status == "firing"], now)
+        muted = {v.alert.fingerprint for v in shown if v.state == "suppressed"}
+        flushed = await self._flush_due(conn, now, muted)
+        return bool(moved) or born or flushed
+
+    async def _publish(self, conn: q.Conn, shown: list[AlertView], now: datetime) -> None:
+        """The firing alerts for every instance's /api/v1/alerts, written when they change."""
+        digest = _digest(shown)
+        if digest != self._published:
+            await q.put_alerts(conn, shown, now)
+            self._published = digest
+
+    async def _flush_due(self, conn: q.Conn, now: datetime, muted: set[str]) -> bool:
+        """Flush every group whose timer has passed; True if any was due."""
+        at = now.timestamp()
+        due = [g for g in self._groups.values() if g.next_flush <= at]
+        named = self.cfg.alerts.intervals()
+        for g in due:
+            receiver = self.cfg.alerts.receiver(g.route.receiver)
+            interval, repeat = groups.timings(g.route, receiver)
+            g.next_flush = at + interval
+            visible = g.visible(muted)
+            if receiver is not None and visible and not groups.time_muted(g.route, named, now):
+                await self._tell(conn, g, receiver, visible, now, repeat)
+            if g.forget_resolved():
+                del self._groups[g.slot]
+        return bool(due)
+
+    async def _tell(
+        self,
+        conn: q.Conn,
+        g: Group,
+        receiver: Any,
+        visible: list[Alert],
+        now: datetime,
+        repeat: float,
+    ) -> None:
+        """The dedup stage against the shared notification log; what passes is queued in the
+        outbox under a key that is also its idempotency key at the receiver."""
+        url = self.cfg.web.external_url or ""
+        slot = (receiver.name, g.key)
+        told = groups.flush(g, receiver, self._log.get(slot), visible, now, repeat, url)
+        if told is None:
+            return
+        n, entry = told
+        n = replace(n, id=notification_key(n, entry))
+        # a receiver that does not want resolved alerts gets none (as from the dispatcher)
+        to_send = without_resolved(n, receiver)
+        if to_send is not None:
+            await q.enqueue(conn, n.id, n.receiver, notification_to_dict(to_send), now)
+        await q.put_nflog(conn, receiver.name, g.key, entry)
+        self._log[slot] = entry
 
     async def _send(self) -> None:
         """Deliver due notifications one by one while this instance stays the decider."""
@@ -296,46 +367,64 @@ class Decider:
         self.sent += 1
 
 
-def grouped(routes: Route, moved: list[tuple[Alert, str]], url: str) -> list[Notification]:
-    """One notification per receiver and group (the route's group_by, as the single instance's
-    dispatcher groups) for the alerts that began or stopped firing in one round.
-
-    Its id names what it tells (the firings' keys), so a round repeated by a new decider queues
-    it once; the alerts and their memory are committed together, so a group is never split
-    differently on a repeat."""
-    groups: dict[tuple[str, str], tuple[Route, dict[str, str], list[tuple[Alert, str]]]] = {}
-    for alert, key in moved:
-        for route in routes.match(alert.labels):
-            if not route.receiver:
-                continue
-            labels = router.group_labels(route, alert.labels, group_campaigns=False)
-            slot = (route.receiver, router.group_key(route, labels))
-            groups.setdefault(slot, (route, labels, []))[2].append((alert, key))
-    out = []
-    for (receiver, gkey), (route, labels, members) in groups.items():
-        alerts = tuple(a for a, _ in members)
-        keys = sorted(k for _, k in members)
-        told = keys[0] if len(keys) == 1 else hashlib.sha256("\n".join(keys).encode()).hexdigest()
-        shown = router.shown_group_labels(route, labels, alerts)
-        out.append(Notification(receiver, gkey, shown, alerts, url, f"{told}:{receiver}"))
-    return out
+def notification_key(n: Notification, entry: LogEntry) -> str:
+    """The outbox row's key, sent to receivers as the notification's idempotency key: it names
+    the group, the receiver, the flush and what it told, so it is the same on every re-send."""
+    text = "\n".join(
+        [n.receiver, n.group_key, entry.at.isoformat(), *sorted(entry.firing), "-"]
+        + sorted(entry.resolved)
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def unmuted(
-    cfg: Config, alerts: list[Alert], now: datetime, shared: Iterable[Silence] = ()
-) -> list[Alert]:
-    """The alerts no silence (the config's, or `shared`: made through any instance's API),
-    maintenance window or inhibit rule mutes now: a muted alert is not firing for the fleet's
-    outbox, and notifies when the mute ends."""
+def regroup(old: dict[str, Group], root: Route, at: float) -> dict[str, Group]:
+    """The groups under a reloaded route tree: those it still builds keep their timers; the
+    alerts of the others join new groups (with a new group_wait)."""
+    kept = groups.restore(groups.snapshot(old), root)
+    for g in old.values():
+        if g.slot not in kept:
+            for a in g.alerts.values():
+                groups.place(kept, root, a, at, group_campaigns=False)
+    return kept
+
+
+def views(
+    cfg: Config,
+    alerts: list[Alert],
+    now: datetime,
+    shared: Iterable[Silence] = (),
+    routes: Route | None = None,
+    waiting: Iterable[Alert] = (),
+) -> list[AlertView]:
+    """Each of `alerts`, then of `waiting` (resolved ones still in their groups), with what mutes
+    it: the config's silences, `shared` ones (made through any instance's API), maintenance
+    windows and inhibit rules. A muted alert stays in its group and is left out of its
+    notifications until the mute ends, as in the dispatcher."""
     silences, windows = silence_config(cfg.alerts)
     silences += shared
     rules = [InhibitRule.from_config(r) for r in cfg.alerts.inhibit_rules]
-    held = inhibited(alerts, rules)
+    every = {a.fingerprint: a for a in alerts}
+    for a in waiting:
+        every.setdefault(a.fingerprint, a)
+    held = inhibited(every.values(), rules)
+    root = routes or router.build(cfg.alerts.route)
     return [
-        a
-        for a in alerts
-        if a.fingerprint not in held and not muted_by(a.labels, now, silences, windows)
+        AlertView(
+            a,
+            tuple(muted_by(a.labels, now, silences, windows)),
+            (held[fp],) if fp in held else (),
+            tuple(dict.fromkeys(r.receiver for r in root.match(a.labels))),
+        )
+        for fp, a in every.items()
     ]
+
+
+def _digest(shown: list[AlertView]) -> str:
+    data = [
+        [alert_to_dict(v.alert), v.silenced_by, v.inhibited_by, v.receivers]
+        for v in sorted(shown, key=lambda v: v.alert.fingerprint)
+    ]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _announcement(row: dict[str, Any]) -> Announcement | None:

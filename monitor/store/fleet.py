@@ -10,6 +10,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from alerts.codec import alert_from_dict, alert_to_dict
+from alerts.dispatcher import AlertView
+from alerts.groups import LogEntry
 from alerts.matchers import Matcher
 from alerts.silences import Silence
 from monitor.core.base import Announcement, Outage
@@ -361,6 +364,61 @@ async def apply_changes(conn: Conn, changes: Iterable[Change]) -> None:
                 )
 
 
+# -- the notification log and the published alerts ---------------------------------------------
+
+
+async def load_nflog(conn: Conn) -> dict[tuple[str, str], LogEntry]:
+    """The decider's notification log: per receiver and group key, what it was last told."""
+    cur = await conn.execute("SELECT receiver, group_key, firing, resolved, at FROM fleet_nflog")
+    return {
+        (receiver, key): LogEntry(frozenset(firing), frozenset(resolved), at)
+        for receiver, key, firing, resolved, at in await cur.fetchall()
+    }
+
+
+async def put_nflog(conn: Conn, receiver: str, key: str, entry: LogEntry) -> None:
+    """Record what was just queued for a receiver about a group (with the outbox row)."""
+    await conn.execute(
+        "INSERT INTO fleet_nflog (receiver, group_key, firing, resolved, at)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (receiver, group_key) DO UPDATE SET"
+        " firing = excluded.firing, resolved = excluded.resolved, at = excluded.at",
+        [receiver, key, Jsonb(sorted(entry.firing)), Jsonb(sorted(entry.resolved)), entry.at],
+    )
+
+
+async def put_alerts(conn: Conn, views: Sequence[AlertView], now: datetime) -> None:
+    """Replace the fleet's published alerts with `views` (the decider's, this round)."""
+    await conn.execute("DELETE FROM fleet_alerts")
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO fleet_alerts (fingerprint, alert, silenced_by, inhibited_by, receivers,"
+            " updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    v.alert.fingerprint,
+                    Jsonb(alert_to_dict(v.alert)),
+                    Jsonb(list(v.silenced_by)),
+                    Jsonb(list(v.inhibited_by)),
+                    Jsonb(list(v.receivers)),
+                    now,
+                )
+                for v in views
+            ],
+        )
+
+
+async def list_alerts(conn: Conn) -> list[AlertView]:
+    """The fleet's firing alerts as the decider last published them, oldest first."""
+    cur = await conn.execute(
+        "SELECT alert, silenced_by, inhibited_by, receivers FROM fleet_alerts"
+        " ORDER BY alert->>'starts_at', fingerprint"
+    )
+    return [
+        AlertView(alert_from_dict(a), tuple(silenced), tuple(inhibited), tuple(receivers))
+        for a, silenced, inhibited, receivers in await cur.fetchall()
+    ]
+
+
 # -- the outbox ----------------------------------------------------------------------------------
 
 
@@ -413,12 +471,15 @@ async def mark_retry(
 
 
 async def prune(conn: Conn, outbox_before: datetime, history_before: datetime | None) -> int:
-    """Forget delivered or abandoned notifications older than `outbox_before`, and, with a
-    history retention, the fleet's history that ended before `history_before`."""
+    """Forget delivered or abandoned notifications and notification log entries older than
+    `outbox_before`, and, with a history retention, the fleet's history that ended before
+    `history_before`."""
     cur = await conn.execute(
         "DELETE FROM outbox WHERE sent_at < %(t)s OR failed_at < %(t)s", {"t": outbox_before}
     )
     n = cur.rowcount
+    cur = await conn.execute("DELETE FROM fleet_nflog WHERE at < %s", [outbox_before])
+    n += cur.rowcount
     if history_before is None:
         return n
     for sql in (

@@ -160,6 +160,27 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE silences ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
     ALTER TABLE silences ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
     """,
+    # 4: the decider's notification log (what each receiver was last told about each group, and
+    # when: the dedup and repeat_interval survive a failover), and the fleet's alerts as the
+    # decider last saw them, for every instance's /api/v1/alerts
+    """
+    CREATE TABLE fleet_nflog (
+        receiver text NOT NULL,
+        group_key text NOT NULL,
+        firing jsonb NOT NULL,
+        resolved jsonb NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (receiver, group_key)
+    );
+    CREATE TABLE fleet_alerts (
+        fingerprint text PRIMARY KEY,
+        alert jsonb NOT NULL,
+        silenced_by jsonb NOT NULL,
+        inhibited_by jsonb NOT NULL,
+        receivers jsonb NOT NULL,
+        updated_at timestamptz NOT NULL
+    );
+    """,
 )
 
 

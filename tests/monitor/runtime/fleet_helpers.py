@@ -80,7 +80,7 @@ web: {{listen: "127.0.0.1:{port or free_port()}"}}
 defaults: {{interval: 300ms, timeout: 250ms, failures_before_down: 2, successes_before_up: 1}}
 correlation: {{campaign_min_services: 2, quiet_period: 1s}}
 alerts:
-  route: {{receiver: hook, group_wait: 0s, routes: [{{receiver: hook, continue: true}}, {{receiver: oncall}}]}}
+  route: {{receiver: hook, group_wait: 0s, group_interval: 1s, routes: [{{receiver: hook, continue: true}}, {{receiver: oncall}}]}}
   receivers:
     - {{name: hook, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}
     - {{name: oncall, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}

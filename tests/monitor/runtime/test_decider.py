@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alerts.base import Alert
 from monitor import config
-from monitor.runtime.decider import unmuted
+from monitor.runtime.decider import views
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -25,7 +25,11 @@ def test_silenced_and_inhibited_fleet_alerts_are_held_back() -> None:
         Alert({**down, "service": "bank"}, {}, T0),
         Alert({"alertname": "incident_confirmed", "service": "bank", "vantage": "fleet"}, {}, T0),
     ]
-    assert [a.labels["service"] for a in unmuted(cfg, alerts, T0)] == ["bank", "bank"]
+    assert [a.labels["service"] for a in unmuted(cfg, alerts)] == ["bank", "bank"]
     wave = Alert({"alertname": "campaign_opened", "campaign": "c1", "vantage": "fleet"}, {}, T0)
-    left = unmuted(cfg, [*alerts, wave], T0)
+    left = unmuted(cfg, [*alerts, wave])
     assert [a.labels["alertname"] for a in left] == ["incident_confirmed", "campaign_opened"]
+
+
+def unmuted(cfg: config.Config, alerts: list[Alert]) -> list[Alert]:
+    return [v.alert for v in views(cfg, alerts, T0) if v.state == "active"]

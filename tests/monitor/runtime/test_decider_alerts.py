@@ -27,7 +27,7 @@ def fleet_config(dsn: str, hook: Hook, tmp: Path, route: str = "") -> Config:
 storage: {{path: ./kyiv.db, url: "{dsn}"}}
 fleet: {{quorum: 2, spool_path: ./kyiv.spool, stale_after: 30s}}
 alerts:
-  route: {{receiver: hook, group_wait: 0s{route}}}
+  route: {{receiver: hook, group_wait: 0s, group_interval: 0s{route}}}
   receivers:
     - {{name: hook, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}
     - {{name: quiet, kind: webhook, url: "http://127.0.0.1:{hook.port}/", send_resolved: false}}
