@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +12,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from alerts.dispatcher import AlertView, Dispatcher
 from alerts.matchers import MatcherModel
 from alerts.webhook import alert_json
+
+# where /api/v1/alerts reads from instead of the dispatcher (a fleet's shared alerts); raises
+# ConnectionError when that source is unreachable
+AlertReader = Callable[[], Awaitable[list[AlertView]]]
 
 
 class SilenceBody(BaseModel):
@@ -50,8 +55,9 @@ def _view(v: AlertView) -> dict[str, Any]:
     return out
 
 
-def silence_routes(dispatcher: Dispatcher) -> list[web.RouteDef]:
-    """POST/GET /api/v1/silences, DELETE /api/v1/silences/{id}, GET /api/v1/alerts."""
+def silence_routes(dispatcher: Dispatcher, read: AlertReader | None = None) -> list[web.RouteDef]:
+    """POST/GET /api/v1/silences, DELETE /api/v1/silences/{id}, GET /api/v1/alerts (from `read`
+    when given, else the dispatcher's)."""
 
     async def create(request: web.Request) -> web.Response:
         try:
@@ -91,7 +97,12 @@ def silence_routes(dispatcher: Dispatcher) -> list[web.RouteDef]:
         return web.json_response({})
 
     async def alerts(request: web.Request) -> web.Response:
-        return web.json_response([_view(v) for v in dispatcher.alert_views()])
+        if read is None:
+            return web.json_response([_view(v) for v in dispatcher.alert_views()])
+        try:
+            return web.json_response([_view(v) for v in await read()])
+        except ConnectionError as exc:
+            return _problem(503, str(exc))
 
     return [
         web.post("/api/v1/silences", create),

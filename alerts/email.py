@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal
@@ -48,6 +49,16 @@ def html_body(n: Notification) -> str:
     return f"<html><body><h3>{html_text(title(n))}</h3><ul>{items}</ul>{link}</body></html>"
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def message_id(n: Notification) -> str:
+    """Derived from the notification's id, so a re-send of it (a fleet decider's failover) is
+    the same message to mail clients and archives, which drop the copy."""
+    return f"<{_digest(n.id)}@outwatch>" if n.id else make_msgid(domain="outwatch")
+
+
 def build(spec: EmailReceiver, n: Notification) -> EmailMessage:
     """The message, ready to send."""
     msg = EmailMessage()
@@ -57,7 +68,12 @@ def build(spec: EmailReceiver, n: Notification) -> EmailMessage:
     msg["From"] = spec.sender
     msg["To"] = ", ".join(spec.to)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="outwatch")
+    msg["Message-ID"] = message_id(n)
+    # every mail about one group answers one thread root that is no real message (as
+    # Alertmanager's email threading does): mail clients thread a group's notifications
+    root = f"<group-{_digest(n.group_key)}@outwatch>"
+    msg["References"] = root
+    msg["In-Reply-To"] = root
     msg.set_content(plain(n, limit=200))
     msg.add_alternative(html_body(n), subtype="html")
     return msg

@@ -23,6 +23,10 @@ from alerts.base import (
 ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager puts in endsAt while an alert fires
 SIGNATURE_HEADER = "X-Outwatch-Signature"
 ID_HEADER = "X-Outwatch-Notification-Id"
+# the notification's id again, under the name receivers that deduplicate look for (the IETF
+# httpapi Idempotency-Key draft, Stripe and others): a re-send of the same notification, as after
+# a fleet decider's failover, carries the same key
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class WebhookReceiver(ReceiverSpec):
@@ -75,6 +79,9 @@ def payload(n: Notification, max_alerts: int = 0) -> dict[str, Any]:
         "commonAnnotations": _common([dict(a.annotations) for a in alerts]),
         "externalURL": n.external_url,
         "alerts": [alert_json(a) for a in shown],
+        # not in Alertmanager's payload (receivers ignore unknown keys): the same as the
+        # Idempotency-Key header, for receivers that only see the body
+        "idempotencyKey": n.id,
     }
 
 
@@ -86,7 +93,8 @@ def sign(secret: bytes, body: bytes) -> str:
 async def send(spec: WebhookReceiver, notification: Notification, ctx: ReceiverContext) -> None:
     """Deliver one notification."""
     body = json.dumps(payload(notification, spec.max_alerts), ensure_ascii=False).encode()
-    headers = {**spec.headers, "Content-Type": "application/json", ID_HEADER: notification.id}
+    ids = {ID_HEADER: notification.id, IDEMPOTENCY_HEADER: notification.id}
+    headers = {**spec.headers, "Content-Type": "application/json", **ids}
     if spec.secret is not None:
         headers[SIGNATURE_HEADER] = sign(spec.secret.get_secret_value().encode(), body)
     async with ctx.session.post(spec.url.get_secret_value(), data=body, headers=headers) as resp:

@@ -189,7 +189,8 @@ class Daemon:
     async def _start_web(self) -> None:
         routes = [
             *self.ingest_endpoint.routes(),
-            *silence_routes(self.dispatcher),
+            # in a fleet the decider's alerts, shared through the database, on every instance
+            *silence_routes(self.dispatcher, self.fleet.alerts if self.fleet is not None else None),
             *(fleet_routes(self.fleet.read) if self.fleet is not None else []),
         ]
         ondemand = OnDemand(

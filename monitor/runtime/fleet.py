@@ -8,11 +8,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from alerts.dispatcher import Dispatcher
+from alerts.dispatcher import AlertView, Dispatcher
 from alerts.silences import Silence
 from monitor.config import Config
 from monitor.core.alertrules import CertFacts, SourceFacts
@@ -30,6 +30,7 @@ log = logging.getLogger("outwatch.fleet")
 SYNC_EVERY = 1.0
 SYNC_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
+T = TypeVar("T")
 
 
 class Fleet:
@@ -177,10 +178,18 @@ class Fleet:
 
     async def read(self, what: str, **filters: Any) -> list[dict[str, Any]]:
         """The fleet view for the API; ConnectionError when the database is unreachable."""
+        return await self._query(_READS[what], **filters)
+
+    async def alerts(self) -> list[AlertView]:
+        """The fleet's firing alerts as the decider last published them, with what mutes each;
+        ConnectionError when the database is unreachable."""
+        return await self._query(q.list_alerts)
+
+    async def _query(self, fn: Callable[..., Coroutine[Any, Any, T]], **filters: Any) -> T:
         try:
             if self._reader is None or self._reader.closed or self._reader.broken:
                 self._reader = await pg.connect(self.url, f"{self.instance} reader")
-            return await self.calls.within(_READS[what](self._reader, **filters), READ_TIMEOUT)
+            return await self.calls.within(fn(self._reader, **filters), READ_TIMEOUT)
         except pg.DB_ERRORS as exc:
             if self._reader is not None:
                 await close_quietly(self._reader)
