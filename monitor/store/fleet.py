@@ -426,13 +426,23 @@ async def enqueue(
     conn: Conn, key: str, receiver: str, payload: Mapping[str, Any], now: datetime
 ) -> bool:
     """Queue one notification under a key that names what it is about: the same key twice
-    (a new decider re-deciding) is queued once. True if it was new."""
+    (a new decider re-deciding) is queued once. A new one supersedes the receiver's undelivered
+    ones about the same group (each tells the group's whole state: a firing one retried after
+    the resolved one must not undo it). True if it was new."""
     cur = await conn.execute(
         "INSERT INTO outbox (key, receiver, payload, created_at, next_at)"
         " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
         [key, receiver, Jsonb(dict(payload)), now, now],
     )
-    return cur.rowcount == 1
+    if cur.rowcount != 1:
+        return False
+    await conn.execute(
+        "UPDATE outbox SET failed_at = %s, error = 'superseded by a newer notification'"
+        " WHERE sent_at IS NULL AND failed_at IS NULL AND receiver = %s"
+        " AND payload->>'group_key' = %s AND key <> %s",
+        [now, receiver, payload.get("group_key"), key],
+    )
+    return True
 
 
 async def claim(conn: Conn, now: datetime, limit: int = 20) -> list[dict[str, Any]]:

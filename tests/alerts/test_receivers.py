@@ -7,6 +7,7 @@ import email
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from email.message import Message
 from typing import Any
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 from alerts.base import Alert, DeliveryError, Notification, ReceiverContext
 from alerts.config import AlertsConfig
 from alerts.delivery import attempt
+from alerts.email import build, message_id
 from tests.alerts.conftest import T0, Recorder
 from tests.conftest import free_port
 
@@ -58,7 +60,10 @@ async def test_webhook_signs_the_body(recorder: Recorder, ctx: ReceiverContext) 
     expected = hmac.new(b"s3cret", hit.body, hashlib.sha256).hexdigest()
     assert hit.headers["X-Outwatch-Signature"] == f"sha256={expected}"
     assert hit.headers["X-Team"] == "soc"
+    # the notification's id as its idempotency key, in a header and in the body
+    assert hit.headers["Idempotency-Key"] == hit.headers["X-Outwatch-Notification-Id"] == "n1"
     body = hit.json()
+    assert body["idempotencyKey"] == "n1"
     assert body["groupKey"] == '{}:{service="bank"}' and body["truncatedAlerts"] == 0
     assert body["alerts"][0]["annotations"]["summary"] == HOSTILE  # JSON carries it verbatim
 
@@ -177,6 +182,12 @@ async def test_email_has_both_parts_escaped(ctx: ReceiverContext) -> None:
     assert HOSTILE[:60] in parts["text/plain"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in parts["text/html"]
     assert "<script>" not in parts["text/html"]
+    # a re-send of the notification is the same message; the group's mails make one thread
+    again = build(spec, notification())
+    assert msg["Message-ID"] == again["Message-ID"] == message_id(notification())
+    other = build(spec, replace(notification(), id="n2"))
+    assert other["Message-ID"] != msg["Message-ID"]
+    assert msg["References"] == msg["In-Reply-To"] == other["References"]
 
 
 async def test_email_refused_connection_is_retryable(ctx: ReceiverContext) -> None:
