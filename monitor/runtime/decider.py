@@ -172,6 +172,8 @@ class Decider:
         self._firing = Firing.restore(memory.get("firing"))
         self._groups = groups.restore(memory.get("groups"), self._routes)
         self._log = await q.load_nflog(self._lock)
+        if "firing" in memory and "groups" not in memory:
+            await self._adopt(self._lock)
         self._published = ""
         self._fleet = dec
         self.is_decider = True
@@ -179,6 +181,21 @@ class Decider:
             "this instance is now the fleet's decider (%d open incidents)",
             len(dec.correlator.incidents()),
         )
+
+    async def _adopt(self, conn: q.Conn) -> None:
+        """Memory left by a decider before the groups were kept (schema 3) lists the alerts it
+        had told as they began: they join their groups as told now, not paged again."""
+        now = self.clock.now()
+        at = now.timestamp()
+        for a in self._firing.alerts.values():
+            groups.place(self._groups, self._routes, a, at, group_campaigns=False)
+        for g in self._groups.values():
+            receiver = self.cfg.alerts.receiver(g.route.receiver)
+            g.next_flush = at + groups.timings(g.route, receiver)[0]
+            if receiver is not None:
+                entry = LogEntry(frozenset(g.alerts), frozenset(), now)
+                await q.put_nflog(conn, receiver.name, g.key, entry)
+                self._log[(receiver.name, g.key)] = entry
 
     def stop_deciding(self, why: str) -> None:
         """Give the role up now (closing the session frees the lock for another instance)."""

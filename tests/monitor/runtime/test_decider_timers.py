@@ -192,3 +192,29 @@ async def test_a_resend_after_failover_carries_the_same_idempotency_key(
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute("SELECT key, sent_at IS NOT NULL FROM outbox").fetchall()
     assert rows == [(h1[IDEMPOTENCY], True)]
+
+
+async def test_alerts_told_before_the_groups_were_kept_are_not_paged_again(
+    pg_dsn: str, hook: Recorder, tmp_path: Path
+) -> None:
+    t0 = datetime.now(UTC)
+    await source_down(pg_dsn, t0)
+    cfg = fleet_config(pg_dsn, hook.port, tmp_path, "group_wait: 0s, group_interval: 10s")
+    clock = FakeClock(t0)
+    first = decider(cfg, clock, pg_dsn, "kyiv-0")
+    try:
+        await round_at(first, clock, t0)
+    finally:
+        await first.close()
+    assert len(hook.hits) == 1
+    # what a decider of schema 3 left: the firing alerts it told, no groups, no log
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE fleet_memory SET value = value - 'groups'")
+        conn.execute("DELETE FROM fleet_nflog")
+    second = decider(cfg, clock, pg_dsn, "kyiv-1")
+    try:
+        for s in (1, 11, 21):
+            await round_at(second, clock, t0 + timedelta(seconds=s))
+    finally:
+        await second.close()
+    assert len(hook.hits) == 1
