@@ -228,7 +228,7 @@ class Api:
         snap = self.snapshot()
         now = snap.now
         outages = await self.api_outages(None, 1000)
-        svcs = services(snap)
+        svcs = await self.api_services()  # in a fleet, with the fleet's status per service
         spans = await self._data_spans(snap)
         for s in svcs:
             s["availability"] = {
