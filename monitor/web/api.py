@@ -14,7 +14,13 @@ from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.web.base import Snapshot
 from monitor.web.families import families
-from monitor.web.fleet import FleetReader, fleet_families, with_fleet_status
+from monitor.web.fleet import (
+    FleetReader,
+    fleet_campaign,
+    fleet_families,
+    fleet_incident,
+    with_fleet_status,
+)
 from monitor.web.metrics import CheckLines, render
 from monitor.web.pages import (
     CampaignView,
@@ -143,7 +149,10 @@ class Api:
 
     async def incident_page(self, incident_id: str) -> str | None:
         """The incident's HTML page, or None when there is no such incident."""
-        row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
+        # in a fleet the lists link the fleet's incidents: a local one of the same id is not it
+        row = await fleet_incident(self.fleet, incident_id)
+        if row is None:
+            row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
         if row is None:
             return None
         return render_incident_page(await self._incident_view(row, self.snapshot(), True))
@@ -174,6 +183,10 @@ class Api:
             return results, outages
 
         results, outages = await self.db.run(read)
+        if full and campaign and self.fleet is not None:
+            found = await fleet_campaign(self.fleet, str(campaign))
+            if found is not None:
+                members[:] = [i for i in found[1] if i.get("id") != row.get("id")]
         return IncidentView(
             vantage=snap.vantage,
             generated_at=now,
@@ -194,7 +207,8 @@ class Api:
             members = incident_store.incidents_by_id(db, (c or {}).get("incidents", []))
             return c, members
 
-        campaign, members = await self.db.run(read)
+        found = await fleet_campaign(self.fleet, campaign_id)
+        campaign, members = found if found is not None else await self.db.run(read)
         if campaign is None:
             return None
         keys = dict.fromkeys(k for m in members for k in (m.get("announcements") or {}))

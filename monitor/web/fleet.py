@@ -167,6 +167,34 @@ async def with_fleet_status(read: FleetReader, rows: list[dict[str, Any]]) -> No
         row["fleet"] = None if found is None else {"status": found["status"], **found["vantages"]}
 
 
+async def fleet_incident(read: FleetReader | None, incident_id: str) -> dict[str, Any] | None:
+    """The fleet's incident of that id (None: not in the fleet, or the database unreachable)."""
+    if read is None:
+        return None
+    try:
+        return next(iter(await read("incidents", incident=incident_id)), None)
+    except ConnectionError:
+        return None
+
+
+async def fleet_campaign(
+    read: FleetReader | None, campaign_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The fleet's campaign of that id with its member incidents (None: not in the fleet, or
+    the database unreachable)."""
+    if read is None:
+        return None
+    try:
+        # campaigns are few (one per wave): the open and recent ones are all read
+        found = [c for c in await read("campaigns") if c.get("id") == campaign_id]
+        if not found:
+            return None
+        members = [await read("incidents", incident=str(i)) for i in found[0].get("incidents", [])]
+    except ConnectionError:
+        return None
+    return found[0], [row for rows in members for row in rows]
+
+
 def fleet_routes(read: FleetReader) -> list[web.RouteDef]:
     """GET /api/v1/fleet/services|incidents|campaigns and the /fleet page, read from the shared
     database by whichever instance is asked."""
