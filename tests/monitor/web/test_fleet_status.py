@@ -38,19 +38,23 @@ class Trio:
         return next((v, d) for v, d in self.daemons.items() if not _decides(d))
 
     async def get(self, d: Daemon, path: str) -> str:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.get(f"http://127.0.0.1:{d.listen_port}{path}") as r,
-        ):
-            assert r.status == 200, (path, r.status)
-            return await r.text()
+        return await _get(d, path)
 
     async def api(self, d: Daemon, what: str) -> Any:
-        return json.loads(await self.get(d, f"/api/v1/{what}"))
+        return json.loads(await _get(d, f"/api/v1/{what}"))
 
     async def fleet_of(self, d: Daemon, service: str) -> dict[str, Any]:
         rows = (await self.api(d, "services"))["services"]
         return next(r for r in rows if r["name"] == service)["fleet"] or {}
+
+
+async def _get(d: Daemon, path: str) -> str:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{d.listen_port}{path}") as r,
+    ):
+        assert r.status == 200, (path, r.status)
+        return await r.text()
 
 
 def _decides(d: Daemon) -> bool:
@@ -160,3 +164,30 @@ async def test_a_non_decider_shows_the_fleet_status_with_the_vantages(trio: Trio
         assert f"{inc_id} · {service}" in inc_page, inc_page[:400]
     wave_page = await trio.get(reader, f"/campaigns/{wave['id']}")
     assert bank_id in wave_page and gov_id in wave_page
+
+
+async def test_an_instance_cut_off_says_the_fleet_status_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    target, canary, hook = Target(free_port()), Target(free_port()), Hook()
+    for t in (target, canary):
+        await t.start()
+    nowhere = f"postgresql://outwatch@127.0.0.1:{free_port()}/outwatch"  # nothing listens
+    targets = dict.fromkeys(SERVICES, target)
+    d = await start_daemon(tmp_path, config_text("kyiv", 0, 1, nowhere, hook, targets, canary), "k")
+    try:
+
+        async def probed() -> bool:
+            rows = json.loads(await _get(d, "/api/v1/services"))["services"]
+            return all(r["status"] == "up" and r["fleet"] is None for r in rows)
+
+        await wait_for(probed, 15, "the cut-off instance never probed its services up")
+        page = await _get(d, "/")
+        assert "Fleet status unavailable" in page and "statuses below are <bdi>kyiv</bdi>" in page
+        assert page.count("No fleet status yet") == len(SERVICES)
+        assert page.count("badge s-up") >= len(SERVICES)  # its own view, not unknown
+    finally:
+        await d.stop(grace=1.0)
+        for t in (target, canary):
+            await t.stop()
