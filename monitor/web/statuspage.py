@@ -253,7 +253,7 @@ def _fleet(svc: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) else None
 
 
-def shown_status(svc: Mapping[str, Any]) -> str:
+def _shown_status(svc: Mapping[str, Any]) -> str:
     """The status a service is shown with: the fleet's when there is one, else this instance's."""
     fleet = _fleet(svc)
     return _status(fleet.get("status") if fleet is not None else svc.get("status"))
@@ -263,7 +263,7 @@ def _names(value: Any) -> list[str]:
     return [_clean(n, 60) for n in _list(value)[:50]]
 
 
-def fleet_words(fleet: Mapping[str, Any]) -> str:
+def _fleet_words(fleet: Mapping[str, Any]) -> str:
     """Which vantages see what, in words: `down from lviv; up from kyiv, odesa` (escaped)."""
     parts = []
     for view in VANTAGE_VIEWS:
@@ -294,14 +294,14 @@ def _fleet_block(svc: Mapping[str, Any], vantage: str) -> str:
         return f'<div class="fleet muted">No fleet status yet · {mine}</div>'
     status = _status(fleet.get("status"))
     return (
-        f'<div class="fleet"><strong>{STATUS_LABEL[status]}</strong> — {fleet_words(fleet)}</div>'
+        f'<div class="fleet"><strong>{STATUS_LABEL[status]}</strong> — {_fleet_words(fleet)}</div>'
         f'{_vantage_dots(fleet)}<div class="muted">{mine}</div>'
     )
 
 
 def _service(svc: Mapping[str, Any], now: datetime, vantage: str = "") -> str:
     in_fleet = "fleet" in svc
-    status = shown_status(svc)
+    status = _shown_status(svc)
     avail = _map(svc.get("availability"))
     name = svc.get("name")
     title = svc.get("title") or name
@@ -374,7 +374,7 @@ def _services(services: Sequence[Mapping[str, Any]], now: datetime, vantage: str
 def _summary(services: Sequence[Mapping[str, Any]]) -> str:
     counts: dict[str, int] = dict.fromkeys(SERVICE_STATUSES, 0)
     for svc in services:
-        counts[shown_status(svc)] += 1
+        counts[_shown_status(svc)] += 1
     shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in SERVICE_STATUSES if counts[s]]
     return ", ".join(shown) or "no services"
 
