@@ -68,7 +68,7 @@ def test_fleet_incidents_status_and_campaigns(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("fleet state from 127.0.0.1:") and out[0].endswith("· 2 incidents")
     assert out[2].startswith(f"{BANK.id}  bank  open  observed  2022-02-15T13:00:00+00:00 → now")
-    assert out[2].endswith("campaign CMP-20220215-01")
+    assert out[2].endswith("down from kyiv, lviv; up from odesa · campaign CMP-20220215-01")
 
     assert main(["status", "-c", cfg]) == 0
     out = capsys.readouterr().out.splitlines()
