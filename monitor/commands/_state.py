@@ -59,8 +59,14 @@ class Source:
             raise Unavailable(
                 f"fleet database {where} has no outwatch tables yet (no instance has started on it)"
             ) from None
-        except pg.DB_ERRORS as exc:
+        except TimeoutError:
+            raise Unavailable(
+                f"fleet database {where} unreachable: no answer in {READ_TIMEOUT:g}s"
+            ) from None
+        except (psycopg.OperationalError, OSError) as exc:
             raise Unavailable(f"fleet database {where} unreachable: {pg.describe(exc)}") from None
+        except pg.DB_ERRORS as exc:  # reached, but it refused the read (rights, schema)
+            raise Unavailable(f"fleet database {where}: {pg.describe(exc)}") from None
 
     def _local(self, what: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         path = Path(self.cfg.storage.path)  # as the daemon opens it

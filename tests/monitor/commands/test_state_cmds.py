@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -109,6 +110,19 @@ def test_unreachable_database_is_one_line_and_exit_1(
         assert out == "" and len(err.splitlines()) == 1, err
         assert err.startswith("outwatch: fleet database 127.0.0.1:") and "unreachable" in err
         assert "s3cret" not in err and "Traceback" not in err
+
+
+def test_a_silent_server_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a loopback listener that accepts and never answers: a hung database, not a refused one
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        assert (
+            main(["incidents", "-c", _config(tmp_path, f"postgresql://u@127.0.0.1:{port}/x")]) == 1
+        )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unreachable" in err and "Traceback" not in err
 
 
 def test_database_without_tables_says_so(
