@@ -670,7 +670,7 @@ ol.notices{list-style:none;margin:0;padding:0}
 .evidence dt{font-weight:600;margin-top:8px}.evidence dd{margin:2px 0 0}
 .members li{margin:4px 0}
 q{quotes:"«" "»"}
-.fleet{margin-top:4px;font-size:.9em}
+.fleet{margin-top:4px;font-size:.9em}.fleet-note{margin:4px 0}
 .vantages{display:flex;flex-wrap:wrap;gap:2px 10px;margin:4px 0;font-size:.85em}
 .v .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:4px;background:var(--unk)}
 .v-down .dot{background:var(--down)}.v-degraded .dot{background:var(--deg)}.v-up .dot{background:var(--up)}
