@@ -16,6 +16,7 @@ from monitor.web.base import Snapshot
 from monitor.web.families import families
 from monitor.web.fleet import (
     FleetReader,
+    fail_fast,
     fleet_campaign,
     fleet_families,
     fleet_incident,
@@ -57,7 +58,7 @@ class Api:
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
         # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
-        self.fleet = fleet
+        self.fleet = fail_fast(fleet)  # a page reads several times: one timeout, not several
 
     async def metrics_text(self) -> bytes:
         """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
