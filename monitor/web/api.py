@@ -14,7 +14,14 @@ from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.web.base import Snapshot
 from monitor.web.families import families
-from monitor.web.fleet import FleetReader, fleet_families, with_fleet_status
+from monitor.web.fleet import (
+    FleetReader,
+    fail_fast,
+    fleet_campaign,
+    fleet_families,
+    fleet_incident,
+    with_fleet_status,
+)
 from monitor.web.metrics import CheckLines, render
 from monitor.web.pages import (
     CampaignView,
@@ -51,7 +58,7 @@ class Api:
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
         # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
-        self.fleet = fleet
+        self.fleet = fail_fast(fleet)  # a page reads several times: one timeout, not several
 
     async def metrics_text(self) -> bytes:
         """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
@@ -143,7 +150,10 @@ class Api:
 
     async def incident_page(self, incident_id: str) -> str | None:
         """The incident's HTML page, or None when there is no such incident."""
-        row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
+        # in a fleet the lists link the fleet's incidents: a local one of the same id is not it
+        row = await fleet_incident(self.fleet, incident_id)
+        if row is None:
+            row = await self.db.run(lambda db: incident_store.get_incident(db, incident_id))
         if row is None:
             return None
         return render_incident_page(await self._incident_view(row, self.snapshot(), True))
@@ -174,6 +184,10 @@ class Api:
             return results, outages
 
         results, outages = await self.db.run(read)
+        if full and campaign and self.fleet is not None:
+            found = await fleet_campaign(self.fleet, str(campaign))
+            if found is not None:
+                members[:] = [i for i in found[1] if i.get("id") != row.get("id")]
         return IncidentView(
             vantage=snap.vantage,
             generated_at=now,
@@ -194,7 +208,8 @@ class Api:
             members = incident_store.incidents_by_id(db, (c or {}).get("incidents", []))
             return c, members
 
-        campaign, members = await self.db.run(read)
+        found = await fleet_campaign(self.fleet, campaign_id)
+        campaign, members = found if found is not None else await self.db.run(read)
         if campaign is None:
             return None
         keys = dict.fromkeys(k for m in members for k in (m.get("announcements") or {}))
@@ -228,7 +243,7 @@ class Api:
         snap = self.snapshot()
         now = snap.now
         outages = await self.api_outages(None, 1000)
-        svcs = services(snap)
+        svcs = await self.api_services()  # in a fleet, with the fleet's status per service
         spans = await self._data_spans(snap)
         for s in svcs:
             s["availability"] = {

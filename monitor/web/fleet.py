@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -17,6 +18,45 @@ from monitor.web.statuspage import CONTENT_SECURITY_POLICY, CSS, STATUS_LABEL, S
 # a read of the shared database: the name of a query (services, incidents, campaigns) and its
 # filters as keywords; raises ConnectionError when the database is unreachable
 FleetReader = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+# after the shared database failed to answer, reads fail at once for this long: a page makes
+# several reads, and each would otherwise wait out its own timeout on a hung link
+FAIL_FAST_SECONDS = 5.0
+
+
+class FailFast:
+    """A FleetReader that, once a read found the database unreachable, answers ConnectionError
+    at once for FAIL_FAST_SECONDS: one slow attempt per pause, not one per read."""
+
+    def __init__(
+        self,
+        read: FleetReader,
+        pause: float = FAIL_FAST_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.read = read
+        self.pause = pause
+        self.clock = clock
+        self._until = float("-inf")
+        self._why = ""
+
+    async def __call__(self, what: str, **filters: Any) -> list[dict[str, Any]]:
+        """The read, or at once the last failure while the pause lasts."""
+        if self.clock() < self._until:
+            raise ConnectionError(self._why)
+        try:
+            return await self.read(what, **filters)
+        except ConnectionError as exc:
+            self._until, self._why = self.clock() + self.pause, str(exc)
+            raise
+
+
+def fail_fast(read: FleetReader | None) -> FleetReader | None:
+    """`read` behind a FailFast (None stays None: a single instance)."""
+    if read is None or isinstance(read, FailFast):
+        return read
+    return FailFast(read)
 
 
 def fleet_families(s: Snapshot) -> Iterator[Metric]:
@@ -167,9 +207,38 @@ async def with_fleet_status(read: FleetReader, rows: list[dict[str, Any]]) -> No
         row["fleet"] = None if found is None else {"status": found["status"], **found["vantages"]}
 
 
+async def fleet_incident(read: FleetReader | None, incident_id: str) -> dict[str, Any] | None:
+    """The fleet's incident of that id (None: not in the fleet, or the database unreachable)."""
+    if read is None:
+        return None
+    try:
+        return next(iter(await read("incidents", incident=incident_id)), None)
+    except ConnectionError:
+        return None
+
+
+async def fleet_campaign(
+    read: FleetReader | None, campaign_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The fleet's campaign of that id with its member incidents (None: not in the fleet, or
+    the database unreachable)."""
+    if read is None:
+        return None
+    try:
+        # campaigns are few (one per wave): the open and recent ones are all read
+        found = [c for c in await read("campaigns") if c.get("id") == campaign_id]
+        if not found:
+            return None
+        members = [await read("incidents", incident=str(i)) for i in found[0].get("incidents", [])]
+    except ConnectionError:
+        return None
+    return found[0], [row for rows in members for row in rows]
+
+
 def fleet_routes(read: FleetReader) -> list[web.RouteDef]:
     """GET /api/v1/fleet/services|incidents|campaigns and the /fleet page, read from the shared
     database by whichever instance is asked."""
+    read = FailFast(read)  # the page reads three times: one timeout on a hung link, not three
 
     def handler(what: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:

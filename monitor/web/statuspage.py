@@ -242,8 +242,66 @@ def _check_row(check: Mapping[str, Any]) -> str:
     )
 
 
-def _service(svc: Mapping[str, Any], now: datetime) -> str:
-    status = _status(svc.get("status"))
+# how a vantage sees a service in the fleet's breakdown, worst first; `absent` is a vantage that
+# is offline (its canaries fail) or silent, counted neither up nor down
+VANTAGE_VIEWS = ("down", "degraded", "up", "unknown", "absent")
+
+
+def _fleet(svc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The fleet's verdict on a service (status and vantages per view), or None without one."""
+    found = svc.get("fleet")
+    return found if isinstance(found, Mapping) else None
+
+
+def _shown_status(svc: Mapping[str, Any]) -> str:
+    """The status a service is shown with: the fleet's when there is one, else this instance's."""
+    fleet = _fleet(svc)
+    return _status(fleet.get("status") if fleet is not None else svc.get("status"))
+
+
+def _names(value: Any) -> list[str]:
+    return [_clean(n, 60) for n in _list(value)[:50]]
+
+
+def _fleet_words(fleet: Mapping[str, Any]) -> str:
+    """Which vantages see what, in words: `down from lviv; up from kyiv, odesa` (escaped)."""
+    parts = []
+    for view in VANTAGE_VIEWS:
+        names = _names(fleet.get(view))
+        if names:
+            how = "absent (offline or silent)" if view == "absent" else f"{view} from"
+            parts.append(f"{how} {', '.join(_text(n, 60) for n in names)}")
+    return "; ".join(parts) or "no vantage reports it yet"
+
+
+def _vantage_dots(fleet: Mapping[str, Any]) -> str:
+    """One dot per vantage, coloured by how it sees the service, with its name."""
+    dots = [
+        f'<li class="v v-{view}" title="{_attr(name, 60)}: {view}">'
+        f'<i class="dot" aria-hidden="true"></i>{_text(name, 60)}</li>'
+        for view in VANTAGE_VIEWS
+        for name in _names(fleet.get(view))
+    ]
+    return f'<ul class="vantages" aria-label="vantages">{"".join(dots)}</ul>' if dots else ""
+
+
+def _fleet_block(svc: Mapping[str, Any], vantage: str) -> str:
+    """The fleet's verdict with the per-vantage breakdown, and this vantage's own view below."""
+    fleet = _fleet(svc)
+    own = _status(svc.get("status"))
+    mine = f"from {_text(vantage, 60)} (this instance): {STATUS_LABEL[own].lower()}"
+    if fleet is None:
+        return f'<div class="fleet muted">No fleet status yet · {mine}</div>'
+    status = _status(fleet.get("status"))
+    return (
+        f'<div class="fleet"><strong>{STATUS_LABEL[status]}</strong> — {_fleet_words(fleet)}</div>'
+        f'{_vantage_dots(fleet)}<div class="muted">{mine}</div>'
+    )
+
+
+def _service(svc: Mapping[str, Any], now: datetime, vantage: str = "") -> str:
+    in_fleet = "fleet" in svc
+    status = _shown_status(svc)
     avail = _map(svc.get("availability"))
     name = svc.get("name")
     title = svc.get("title") or name
@@ -257,6 +315,8 @@ def _service(svc: Mapping[str, Any], now: datetime) -> str:
             + (f"<br>Failures: {sig}" if sig else "")
             + "</div>"
         )
+    # in a fleet the bar, availability, outage and checks are this vantage's own probes
+    where = f" · from {_text(vantage, 60)}" if in_fleet else ""
     checks = [_map(c) for c in _list(svc.get("checks"))]
     details = ""
     if checks:
@@ -268,9 +328,10 @@ def _service(svc: Mapping[str, Any], now: datetime) -> str:
     return (
         f'<li class="svc s-{status}" id="svc-{_attr(name, 60)}">'
         f'<div class="svc-head"><span class="svc-title">{_text(title)}</span>{_badge(status)}</div>'
+        f"{_fleet_block(svc, vantage) if in_fleet else ''}"
         f"{_bar(_list(svc.get('bar')), now)}"
         f'<div class="muted">{_text(name)} · 24h {_percent(avail.get("24h"))}'
-        f" · 7d {_percent(avail.get('7d'))}</div>"
+        f" · 7d {_percent(avail.get('7d'))}{where}</div>"
         f"{since}{details}</li>"
     )
 
@@ -296,7 +357,7 @@ def _bar(buckets: list[Any], now: datetime) -> str:
     )
 
 
-def _services(services: Sequence[Mapping[str, Any]], now: datetime) -> str:
+def _services(services: Sequence[Mapping[str, Any]], now: datetime, vantage: str = "") -> str:
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for svc in services:
         groups.setdefault(str(svc.get("group") or "other"), []).append(svc)
@@ -304,7 +365,7 @@ def _services(services: Sequence[Mapping[str, Any]], now: datetime) -> str:
         return '<section><h2>Services</h2><p class="muted">No services configured.</p></section>'
     parts = ['<section aria-labelledby="h-services"><h2 id="h-services">Services</h2>']
     for group, members in groups.items():
-        items = "".join(_service(s, now) for s in members)
+        items = "".join(_service(s, now, vantage) for s in members)
         parts.append(f'<h3>{_text(group)}</h3><ul class="services">{items}</ul>')
     parts.append("</section>")
     return "".join(parts)
@@ -313,7 +374,7 @@ def _services(services: Sequence[Mapping[str, Any]], now: datetime) -> str:
 def _summary(services: Sequence[Mapping[str, Any]]) -> str:
     counts: dict[str, int] = dict.fromkeys(SERVICE_STATUSES, 0)
     for svc in services:
-        counts[_status(svc.get("status"))] += 1
+        counts[_shown_status(svc)] += 1
     shown = [f"{counts[s]} {STATUS_LABEL[s].lower()}" for s in SERVICE_STATUSES if counts[s]]
     return ", ".join(shown) or "no services"
 
@@ -475,6 +536,22 @@ def _offline(vantage: str) -> str:
     )
 
 
+def _fleet_note(services: Sequence[Mapping[str, Any]], vantage: str) -> str:
+    """In a fleet: whose view the page shows, or that the fleet's is unavailable."""
+    if not any("fleet" in s for s in services):
+        return ""  # a single instance
+    if not any(_fleet(s) is not None for s in services):
+        return (
+            '<div class="banner offline" role="status"><strong>Fleet status unavailable</strong>: '
+            "the shared database is unreachable or no decider has judged yet; statuses below are "
+            f"{_text(vantage, 60)}'s own.</div>"
+        )
+    return (
+        '<p class="muted fleet-note">Fleet view: each status is the fleet\'s, from every vantage'
+        f" (dots); bars, outages and checks are {_text(vantage, 60)}'s own probes.</p>"
+    )
+
+
 def page(
     title: str, vantage: str, now: datetime, body: str, summary: str = "", refresh: int = 0
 ) -> str:
@@ -507,10 +584,11 @@ def render_status_page(view: StatusView) -> str:
     summary = _summary(services)
     refresh = max(5, int(view.refresh_seconds))
     body = (
+        f"{_fleet_note(services, view.vantage)}"
         f"{_offline(view.vantage) if view.vantage_offline else ''}"
         f"{_campaigns(view.campaigns, titles, now)}"
         f"{_incidents(view.incidents, titles, now, view.thumbnails)}"
-        f"{_services(services, now)}{_announcements(view.announcements, now)}"
+        f"{_services(services, now, view.vantage)}{_announcements(view.announcements, now)}"
     )
     title = f"outwatch · {_clean(view.vantage, 60)} · {summary}"
     return page(title, view.vantage, now, body, summary, refresh)
@@ -592,6 +670,11 @@ ol.notices{list-style:none;margin:0;padding:0}
 .evidence dt{font-weight:600;margin-top:8px}.evidence dd{margin:2px 0 0}
 .members li{margin:4px 0}
 q{quotes:"«" "»"}
+.fleet{margin-top:4px;font-size:.9em}.fleet-note{margin:4px 0}
+.vantages{display:flex;flex-wrap:wrap;gap:2px 10px;margin:4px 0;font-size:.85em}
+.v .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:4px;background:var(--unk)}
+.v-down .dot{background:var(--down)}.v-degraded .dot{background:var(--deg)}.v-up .dot{background:var(--up)}
+.v-absent .dot{background:transparent;border:2px dashed var(--unk)}.v-absent{color:var(--muted)}
 @media (max-width:520px){body{font-size:14px}.services{grid-template-columns:1fr}
 .tl-wide{display:none}.tl-narrow{display:block}}
 """

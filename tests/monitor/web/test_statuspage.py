@@ -556,3 +556,44 @@ def test_notices_show_their_claims_and_why() -> None:
     assert "<bdi>oschadbank</bdi>: attack (denied)" in page
     assert "&lt;b&gt;DDoS&lt;/b&gt;" in page  # the words are text, not markup
     assert "<bdi>oschadbank</bdi>: restored (planned)" in page
+
+
+def _fleet_view(*fleets: dict[str, Any] | None) -> StatusView:
+    """The founding view's first services with a fleet verdict each (None: none yet)."""
+    base = founding_view().services
+    services = [{**base[i], "fleet": f} for i, f in enumerate(fleets)]
+    return replace(founding_view(), vantage="kyiv", services=services)
+
+
+def test_fleet_status_is_shown_with_the_vantages_that_see_it() -> None:
+    degraded = {"status": "degraded", "down": ["lviv"], "up": ["kyiv", "odesa"], "absent": []}
+    down = {"status": "down", "down": ["kyiv", "lviv"], "absent": ["odesa"]}
+    html = render_status_page(_fleet_view(degraded, down, None))
+    # privatbank is down from kyiv's own probes, but the fleet says degraded: the fleet wins
+    card = html.split('id="svc-privatbank"')[1].split('id="svc-')[0]
+    words = "<strong>Degraded</strong> — down from <bdi>lviv</bdi>; up from <bdi>kyiv</bdi>, "
+    assert "badge s-degraded" in card and words + "<bdi>odesa</bdi>" in card
+    assert "from <bdi>kyiv</bdi> (this instance): down" in card
+    assert 'class="v v-down" title="lviv: down"' in card and 'class="v v-up"' in card
+    assert "absent (offline or silent) <bdi>odesa</bdi>" in html.split('id="svc-oschadbank"')[1]
+    assert "No fleet status yet" in html.split('id="svc-monobank"')[1]
+    assert "Fleet view:" in html and "Fleet status unavailable" not in html
+    # the summary counts the fleet's statuses: privatbank degraded, oschadbank down, monobank up
+    assert "<title>outwatch · kyiv · 1 down, 1 degraded, 1 up</title>" in html
+
+
+def test_fleet_status_unavailable_falls_back_and_says_so() -> None:
+    html = render_status_page(_fleet_view(None, None))
+    assert "Fleet status unavailable" in html and "badge s-down" in html
+
+
+def test_fleet_vantage_names_are_escaped() -> None:
+    hostile = {"status": "down", "down": [HOSTILE, "x" * 500], "up": "not a list"}
+    html = render_status_page(_fleet_view(hostile))
+    assert "<script>" not in html and "onerror=" not in html.replace("onerror=&quot;", "")
+    assert "&lt;script&gt;" in html and "x" * 61 not in html
+
+
+def test_single_instance_page_has_no_fleet_words() -> None:
+    html = render_status_page(founding_view())
+    assert "Fleet" not in html and 'class="vantages"' not in html
