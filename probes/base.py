@@ -77,11 +77,15 @@ class Gauges:
         """Set one gauge (label values in the order of family.labels)."""
         self._values[(family, labels) if labels else family] = float(value)
 
+    def set_many(self, values: Mapping[Family, float]) -> None:
+        """Set several unlabelled gauges at once (a prober's fixed starting values)."""
+        self._values.update(values.items())
+
     def has(self, family: Family) -> bool:
         """Whether any gauge of `family` was set in this run."""
-        return family in self._values or any(
-            k[0] is family for k in self._values if isinstance(k, tuple)
-        )
+        if not family.labels:
+            return family in self._values
+        return any(k[0] is family for k in self._values if isinstance(k, tuple))
 
     def phases(self, family: Family, names: tuple[str, ...]) -> None:
         """Report the run's phase timings as `family{phase}`, one gauge per name (0 if not reached)."""

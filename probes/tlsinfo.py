@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import ssl
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from cryptography import x509
@@ -88,6 +89,13 @@ class CertInfo:
     names: tuple[str, ...]  # DNS and IP subject alternative names
 
 
+# What a certificate says never changes: parsed facts are kept by its DER bytes, so a fleet of
+# probes re-reading the same few certificates parses each once (the handshake, which is what a
+# probe must pay for each time, still verifies the chain every time).
+_CERTS = 2048
+
+
+@lru_cache(maxsize=_CERTS)
 def cert_info(der: bytes) -> CertInfo:
     """Parse the leaf certificate's expiry, subject, issuer and names."""
     cert = x509.load_der_x509_certificate(der)
@@ -157,12 +165,12 @@ class TlsState:
     @property
     def earliest_expiry(self) -> float | None:
         """The earliest notAfter among the certificates the peer sent (leaf and intermediates)."""
-        return _earliest(self.peer_chain)
+        return min(map(not_after, self.peer_chain), default=None)
 
     @property
     def last_chain_expiry(self) -> float:
         """The earliest notAfter in the verified chain (Go's zero time if none was verified)."""
-        return _earliest(self.verified_chain) or GO_ZERO_TIME
+        return min(map(not_after, self.verified_chain), default=GO_ZERO_TIME)
 
 
 def tls_state(transport: asyncio.BaseTransport) -> TlsState | None:
@@ -170,8 +178,10 @@ def tls_state(transport: asyncio.BaseTransport) -> TlsState | None:
     obj = transport.get_extra_info("ssl_object")
     if obj is None:
         return None
-    leaf = obj.getpeercert(binary_form=True)
-    peer = _chain(obj, "get_unverified_chain") or ((leaf,) if leaf else ())
+    peer = _chain(obj, "get_unverified_chain")
+    if not peer:  # no chain accessor: the leaf alone
+        leaf = obj.getpeercert(binary_form=True)
+        peer = (leaf,) if leaf else ()
     verified = _chain(obj, "get_verified_chain") if obj.context.verify_mode != ssl.CERT_NONE else ()
     return TlsState(obj.version(), peer, verified)
 
@@ -191,34 +201,32 @@ def _chain(obj: Any, method: str) -> tuple[bytes, ...]:
     return tuple(c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER) for c in certs)
 
 
-def _earliest(chain: tuple[bytes, ...]) -> float | None:
-    expiries = [
-        x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp() for der in chain
-    ]
-    return min(expiries) if expiries else None
+@lru_cache(maxsize=_CERTS)
+def not_after(der: bytes) -> float:
+    """A certificate's notAfter, unix seconds."""
+    return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+
+
+@lru_cache(maxsize=_CERTS)
+def _leaf_labels(der: bytes) -> tuple[str, str, str, str]:
+    """probe_ssl_last_chain_info's labels: fingerprint, subject, issuer, DNS names."""
+    leaf = x509.load_der_x509_certificate(der)
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = ",".join(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        dns_names = ""
+    return families.sha256_hex(der), go_name(leaf.subject), go_name(leaf.issuer), dns_names
 
 
 def record(g: Gauges, state: TlsState) -> None:
     """Set the four TLS families blackbox reports for a finished handshake."""
     if not state.peer_chain:
         return
-    leaf = x509.load_der_x509_certificate(state.peer_chain[0])
-    try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = ",".join(san.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        dns_names = ""
     g.set(families.SSL_EARLIEST_CERT_EXPIRY, state.earliest_expiry or GO_ZERO_TIME)
     g.set(families.TLS_VERSION_INFO, 1.0, _TLS_NAMES.get(state.version or "", "unknown"))
     g.set(families.SSL_LAST_CHAIN_EXPIRY, state.last_chain_expiry)
-    g.set(
-        families.SSL_LAST_CHAIN_INFO,
-        1.0,
-        families.sha256_hex(state.peer_chain[0]),
-        go_name(leaf.subject),
-        go_name(leaf.issuer),
-        dns_names,
-    )
+    g.set(families.SSL_LAST_CHAIN_INFO, 1.0, *_leaf_labels(state.peer_chain[0]))
 
 
 # Go's pkix.Name.String(): the standard attributes in a fixed order (reversed on output), each
