@@ -175,15 +175,24 @@ class TlsState:
 
 def tls_state(transport: asyncio.BaseTransport) -> TlsState | None:
     """The TLS state of a connected transport, or None for plain TCP."""
-    obj = transport.get_extra_info("ssl_object")
+    return state_of(transport.get_extra_info("ssl_object"))
+
+
+def state_of(obj: ssl.SSLObject | None) -> TlsState | None:
+    """The TLS state of a finished handshake's SSLObject (None: no TLS)."""
     if obj is None:
         return None
     peer = _chain(obj, "get_unverified_chain")
     if not peer:  # no chain accessor: the leaf alone
         leaf = obj.getpeercert(binary_form=True)
         peer = (leaf,) if leaf else ()
-    verified = _chain(obj, "get_verified_chain") if obj.context.verify_mode != ssl.CERT_NONE else ()
+    verified = _chain(obj, "get_verified_chain") if _verifies(obj.context) else ()
     return TlsState(obj.version(), peer, verified)
+
+
+@lru_cache(maxsize=64)  # contexts are few and long-lived; reading the mode builds an enum
+def _verifies(context: ssl.SSLContext) -> bool:
+    return context.verify_mode != ssl.CERT_NONE
 
 
 _ENCODING_DER = 2  # _ssl.ENCODING_DER, for the private Certificate objects of Python < 3.13
