@@ -183,9 +183,10 @@ class _Exchange(asyncio.Protocol):
             self._flush()  # the alert, so the server knows why
             self._shaken(ProbeFailure("tls", tlsinfo.describe_ssl_error(exc)))
             return
-        self._flush()
+        # done: the last flight (TLS 1.3's client Finished) waits in the BIO and leaves with the
+        # request, in one write instead of two
         self._shaken(None)
-        self._decrypt()  # anything that came with the server's last flight
+        self._decrypt(flush=False)  # anything that came with the server's last flight
 
     def _shaken(self, failure: ProbeFailure | None) -> None:
         if self.shaking is not None and not self.shaking.done():
@@ -198,11 +199,12 @@ class _Exchange(asyncio.Protocol):
         if self.shaking is not None and not self.shaking.done():
             self._shaken(ProbeFailure("tls", "connection closed during the TLS handshake"))
 
-    def _decrypt(self) -> None:
-        assert self.tls is not None
+    def _decrypt(self, flush: bool = True) -> None:
+        tls = self.tls
+        assert tls is not None
         while not self.done.done():
             try:
-                data = self.tls.read(16384)  # one TLS record at most
+                data = tls.read(16384)  # one TLS record at most
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLError:
@@ -212,7 +214,10 @@ class _Exchange(asyncio.Protocol):
                 self.eof_received()
                 break
             self._plain(data)
-        self._flush()
+            if not self.incoming.pending and not tls.pending():
+                break  # all read: no need to have read() raise to say so
+        if flush:
+            self._flush()
 
     def _flush(self) -> None:
         assert self.transport is not None
