@@ -20,7 +20,6 @@ MAX_HEADER_BYTES = 64 * 1024  # generous for real sites; a flood of headers is a
 _SLICE = 8 * 1024  # before the headers end, feed in slices so the header count stays exact
 _PATH_SAFE = "/%:@!$&'()*+,;=~-._?"
 USER_AGENT = "outwatch-probe/0.1"
-_NO_BIO = ssl.MemoryBIO()  # a plain connection's stand-in (never written to)
 
 
 @dataclass(slots=True)
@@ -82,7 +81,7 @@ def build_request(
     return head.encode("latin-1", "replace") + b"\r\n" + (body or b"")
 
 
-class _Exchange(asyncio.Protocol):
+class _Exchange(tlsinfo.TlsProtocol):
     """Reads one response into a Response, with caps on headers and body."""
 
     def __init__(
@@ -93,6 +92,7 @@ class _Exchange(asyncio.Protocol):
         keep_body: bool,
         head: bool,
     ) -> None:
+        super().__init__(loop)
         self.timer = timer
         self.max_body = max_body
         self.head = head
@@ -104,12 +104,6 @@ class _Exchange(asyncio.Protocol):
         self.header_bytes = 0
         self.framed = False  # Content-Length or chunked: EOF before the end is a cut response
         self.chunked = False
-        self.transport: asyncio.Transport | None = None
-        # TLS runs here over memory BIOs rather than through loop.start_tls: one protocol, no
-        # second transport, and none of the per-handshake work a probe does not use
-        self.tls: ssl.SSLObject | None = None
-        self.incoming = self.outgoing = _NO_BIO
-        self.shaking: asyncio.Future[None] | None = None
 
     # -- httptools callbacks
     def on_status(self, status: bytes) -> None:
@@ -161,96 +155,14 @@ class _Exchange(asyncio.Protocol):
         if self.headers_done:
             self._finish()
 
-    # -- TLS
-    async def handshake(self, context: ssl.SSLContext, server_name: str) -> None:
-        """TLS over the connected transport; failures are class `tls` with a readable detail."""
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = context.wrap_bio(
-            self.incoming, self.outgoing, server_hostname=server_name or None
-        )
-        self.shaking = self.done.get_loop().create_future()
-        self._shake()
-        await self.shaking
+    # -- TlsProtocol hooks
+    def finished(self) -> bool:
+        return self.done.done()
 
-    def _shake(self) -> None:
-        assert self.tls is not None and self.shaking is not None
-        try:
-            self.tls.do_handshake()
-        except ssl.SSLWantReadError:
-            self._flush()
-            return
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            self._flush()  # the alert, so the server knows why
-            self._shaken(ProbeFailure("tls", tlsinfo.describe_ssl_error(exc)))
-            return
-        # done: the last flight (TLS 1.3's client Finished) waits in the BIO and leaves with the
-        # request, in one write instead of two
-        self._shaken(None)
-        self._decrypt(flush=False)  # anything that came with the server's last flight
+    def broken(self) -> None:
+        self._fail(_cut(self.headers_done))
 
-    def _shaken(self, failure: ProbeFailure | None) -> None:
-        if self.shaking is not None and not self.shaking.done():
-            if failure is None:
-                self.shaking.set_result(None)
-            else:
-                self.shaking.set_exception(failure)
-
-    def _handshake_cut(self) -> None:
-        if self.shaking is not None and not self.shaking.done():
-            self._shaken(ProbeFailure("tls", "connection closed during the TLS handshake"))
-
-    def _decrypt(self, flush: bool = True) -> None:
-        tls = self.tls
-        assert tls is not None
-        while not self.done.done():
-            try:
-                data = tls.read(16384)  # one TLS record at most
-            except ssl.SSLWantReadError:
-                break
-            except ssl.SSLError:
-                self._fail(_cut(self.headers_done))
-                break
-            if not data:  # close_notify: the server's end of the stream
-                self.eof_received()
-                break
-            self._plain(data)
-            if not self.incoming.pending and not tls.pending():
-                break  # all read: no need to have read() raise to say so
-        if flush:
-            self._flush()
-
-    def _flush(self) -> None:
-        assert self.transport is not None
-        out = self.outgoing.read()
-        if out:
-            self.transport.write(out)
-
-    def send(self, data: bytes) -> None:
-        """Send request bytes (through TLS once a handshake is done)."""
-        assert self.transport is not None
-        if self.tls is None:
-            self.transport.write(data)
-        else:
-            self.tls.write(data)
-            self._flush()
-
-    # -- transport callbacks
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
-            return
-        if self.tls is None:
-            self._plain(data)
-            return
-        self.incoming.write(data)
-        if self.shaking is not None and not self.shaking.done():
-            self._shake()
-        else:
-            self._decrypt()
-
-    def _plain(self, data: bytes) -> None:
+    def plain_received(self, data: bytes) -> None:
         """Response bytes as they come, before the headers end in slices (exact header count)."""
         if not self.started:
             self.started = True
@@ -277,7 +189,7 @@ class _Exchange(asyncio.Protocol):
             self._fail(exc)
 
     def eof_received(self) -> bool | None:
-        self._handshake_cut()
+        super().eof_received()
         if self.done.done():
             return None
         if self.headers_done and not self.framed:
@@ -287,7 +199,7 @@ class _Exchange(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._handshake_cut()
+        super().connection_lost(exc)
         if self.done.done():
             return  # the usual end: we closed it after the answer
         if self.headers_done and not self.framed and exc is None:
@@ -330,7 +242,7 @@ async def exchange(
     addresses = await net.resolve(target.host, target.port, ip_version, timer)
     gauges().phases(families.HTTP_DURATION, families.HTTP_PHASES)  # blackbox: all, once resolved
     proto = _Exchange(asyncio.get_running_loop(), timer, max_body, keep_body, head)
-    transport = await net.connect(proto, addresses, target.port, timer)
+    await net.connect(proto, addresses, target.port, timer)  # the protocol keeps its transport
     try:
         if ssl_context is not None:
             timer.begin("tls")
@@ -340,11 +252,8 @@ async def exchange(
         proto.send(target.request)
         return await proto.done
     finally:
-        transport.abort()
-        for future in (proto.done, proto.shaking):
-            if future is None:
-                continue
-            if future.done() and not future.cancelled():
-                future.exception()  # mark it retrieved: no "never retrieved" noise
-            else:
-                future.cancel()
+        proto.close()
+        if proto.done.done() and not proto.done.cancelled():
+            proto.done.exception()  # mark it retrieved: no "never retrieved" noise
+        else:
+            proto.done.cancel()
