@@ -139,7 +139,8 @@ class TlsProtocol(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         """Send application bytes (through TLS once a handshake is done)."""
-        assert self.transport is not None
+        if self.transport is None:
+            return  # already lost: the subclass has heard why through connection_lost
         if self.tls is None:
             self.transport.write(data)
         else:
@@ -179,6 +180,7 @@ class TlsProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._handshake_cut()
+        self.transport = None  # no protocol <-> transport cycle left for the GC to find
 
     def _handshake_cut(self) -> None:
         if self.shaking is not None and not self.shaking.done():
