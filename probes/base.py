@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -65,23 +66,29 @@ class Gauges:
     later timeout, and families a prober always registers are set to 0 up front.
     """
 
-    __slots__ = ("_values", "phase_family", "phase_names")
+    __slots__ = ("_labelled", "_plain", "phase_family", "phase_names")
 
     def __init__(self) -> None:
-        # keyed by the family alone when unlabelled (most are): no key tuple per set()
-        self._values: dict[Family | tuple[Family, tuple[str, ...]], float] = {}
+        # most families are unlabelled: keyed by the family alone, no key tuple per set()
+        self._plain: dict[Family, float] = {}
+        self._labelled: dict[tuple[Family, tuple[str, ...]], float] = {}
         self.phase_family: Family | None = None
         self.phase_names: tuple[str, ...] = ()
 
     def set(self, family: Family, value: float, *labels: str) -> None:
         """Set one gauge (label values in the order of family.labels)."""
-        self._values[(family, labels) if labels else family] = float(value)
+        if labels:
+            self._labelled[(family, labels)] = float(value)
+        else:
+            self._plain[family] = float(value)
+
+    def set_many(self, values: Mapping[Family, float]) -> None:
+        """Set several unlabelled gauges at once (a prober's fixed starting values)."""
+        self._plain.update(values)
 
     def has(self, family: Family) -> bool:
         """Whether any gauge of `family` was set in this run."""
-        return family in self._values or any(
-            k[0] is family for k in self._values if isinstance(k, tuple)
-        )
+        return family in self._plain or any(k[0] is family for k in self._labelled)
 
     def phases(self, family: Family, names: tuple[str, ...]) -> None:
         """Report the run's phase timings as `family{phase}`, one gauge per name (0 if not reached)."""
@@ -89,9 +96,13 @@ class Gauges:
 
     def carried(self) -> Carried:
         """An immutable snapshot for a ProbeResult."""
+        plain = self._plain
+        # zip builds the (family, (), value) triples in C: this runs once per probe
         samples: tuple[Sample, ...] = tuple(
-            (k[0], k[1], v) if isinstance(k, tuple) else (k, (), v) for k, v in self._values.items()
+            zip(plain, repeat((), len(plain)), plain.values(), strict=True)
         )
+        if self._labelled:
+            samples += tuple((k[0], k[1], v) for k, v in self._labelled.items())
         return Carried(samples, self.phase_family, self.phase_names)
 
 

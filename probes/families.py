@@ -7,6 +7,7 @@ icmp.go, tls.go, utils.go), so dashboards and alerts written for it read outwatc
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from probes.base import Family, Gauges
 
@@ -84,10 +85,12 @@ ICMP_PHASES = ("resolve", "setup", "rtt")
 ICMP_HOP_LIMIT = Family("probe_icmp_reply_hop_limit", "Replied packet hop limit (TTL for ipv4)")
 
 
+_ADDRESS_START = {IP_PROTOCOL: 0.0, DNS_LOOKUP_TIME: 0.0, IP_ADDR_HASH: 0.0}
+
+
 def start_address_choice(g: Gauges) -> None:
     """What chooseProtocol registers before resolving: all three at 0 until an address is picked."""
-    for family in (IP_PROTOCOL, DNS_LOOKUP_TIME, IP_ADDR_HASH):
-        g.set(family, 0.0)
+    g.set_many(_ADDRESS_START)
 
 
 def address_chosen(g: Gauges, version: int, packed: bytes) -> None:
@@ -96,6 +99,7 @@ def address_chosen(g: Gauges, version: int, packed: bytes) -> None:
     g.set(IP_ADDR_HASH, float(fnv1a32(packed)))
 
 
+@lru_cache(maxsize=4096)  # a fleet probes the same few addresses over and over
 def fnv1a32(data: bytes) -> int:
     """32-bit FNV-1a, the hash blackbox_exporter gives probe_ip_addr_hash."""
     h = 0x811C9DC5

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass, field
-from urllib.parse import SplitResult, quote
+from dataclasses import dataclass
+from urllib.parse import SplitResult, quote, urlsplit
 
 import httptools
 
@@ -36,7 +36,24 @@ class Response:
     http_version: float = 0.0  # 1.1, 1.0 (probe_http_version)
     content_length: int = -1  # the Content-Length header; -1 when the body is not framed by it
     last_modified: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one request goes and its bytes (a check's first hop is computed once and kept)."""
+
+    host: str
+    port: int
+    tls: bool
+    request: bytes
+
+
+def target(url: str, method: str, headers: dict[str, str], body: bytes | None) -> Target:
+    """The Target of a request to an http(s) URL (ValueError if the URL has a bad port)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    return Target(parts.hostname or "", port, tls, build_request(parts, method, headers, body))
 
 
 def build_request(
@@ -64,16 +81,27 @@ def build_request(
     return head.encode("latin-1", "replace") + b"\r\n" + (body or b"")
 
 
-class _Exchange(asyncio.Protocol):
+_IDLE_PARSER = httptools.HttpResponseParser(object())  # no callbacks; never fed
+
+
+class _Exchange(tlsinfo.TlsProtocol):
     """Reads one response into a Response, with caps on headers and body."""
 
-    def __init__(self, timer: Phases, max_body: int, keep_body: bool, head: bool) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timer: Phases,
+        max_body: int,
+        keep_body: bool,
+        head: bool,
+    ) -> None:
+        super().__init__(loop)
         self.timer = timer
         self.max_body = max_body
         self.head = head
         self.resp = Response(body=bytearray() if keep_body else None)
         self.parser = httptools.HttpResponseParser(self)
-        self.done: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[Response] = loop.create_future()
         self.started = False
         self.headers_done = False
         self.header_bytes = 0
@@ -115,6 +143,8 @@ class _Exchange(asyncio.Protocol):
             self._finish()
 
     def on_body(self, chunk: bytes) -> None:
+        if self.done.done():
+            return  # cut at max_body already; the rest of this read is not ours to keep
         resp = self.resp
         room = self.max_body - resp.body_bytes
         if resp.body is not None:
@@ -128,14 +158,31 @@ class _Exchange(asyncio.Protocol):
         if self.headers_done:
             self._finish()
 
-    # -- transport callbacks
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
-            return
+    def release(self) -> None:
+        """Drop the parser, whose callbacks point back here: the exchange's objects then go by
+        reference counting when the probe ends instead of waiting for a GC pass."""
+        self.parser = _IDLE_PARSER
+
+    # -- TlsProtocol hooks
+    def finished(self) -> bool:
+        return self.done.done()
+
+    def broken(self) -> None:
+        self._fail(_cut(self.headers_done))
+
+    def plain_received(self, data: bytes) -> None:
+        """Response bytes as they come, before the headers end in slices (exact header count)."""
         if not self.started:
             self.started = True
             self.timer.begin("transfer")
         try:
+            if not self.headers_done and len(data) <= _SLICE:
+                # the usual case: the whole head (often the whole answer) in one small read
+                self.header_bytes += len(data)
+                if self.header_bytes > MAX_HEADER_BYTES:
+                    raise ProbeFailure("protocol", "response headers larger than 64 KiB")
+                self.parser.feed_data(data)
+                return
             while not self.headers_done and data:
                 piece, data = data[:_SLICE], data[_SLICE:]
                 self.header_bytes += len(piece)
@@ -150,6 +197,9 @@ class _Exchange(asyncio.Protocol):
             self._fail(exc)
 
     def eof_received(self) -> bool | None:
+        super().eof_received()
+        if self.done.done():
+            return None
         if self.headers_done and not self.framed:
             self._finish()  # a body delimited by the connection closing
         else:
@@ -157,6 +207,9 @@ class _Exchange(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.done.done():
+            return  # the usual end: we closed it after the answer
         if self.headers_done and not self.framed and exc is None:
             self._finish()
         elif isinstance(exc, ConnectionError):
@@ -184,8 +237,7 @@ def _parser_reason(exc: Exception) -> str:
 
 
 async def exchange(
-    url: SplitResult,
-    request: bytes,
+    target: Target,
     *,
     timer: Phases,
     ssl_context: ssl.SSLContext | None,
@@ -194,23 +246,22 @@ async def exchange(
     keep_body: bool,
     head: bool,
 ) -> Response:
-    """Resolve, connect, (TLS), send `request` and read one response; always closes the socket."""
-    host = url.hostname or ""
-    port = url.port or (443 if ssl_context else 80)
-    addresses = await net.resolve(host, port, ip_version, timer)
+    """Resolve, connect, (TLS), send the request and read one response; always closes the socket."""
+    addresses = await net.resolve(target.host, target.port, ip_version, timer)
     gauges().phases(families.HTTP_DURATION, families.HTTP_PHASES)  # blackbox: all, once resolved
-    proto = _Exchange(timer, max_body, keep_body, head)
-    transport = await net.connect(proto, addresses, port, timer)
+    proto = _Exchange(asyncio.get_running_loop(), timer, max_body, keep_body, head)
+    await net.connect(proto, addresses, target.port, timer)  # the protocol keeps its transport
     try:
         if ssl_context is not None:
             timer.begin("tls")
-            transport = await tlsinfo.handshake(transport, proto, ssl_context, host)
-            proto.resp.tls = tlsinfo.tls_state(transport)
+            await proto.handshake(ssl_context, target.host)
+            proto.resp.tls = tlsinfo.state_of(proto.tls)
         timer.begin("processing")
-        transport.write(request)
+        proto.send(target.request)
         return await proto.done
     finally:
-        transport.abort()
+        proto.close()
+        proto.release()
         if proto.done.done() and not proto.done.cancelled():
             proto.done.exception()  # mark it retrieved: no "never retrieved" noise
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -132,17 +131,17 @@ def check_url(url: str) -> SplitResult:
     return parts
 
 
+_STATUS_TEXT = {s.value: f"HTTP {s.value} {s.phrase}" for s in HTTPStatus}
+
+
 def _status_text(status: int, reason: str) -> str:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = reason.strip()[:40]
-    return f"HTTP {status} {phrase}".rstrip()
+    text = _STATUS_TEXT.get(status)
+    return text if text is not None else f"HTTP {status} {reason.strip()[:40]}".rstrip()
 
 
-def _start(g: Gauges) -> None:
-    """The families blackbox's http prober always reports, at their values before an answer."""
-    g.phases(families.HTTP_DURATION, ("resolve",))  # the rest once the name resolved (h1)
+# The families blackbox's http prober always reports, at their values before an answer.
+_START = {
+    family: 0.0
     for family in (
         families.HTTP_CONTENT_LENGTH,
         families.HTTP_BODY_LENGTH,
@@ -151,8 +150,30 @@ def _start(g: Gauges) -> None:
         families.HTTP_STATUS_CODE,
         families.HTTP_VERSION,
         families.FAILED_DUE_TO_REGEX,
-    ):
-        g.set(family, 0.0)
+    )
+}
+
+
+def _start(g: Gauges) -> None:
+    g.phases(families.HTTP_DURATION, ("resolve",))  # the rest once the name resolved (h1)
+    g.set_many(_START)
+
+
+@lru_cache(maxsize=16384)
+def _first_hop(
+    url: str, method: str, headers: tuple[tuple[str, str], ...], body: str | None
+) -> h1.Target:
+    """A check's first request, built once: every run of the check sends the same bytes."""
+    return h1.target(url, method, dict(headers), body.encode() if body is not None else None)
+
+
+@lru_cache(maxsize=256)
+def _last_modified(text: str) -> float | None:
+    """A Last-Modified date in unix seconds; None if unparsable (blackbox leaves it out too)."""
+    try:
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _answered(g: Gauges, resp: h1.Response, redirects: int) -> None:
@@ -163,9 +184,8 @@ def _answered(g: Gauges, resp: h1.Response, redirects: int) -> None:
     g.set(families.HTTP_REDIRECTS, redirects)
     g.set(families.HTTP_VERSION, resp.http_version)
     if resp.last_modified:
-        # an unparsable date: blackbox leaves the family out too
-        with contextlib.suppress(TypeError, ValueError):
-            modified = parsedate_to_datetime(resp.last_modified).timestamp()
+        modified = _last_modified(resp.last_modified)
+        if modified is not None:
             g.set(families.HTTP_LAST_MODIFIED, modified)
     if resp.tls is not None:
         g.set(families.HTTP_SSL, 1.0)
@@ -179,20 +199,19 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     _start(g)
     url = check.url
     method = check.method
-    body = check.body.encode() if check.body is not None else None
+    body = check.body
     keep_body = bool(check.expect.body_match or check.expect.body_not_match)
     seen = {url}
     cert_expiry: float | None = None
+    target = _first_hop(url, method, tuple(check.headers.items()), body)
     for _ in range(check.max_redirects + 1):
-        parts = urlsplit(url)
         context = None
-        if parts.scheme == "https":
+        if target.tls:
             context = tlsinfo.client_context(
                 ctx, verify=check.verify_tls, ca_file=check.ca_file, alpn=("http/1.1",)
             )
         resp = await h1.exchange(
-            parts,
-            h1.build_request(parts, method, check.headers, body),
+            target,
             timer=timer,
             ssl_context=context,
             ip_version=check.ip_version,
@@ -211,6 +230,8 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
         seen.add(url)
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method, body = "GET", None  # what browsers do
+        # a redirect's target is the server's to choose: built each time, never kept
+        target = h1.target(url, method, check.headers, body.encode() if body is not None else None)
     raise ProbeFailure("redirect", f"more than {check.max_redirects} redirects")
 
 

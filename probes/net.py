@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+from functools import lru_cache
 from typing import Literal
 
 from probes import families
@@ -42,6 +43,7 @@ def _check_host(host: str, text: str) -> str:
     return host
 
 
+@lru_cache(maxsize=4096)  # checks repeat their hosts; parsing one costs more than the lookup
 def literal_family(host: str) -> int | None:
     """The address family of an IP literal, or None for a name."""
     try:
@@ -69,8 +71,13 @@ async def resolve(host: str, port: int, ip_version: IpVersion, timer: Phases) ->
 
 def chosen(family: int, ip: str) -> None:
     """Report the address a probe uses: its IP version and hash."""
+    families.address_chosen(gauges(), *_version_packed(ip))
+
+
+@lru_cache(maxsize=4096)
+def _version_packed(ip: str) -> tuple[int, bytes]:
     addr = ipaddress.ip_address(ip.partition("%")[0])
-    families.address_chosen(gauges(), addr.version, addr.packed)
+    return addr.version, addr.packed
 
 
 async def _resolve(host: str, port: int, ip_version: IpVersion, timer: Phases) -> list[Address]:

@@ -52,14 +52,15 @@ async def probe(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
         ctx, verify=check.verify, ca_file=check.ca_file, min_version=check.min_version
     )
     addresses = await net.resolve(host, port, check.ip_version, timer)
-    transport = await net.connect(asyncio.Protocol(), addresses, port, timer)
+    proto = tlsinfo.TlsProtocol(asyncio.get_running_loop())
     try:
+        await net.connect(proto, addresses, port, timer)
         timer.begin("tls")
-        transport = await tlsinfo.handshake(transport, asyncio.Protocol(), context, server_name)
-        state = tlsinfo.tls_state(transport)
-        cipher = transport.get_extra_info("cipher")
+        await proto.handshake(context, server_name)
+        state = tlsinfo.state_of(proto.tls)
+        cipher = proto.tls.cipher() if proto.tls is not None else None
     finally:
-        transport.abort()
+        proto.close()
     timings = timer.end()
     if state is None or not state.peer_chain:
         raise ProbeFailure("tls", "the server sent no certificate", phases=timings)

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import ssl
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from cryptography import x509
@@ -45,25 +46,145 @@ def client_context(
     return context
 
 
-async def handshake(
-    transport: asyncio.Transport,
-    protocol: asyncio.Protocol,
-    context: ssl.SSLContext,
-    server_name: str,
-) -> asyncio.Transport:
-    """Upgrade a connected transport to TLS; failures become class `tls` with a readable detail."""
-    loop = asyncio.get_running_loop()
-    try:
-        tls = await loop.start_tls(
-            transport, protocol, context, server_hostname=server_name or None
+_NO_BIO = ssl.MemoryBIO()  # a plain connection's stand-in (never written to)
+
+
+class TlsProtocol(asyncio.Protocol):
+    """A client protocol that can run TLS itself, over memory BIOs, on its own transport.
+
+    Rather than loop.start_tls: one protocol and one transport per probe, no peer-certificate
+    dict decoded per handshake (uvloop does that for its extra info), and the client's last
+    flight can leave with the first request. Subclasses get the plaintext in `plain_received`;
+    `finished` says the exchange needs no more bytes; `broken` is a TLS error after the
+    handshake. The handshake itself verifies exactly as the context says.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.tls: ssl.SSLObject | None = None
+        self.incoming = self.outgoing = _NO_BIO
+        self.shaking: asyncio.Future[None] | None = None
+
+    # -- for subclasses
+    def plain_received(self, data: bytes) -> None:
+        """Application bytes from the peer (plain TCP, or decrypted)."""
+
+    def finished(self) -> bool:
+        """Whether the exchange is over (later bytes are dropped)."""
+        return False
+
+    def broken(self) -> None:
+        """A TLS error after the handshake (a corrupt record, an alert)."""
+
+    # -- TLS
+    async def handshake(self, context: ssl.SSLContext, server_name: str) -> None:
+        """TLS over the connected transport; failures are class `tls` with a readable detail."""
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(
+            self.incoming, self.outgoing, server_hostname=server_name or None
         )
-    except (ssl.SSLError, ssl.CertificateError) as exc:
-        raise ProbeFailure("tls", describe_ssl_error(exc)) from None
-    except ConnectionError:
-        raise ProbeFailure("tls", "connection closed during the TLS handshake") from None
-    if tls is None:  # the peer went away as the handshake finished
-        raise ProbeFailure("tls", "connection closed during the TLS handshake")
-    return tls
+        self.shaking = self.loop.create_future()
+        self._shake()
+        await self.shaking
+
+    def _shake(self) -> None:
+        assert self.tls is not None
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self.flush()
+            return
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            self.flush()  # the alert, so the server knows why
+            self._shaken(ProbeFailure("tls", describe_ssl_error(exc)))
+            return
+        # done: the last flight (TLS 1.3's client Finished) waits in the BIO and leaves with
+        # the first send, in one write instead of two
+        self._shaken(None)
+        self._decrypt(flush=False)  # anything that came with the server's last flight
+
+    def _shaken(self, failure: ProbeFailure | None) -> None:
+        if self.shaking is not None and not self.shaking.done():
+            if failure is None:
+                self.shaking.set_result(None)
+            else:
+                self.shaking.set_exception(failure)
+
+    def _decrypt(self, flush: bool = True) -> None:
+        tls = self.tls
+        assert tls is not None
+        while not self.finished():
+            try:
+                data = tls.read(16384)  # one TLS record at most
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLError:
+                self.broken()
+                break
+            if not data:  # close_notify: the server's end of the stream
+                self.eof_received()
+                break
+            self.plain_received(data)
+            if not self.incoming.pending and not tls.pending():
+                break  # all read: no need to have read() raise to say so
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what TLS has to say (handshake messages, records, alerts)."""
+        out = self.outgoing.read()
+        if out and self.transport is not None:
+            self.transport.write(out)
+
+    def send(self, data: bytes) -> None:
+        """Send application bytes (through TLS once a handshake is done)."""
+        if self.transport is None:
+            return  # already lost: the subclass has heard why through connection_lost
+        if self.tls is None:
+            self.transport.write(data)
+        else:
+            self.tls.write(data)
+            self.flush()
+
+    def close(self) -> None:
+        """Abort the connection; a handshake still waited for is cancelled."""
+        if self.transport is not None:
+            self.transport.abort()
+        shaking = self.shaking
+        if shaking is not None:
+            if shaking.done() and not shaking.cancelled():
+                shaking.exception()  # mark it retrieved: no "never retrieved" noise
+            else:
+                shaking.cancel()
+
+    # -- transport callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.finished():
+            return
+        if self.tls is None:
+            self.plain_received(data)
+            return
+        self.incoming.write(data)
+        if self.shaking is not None and not self.shaking.done():
+            self._shake()
+        else:
+            self._decrypt()
+
+    def eof_received(self) -> bool | None:
+        self._handshake_cut()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._handshake_cut()
+        self.transport = None  # no protocol <-> transport cycle left for the GC to find
+
+    def _handshake_cut(self) -> None:
+        if self.shaking is not None and not self.shaking.done():
+            self._shaken(ProbeFailure("tls", "connection closed during the TLS handshake"))
 
 
 def describe_ssl_error(exc: BaseException) -> str:
@@ -88,6 +209,13 @@ class CertInfo:
     names: tuple[str, ...]  # DNS and IP subject alternative names
 
 
+# What a certificate says never changes: parsed facts are kept by its DER bytes, so a fleet of
+# probes re-reading the same few certificates parses each once (the handshake, which is what a
+# probe must pay for each time, still verifies the chain every time).
+_CERTS = 2048
+
+
+@lru_cache(maxsize=_CERTS)
 def cert_info(der: bytes) -> CertInfo:
     """Parse the leaf certificate's expiry, subject, issuer and names."""
     cert = x509.load_der_x509_certificate(der)
@@ -157,23 +285,29 @@ class TlsState:
     @property
     def earliest_expiry(self) -> float | None:
         """The earliest notAfter among the certificates the peer sent (leaf and intermediates)."""
-        return _earliest(self.peer_chain)
+        return min(map(not_after, self.peer_chain), default=None)
 
     @property
     def last_chain_expiry(self) -> float:
         """The earliest notAfter in the verified chain (Go's zero time if none was verified)."""
-        return _earliest(self.verified_chain) or GO_ZERO_TIME
+        return min(map(not_after, self.verified_chain), default=GO_ZERO_TIME)
 
 
-def tls_state(transport: asyncio.BaseTransport) -> TlsState | None:
-    """The TLS state of a connected transport, or None for plain TCP."""
-    obj = transport.get_extra_info("ssl_object")
+def state_of(obj: ssl.SSLObject | None) -> TlsState | None:
+    """The TLS state of a finished handshake's SSLObject (None: no TLS)."""
     if obj is None:
         return None
-    leaf = obj.getpeercert(binary_form=True)
-    peer = _chain(obj, "get_unverified_chain") or ((leaf,) if leaf else ())
-    verified = _chain(obj, "get_verified_chain") if obj.context.verify_mode != ssl.CERT_NONE else ()
+    peer = _chain(obj, "get_unverified_chain")
+    if not peer:  # no chain accessor: the leaf alone
+        leaf = obj.getpeercert(binary_form=True)
+        peer = (leaf,) if leaf else ()
+    verified = _chain(obj, "get_verified_chain") if _verifies(obj.context) else ()
     return TlsState(obj.version(), peer, verified)
+
+
+@lru_cache(maxsize=64)  # contexts are few and long-lived; reading the mode builds an enum
+def _verifies(context: ssl.SSLContext) -> bool:
+    return context.verify_mode != ssl.CERT_NONE
 
 
 _ENCODING_DER = 2  # _ssl.ENCODING_DER, for the private Certificate objects of Python < 3.13
@@ -191,34 +325,32 @@ def _chain(obj: Any, method: str) -> tuple[bytes, ...]:
     return tuple(c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER) for c in certs)
 
 
-def _earliest(chain: tuple[bytes, ...]) -> float | None:
-    expiries = [
-        x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp() for der in chain
-    ]
-    return min(expiries) if expiries else None
+@lru_cache(maxsize=_CERTS)
+def not_after(der: bytes) -> float:
+    """A certificate's notAfter, unix seconds."""
+    return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+
+
+@lru_cache(maxsize=_CERTS)
+def _leaf_labels(der: bytes) -> tuple[str, str, str, str]:
+    """probe_ssl_last_chain_info's labels: fingerprint, subject, issuer, DNS names."""
+    leaf = x509.load_der_x509_certificate(der)
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = ",".join(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        dns_names = ""
+    return families.sha256_hex(der), go_name(leaf.subject), go_name(leaf.issuer), dns_names
 
 
 def record(g: Gauges, state: TlsState) -> None:
     """Set the four TLS families blackbox reports for a finished handshake."""
     if not state.peer_chain:
         return
-    leaf = x509.load_der_x509_certificate(state.peer_chain[0])
-    try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = ",".join(san.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        dns_names = ""
     g.set(families.SSL_EARLIEST_CERT_EXPIRY, state.earliest_expiry or GO_ZERO_TIME)
     g.set(families.TLS_VERSION_INFO, 1.0, _TLS_NAMES.get(state.version or "", "unknown"))
     g.set(families.SSL_LAST_CHAIN_EXPIRY, state.last_chain_expiry)
-    g.set(
-        families.SSL_LAST_CHAIN_INFO,
-        1.0,
-        families.sha256_hex(state.peer_chain[0]),
-        go_name(leaf.subject),
-        go_name(leaf.issuer),
-        dns_names,
-    )
+    g.set(families.SSL_LAST_CHAIN_INFO, 1.0, *_leaf_labels(state.peer_chain[0]))
 
 
 # Go's pkix.Name.String(): the standard attributes in a fixed order (reversed on output), each

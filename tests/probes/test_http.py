@@ -239,6 +239,64 @@ async def test_hostile_https(handler: servers.Handler, detail: str) -> None:
     assert elapsed < TIMEOUT + MARGIN
 
 
+@pytest.mark.parametrize(
+    ("handler", "error", "detail"), HOSTILE, ids=lambda v: getattr(v, "__name__", None)
+)
+async def test_hostile_http_behind_tls(
+    tmp_path: Path, handler: servers.Handler, error: str, detail: str | None
+) -> None:
+    """The same hostile answers after a good handshake: TLS must not change what they become."""
+    certs = servers.Certs(tmp_path)
+    async with raw_server(handler, certs.server_context("good")) as port:
+        result, elapsed = await run_probe(
+            "http", url=f"https://127.0.0.1:{port}/", ca_file=certs.ca_file, timeout=TIMEOUT
+        )
+    assert (result.ok, result.error) == (False, error), result
+    assert detail is None or result.detail == detail
+    assert "tls" in result.phases
+    assert elapsed < TIMEOUT + MARGIN
+
+
+@pytest.mark.parametrize("tls", [False, True])
+async def test_body_ended_by_close(tmp_path: Path, tls: bool) -> None:
+    """No Content-Length, no chunks: the server closing (close_notify over TLS) ends the body."""
+
+    async def unframed(reader: object, writer: servers.asyncio.StreamWriter) -> None:
+        await servers._read_head(reader)  # type: ignore[arg-type]
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n" + b"u" * 40_000)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    certs = servers.Certs(tmp_path)
+    context = certs.server_context("good") if tls else None
+    async with raw_server(unframed, context) as port:  # type: ignore[arg-type]
+        result, _ = await run_probe(
+            "http",
+            url=f"{'https' if tls else 'http'}://127.0.0.1:{port}/",
+            ca_file=certs.ca_file,
+            expect={"body_match": "u{40000}"},
+        )
+    assert result.ok, result
+    assert result.extra["body_bytes"] == 40_000
+
+
+@pytest.mark.parametrize("handler", [servers.endless_body, servers.endless_chunked])
+async def test_endless_body_behind_tls_is_cut(tmp_path: Path, handler: servers.Handler) -> None:
+    certs = servers.Certs(tmp_path)
+    async with raw_server(handler, certs.server_context("good")) as port:
+        result, elapsed = await run_probe(
+            "http",
+            url=f"https://127.0.0.1:{port}/",
+            ca_file=certs.ca_file,
+            max_body_bytes=100_000,
+            expect={"body_not_match": "z"},
+        )
+    assert result.ok, result
+    assert (result.extra["body_truncated"], result.extra["body_bytes"]) == (True, 100_000)
+    assert elapsed < TIMEOUT
+
+
 async def test_hostile_reason_phrase_is_cleaned() -> None:
     async def evil(reader: object, writer: servers.asyncio.StreamWriter) -> None:
         await servers._read_head(reader)  # type: ignore[arg-type]
