@@ -23,6 +23,7 @@ from apscheduler.events import (
     JobExecutionEvent,
     JobSubmissionEvent,
 )
+from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -113,6 +114,24 @@ class _Slot:
         self.waiting.pop(key, None)
 
 
+class _InLoop(BaseExecutor):
+    """Runs a slot's wake-up as a plain loop callback: it only starts the checks' tasks, so the
+    executor's own task, coroutine and done-callback per wake-up are not needed."""
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        """Keep the scheduler's event loop."""
+        super().start(scheduler, alias)
+        self._loop = scheduler._eventloop
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        # after submit_job has counted the instance, as for the stock executors
+        self._loop.call_soon(self._run, job, run_times)
+
+    def _run(self, job: Any, run_times: list[datetime]) -> None:
+        events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
+        self._run_job_success(job.id, events)
+
+
 class ProbeScheduler:
     """Owns the APScheduler and its slot jobs; the run function does the probing."""
 
@@ -120,7 +139,9 @@ class ProbeScheduler:
         self._run = run
         self.max_concurrency = max_concurrency
         self._sem = asyncio.Semaphore(max_concurrency)
-        self._sched = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True})
+        self._sched = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"coalesce": True}, executors={"default": _InLoop()}
+        )
         self._items: dict[str, Scheduled] = {}
         self._intervals: dict[str, float] = {}
         self._slot_of: dict[str, str] = {}  # check key -> id of its slot
@@ -268,7 +289,7 @@ class ProbeScheduler:
         """Keys of all scheduled checks."""
         return list(self._items)
 
-    async def _wake(self, sid: str) -> None:
+    def _wake(self, sid: str) -> None:
         """One wake-up of a slot: start each of its checks not still running its last turn."""
         slot = self._slots.get(sid)
         if slot is None or self._stopping:
@@ -315,8 +336,6 @@ class ProbeScheduler:
         pending = set(self._running.values())
         if pending:
             await asyncio.wait(pending, timeout=grace)
-        # a wake-up still queued is cancelled by shutdown; expected, not worth a log line
-        logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
         self._sched.shutdown(wait=False)
         still = [t for t in pending if not t.done()]
         for task in still:
