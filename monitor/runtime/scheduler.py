@@ -34,6 +34,9 @@ log = logging.getLogger("outwatch.scheduler")
 # scheduler wake-up: at 200 probes/s a wake-up costs more than a probe.
 GRID_MS = 20
 COALESCE = GRID_MS / 1000
+# uvloop's timers round to whole ms from the loop's cached clock and fired up to ~1.2 ms before
+# the slot was due: a second, empty pass over the jobs for about a third of the wake-ups
+_TIMER_SLACK_MS = 1
 # a check placed in a slot waits for a wake-up at or after its own first run (float slack)
 _SLACK = 0.001
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -132,6 +135,22 @@ class _InLoop(BaseExecutor):
         self._run_job_success(job.id, events)
 
 
+class _Scheduler(AsyncIOScheduler):
+    """AsyncIOScheduler whose timer fires once a slot is due, not just before it, and calls the
+    wake-up straight from the loop (the stock one hops through call_soon_threadsafe, a syscall)."""
+
+    def _start_timer(self, wait_seconds: float | None) -> None:  # APScheduler 3.x's hook
+        self._stop_timer()
+        if wait_seconds is not None:
+            delay = (math.ceil(wait_seconds * 1000) + _TIMER_SLACK_MS) / 1000 if wait_seconds else 0
+            self._timeout = self._eventloop.call_later(delay, self._wakeup_in_loop)
+
+    def _wakeup_in_loop(self) -> None:
+        # the body of AsyncIOScheduler.wakeup, already on the loop's thread
+        self._stop_timer()
+        self._start_timer(self._process_jobs())
+
+
 class ProbeScheduler:
     """Owns the APScheduler and its slot jobs; the run function does the probing."""
 
@@ -139,7 +158,7 @@ class ProbeScheduler:
         self._run = run
         self.max_concurrency = max_concurrency
         self._sem = asyncio.Semaphore(max_concurrency)
-        self._sched = AsyncIOScheduler(
+        self._sched = _Scheduler(
             timezone=UTC, job_defaults={"coalesce": True}, executors={"default": _InLoop()}
         )
         self._items: dict[str, Scheduled] = {}
