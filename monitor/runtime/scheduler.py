@@ -327,24 +327,25 @@ class ProbeScheduler:
                     running[key] = loop.create_task(self._fire(key, item, due))
 
     async def _fire(self, key: str, item: Scheduled, due: float) -> None:
+        # one coroutine per run, the cap taken by hand: this runs for every probe
+        sem = None if item.first else self._sem  # a canary never waits behind the targets
         try:
-            if item.first:  # a canary never waits behind the targets for a slot
-                await self._run_now(item, due)
-            else:
-                async with self._sem:
-                    await self._run_now(item, due)
+            if sem is not None:
+                await sem.acquire()
+            try:
+                now = time.time()
+                # how late this check starts after its own run time (wake-up, backlog, the cap)
+                self.lateness.observe(now - due)
+                await self._run(item, datetime.fromtimestamp(now, UTC))
+            finally:
+                if sem is not None:
+                    sem.release()
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in one run must never stop the schedule
             log.exception("probe run failed", extra={"check": key})
         finally:
             self._running.pop(key, None)
-
-    async def _run_now(self, item: Scheduled, due: float) -> None:
-        now = time.time()
-        # how late this check starts after its own run time (wake-up, loop backlog, the cap)
-        self.lateness.observe(now - due)
-        await self._run(item, datetime.fromtimestamp(now, UTC))
 
     async def stop(self, grace: float) -> None:
         """Stop scheduling, let in-flight probes finish within `grace`, then cancel the rest."""

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 
 from monitor import config
 from monitor.runtime.daemon import scheduled_checks
@@ -245,3 +251,51 @@ async def test_stop_cancels_runs_past_the_grace() -> None:
         await started.wait()
         await sched.stop(0.01)
     assert cancelled.is_set()
+
+
+@pytest.mark.parametrize(
+    ("code", "at", "lost"),
+    [
+        (EVENT_JOB_MISSED, 10.0, 50),  # each check of a missed slot lost its run
+        (EVENT_JOB_MAX_INSTANCES, 10.0, 50),
+        (EVENT_JOB_MISSED, -10.0, 0),  # before any check's first run: nothing was due
+    ],
+)
+async def test_a_slot_not_run_counts_each_check_it_held(code: int, at: float, lost: int) -> None:
+    async def run(item: Scheduled, at: datetime) -> None:
+        pass
+
+    sched = ProbeScheduler(run, 5)
+    sched.apply([Scheduled(f"s{i}", check(3.0)) for i in range(50)])
+    when = datetime.fromtimestamp(time.time() + at, UTC)
+    for sid in job_ids(sched):
+        if code == EVENT_JOB_MISSED:
+            sched._on_skip(JobExecutionEvent(code, sid, "default", when))
+        else:
+            sched._on_skip(JobSubmissionEvent(code, sid, "default", [when]))
+    assert sched.skipped == lost
+
+
+async def test_the_cap_holds_for_targets() -> None:
+    active, most, runs = 0, 0, 0
+
+    async def run(item: Scheduled, at: datetime) -> None:
+        nonlocal active, most, runs
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.03)
+        active -= 1
+        runs += 1
+
+    sched = ProbeScheduler(run, 2)
+    sched.apply([Scheduled(f"s{i}", check(30.0)) for i in range(6)])
+    sched.start()
+    try:
+        for i in range(6):
+            sched.set_interval(f"s{i}/tcp:127.0.0.1:1", 0.05)
+        async with asyncio.timeout(10):
+            while runs < 12:
+                await asyncio.sleep(0.01)
+        assert 1 <= most <= 2
+    finally:
+        await sched.stop(1)
