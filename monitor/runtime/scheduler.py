@@ -92,7 +92,7 @@ class _Slot:
     start: float  # unix time of one of its runs, for the due time of a wake-up
     first: dict[str, Scheduled] = field(default_factory=dict)
     rest: dict[str, Scheduled] = field(default_factory=dict)
-    # checks whose first run is after the slot's next one (unix time of it), by key
+    # checks placed here that have not had their first run yet: (check, unix time of that run)
     waiting: dict[str, tuple[Scheduled, float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
