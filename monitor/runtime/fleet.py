@@ -55,6 +55,7 @@ class Fleet:
         self._failing: dict[tuple[str, str], datetime] = {}  # check -> its first failure
         self.connected = False
         self.cut_off_since: datetime | None = None
+        self._unreachable = ""  # why, while cut off: what reads answer at once
         self.published = 0  # rounds written to the database
         self._conn: q.Conn | None = None
         self._lock: q.Conn | None = None
@@ -177,7 +178,8 @@ class Fleet:
         )
 
     async def read(self, what: str, **filters: Any) -> list[dict[str, Any]]:
-        """The fleet view for the API; ConnectionError when the database is unreachable."""
+        """The fleet view for the API (services, incidents, campaigns, announcements);
+        ConnectionError when the database is unreachable."""
         return await self._query(_READS[what], **filters)
 
     async def alerts(self) -> list[AlertView]:
@@ -186,15 +188,24 @@ class Fleet:
         return await self._query(q.list_alerts)
 
     async def _query(self, fn: Callable[..., Coroutine[Any, Any, T]], **filters: Any) -> T:
+        """One read, connecting included, within READ_TIMEOUT; while this instance is cut off
+        it fails at once: a page makes several reads, and each would wait out its own bound on
+        a hung link. The publishing loop finds the database again (every SYNC_EVERY)."""
+        if self.cut_off_since is not None:
+            raise ConnectionError(self._unreachable)
         try:
-            if self._reader is None or self._reader.closed or self._reader.broken:
-                self._reader = await pg.connect(self.url, f"{self.instance} reader")
-            return await self.calls.within(fn(self._reader, **filters), READ_TIMEOUT)
+            return await self.calls.within(self._read(fn, filters), READ_TIMEOUT)
         except pg.DB_ERRORS as exc:
             if self._reader is not None:
                 await close_quietly(self._reader)
             self._reader = None
-            raise ConnectionError(f"fleet database unreachable: {pg.describe(exc)}") from None
+            self._cut_off(exc)  # the same evidence as a failed publish: reads fail fast now
+            raise ConnectionError(self._unreachable) from None
+
+    async def _read(self, fn: Callable[..., Coroutine[Any, Any, T]], filters: dict[str, Any]) -> T:
+        if self._reader is None or self._reader.closed or self._reader.broken:
+            self._reader = await pg.connect(self.url, f"{self.instance} reader")
+        return await fn(self._reader, **filters)
 
     # -- publishing -------------------------------------------------------------------------------
 
@@ -290,6 +301,7 @@ class Fleet:
 
     def _cut_off(self, exc: BaseException) -> None:
         self.connected = False
+        self._unreachable = f"fleet database unreachable: {pg.describe(exc)}"
         if self._conn is not None:
             conn, self._conn = self._conn, None
             asyncio.get_running_loop().create_task(close_quietly(conn))
@@ -312,4 +324,5 @@ _READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
     "services": q.list_services,
     "incidents": q.list_incidents,
     "campaigns": q.list_campaigns,
+    "announcements": q.list_announcements,
 }

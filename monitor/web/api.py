@@ -16,7 +16,6 @@ from monitor.web.base import Snapshot
 from monitor.web.families import families
 from monitor.web.fleet import (
     FleetReader,
-    fail_fast,
     fleet_campaign,
     fleet_families,
     fleet_incident,
@@ -57,8 +56,9 @@ class Api:
         self.db = db
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
-        # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
-        self.fleet = fail_fast(fleet)  # a page reads several times: one timeout, not several
+        # in a fleet (storage.url), incidents, campaigns and notices are the fleet's
+        # (web/fleet.py); while cut off, reads fail at once and the instance's own are shown
+        self.fleet = fleet
 
     async def metrics_text(self) -> bytes:
         """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
@@ -126,6 +126,14 @@ class Api:
         return row
 
     async def _notices(self, keys: Any) -> list[dict[str, Any]]:
+        """The notices of those keys: in a fleet, as any instance recorded them (one with no
+        sources has none of its own); cut off, this instance's own."""
+        keys = [str(k) for k in keys]
+        if self.fleet is not None and keys:
+            with contextlib.suppress(ConnectionError):
+                rows = await self.fleet("announcements", keys=keys, limit=len(keys))
+                found = {n["key"]: n for n in rows}
+                return [_notice(found[k]) for k in keys if k in found]
         out = []
         for key in keys:
             source, _, mid = str(key).rpartition("/")
@@ -235,7 +243,17 @@ class Api:
         kind: str | None,
         service: str | None,
     ) -> list[dict[str, Any]]:
-        """Stored announcements, newest first."""
+        """Stored announcements, newest first (in a fleet, every instance's)."""
+        if self.fleet is not None:
+            with contextlib.suppress(ConnectionError):  # cut off: this instance's own
+                return await self.fleet(
+                    "announcements",
+                    since=since,
+                    limit=limit,
+                    source=source,
+                    kind=kind,
+                    service=service,
+                )
         return await self.announcements.list(since, limit, source, kind, service)
 
     async def status_page(self) -> str:
@@ -385,3 +403,11 @@ def _claims(ann: Any) -> list[dict[str, Any]] | None:
         elif isinstance(c, Mapping):
             out.append(dict(c))
     return out
+
+
+_NOTICE_FIELDS = ("key", "kind", "text", "url", "published_at", "deleted", "services", "evidence")
+
+
+def _notice(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A fleet announcements row as an incident's notice (the fields a local one has)."""
+    return {**{k: row.get(k) for k in _NOTICE_FIELDS}, "claims": row.get("claims") or []}
