@@ -180,7 +180,7 @@ class Fleet:
     async def read(self, what: str, **filters: Any) -> list[dict[str, Any]]:
         """The fleet view for the API (services, incidents, campaigns, announcements);
         ConnectionError when the database is unreachable."""
-        return await self._query(_READS[what], **filters)
+        return await self._query(q.READS[what], **filters)
 
     async def alerts(self) -> list[AlertView]:
         """The fleet's firing alerts as the decider last published them, with what mutes each;
@@ -318,11 +318,3 @@ class Fleet:
 def _silence_key(s: Silence) -> tuple[object, ...]:
     """What a silence says (its id aside): a change of any of it is shared."""
     return (s.matchers, s.starts_at, s.ends_at, s.created_by, s.comment)
-
-
-_READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
-    "services": q.list_services,
-    "incidents": q.list_incidents,
-    "campaigns": q.list_campaigns,
-    "announcements": q.list_announcements,
-}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -647,3 +647,12 @@ def classification_of(row: Mapping[str, Any]) -> Classification:
     published have none: their kind then stands for a claim about each named service)."""
     data = row["data"] if isinstance(row["data"], dict) else {}
     return _classification(str(row["kind"]), data)
+
+
+READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
+    "services": list_services,
+    "incidents": list_incidents,
+    "campaigns": list_campaigns,
+    "announcements": list_announcements,
+}
+"""The fleet's views by name, as the API (runtime/fleet.py) and the commands read them."""
