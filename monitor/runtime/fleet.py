@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
+import psycopg
 
 from alerts.dispatcher import AlertView, Dispatcher
 from alerts.silences import Silence
@@ -31,6 +32,8 @@ SYNC_EVERY = 1.0
 SYNC_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 T = TypeVar("T")
+# what says the database is out of reach (not a read it refused)
+UNREACHABLE = (psycopg.OperationalError, OSError, TimeoutError)
 
 
 class Fleet:
@@ -199,6 +202,9 @@ class Fleet:
             if self._reader is not None:
                 await close_quietly(self._reader)
             self._reader = None
+            if not isinstance(exc, UNREACHABLE):  # reached, but the read failed: a bug
+                log.error("fleet read %s failed: %s", fn.__name__, pg.describe(exc))
+                raise ConnectionError(f"fleet database read failed: {pg.describe(exc)}") from None
             self._cut_off(exc)  # the same evidence as a failed publish: reads fail fast now
             raise ConnectionError(self._unreachable) from None
 

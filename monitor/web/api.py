@@ -127,34 +127,40 @@ class Api:
 
     async def _notices(self, keys: Any) -> list[dict[str, Any]]:
         """The notices of those keys: in a fleet, as any instance recorded them (one with no
-        sources has none of its own); cut off, this instance's own."""
+        sources has none of its own); cut off, or one not yet published, this instance's own."""
         keys = [str(k) for k in keys]
+        found: dict[str, dict[str, Any]] = {}
         if self.fleet is not None and keys:
             with contextlib.suppress(ConnectionError):
                 rows = await self.fleet("announcements", keys=keys, limit=len(keys))
-                found = {n["key"]: n for n in rows}
-                return [_notice(found[k]) for k in keys if k in found]
+                found = {n["key"]: _notice(n) for n in rows}
         out = []
         for key in keys:
-            source, _, mid = str(key).rpartition("/")
-            ann = await self.announcements.get(source, mid)
-            if ann is not None:
-                m = ann.message
-                notice = {
-                    "key": key,
-                    "kind": ann.kind,
-                    "text": m.text,
-                    "url": m.url,
-                    "published_at": m.published_at.isoformat(),
-                    "deleted": m.deleted,
-                    "services": list(ann.services),
-                    "evidence": list(ann.classification.evidence),
-                }
-                claims = _claims(ann)
-                if claims is not None:
-                    notice["claims"] = claims
+            notice = found.get(key) or await self._own_notice(key)
+            if notice is not None:
                 out.append(notice)
         return out
+
+    async def _own_notice(self, key: str) -> dict[str, Any] | None:
+        source, _, mid = key.rpartition("/")
+        ann = await self.announcements.get(source, mid)
+        if ann is None:
+            return None
+        m = ann.message
+        notice: dict[str, Any] = {
+            "key": key,
+            "kind": ann.kind,
+            "text": m.text,
+            "url": m.url,
+            "published_at": m.published_at.isoformat(),
+            "deleted": m.deleted,
+            "services": list(ann.services),
+            "evidence": list(ann.classification.evidence),
+        }
+        claims = _claims(ann)
+        if claims is not None:
+            notice["claims"] = claims
+        return notice
 
     async def incident_page(self, incident_id: str) -> str | None:
         """The incident's HTML page, or None when there is no such incident."""
