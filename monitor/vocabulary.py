@@ -12,6 +12,17 @@ CheckState = Literal["up", "down", "unknown"]
 ServiceStatus = Literal["up", "degraded", "down", "unknown"]
 SERVICE_STATUSES: tuple[ServiceStatus, ...] = ("down", "degraded", "up", "unknown")
 
+# how a vantage sees a service in the fleet's breakdown, worst first; `absent` is a vantage that
+# is offline (its canaries fail) or silent, counted neither up nor down
+VantageView = Literal["down", "degraded", "up", "unknown", "absent"]
+VANTAGE_VIEWS: tuple[VantageView, ...] = ("down", "degraded", "up", "unknown", "absent")
+# each view as said before the vantages' names: "down from lviv", "absent (offline or silent) odesa"
+VANTAGE_SEEN: dict[VantageView, str] = {
+    **{v: f"{v} from" for v in SERVICE_STATUSES},
+    "absent": "absent (offline or silent)",
+}
+NO_VANTAGE_YET = "no vantage reports it yet"
+
 AnnouncementKind = Literal["attack", "outage", "restored", "advisory", "other"]
 ANNOUNCEMENT_KINDS: tuple[AnnouncementKind, ...] = (
     "attack",

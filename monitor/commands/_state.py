@@ -54,7 +54,7 @@ class Source:
             async with asyncio.timeout(READ_TIMEOUT):
                 conn = await pg.connect(url, f"{self.cfg.instance} {what} command")
                 async with conn:
-                    return await _FLEET_READS[what](conn, **filters)
+                    return await q.READS[what](conn, **filters)
         except psycopg.errors.UndefinedTable:
             raise Unavailable(
                 f"fleet database {where} has no outwatch tables yet (no instance has started on it)"
@@ -98,11 +98,6 @@ def _local_services(db: Any) -> list[dict[str, Any]]:
     ]
 
 
-_FLEET_READS: dict[str, Callable[..., Any]] = {
-    "services": q.list_services,
-    "incidents": q.list_incidents,
-    "campaigns": q.list_campaigns,
-}
 _LOCAL_READS: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "services": _local_services,
     "incidents": local_incidents.list_incidents,

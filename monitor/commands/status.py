@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.commands._state import Source, add_common, origin, run_reading
-from monitor.web.statuspage import VANTAGE_VIEWS
+from monitor.vocabulary import NO_VANTAGE_YET, VANTAGE_SEEN, VANTAGE_VIEWS
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,9 +27,8 @@ def vantage_words(verdict: Mapping[str, Any]) -> str:
     for view in VANTAGE_VIEWS:
         names = [str(n) for n in verdict.get(view) or []]
         if names:
-            how = "absent (offline or silent)" if view == "absent" else f"{view} from"
-            parts.append(f"{how} {', '.join(names)}")
-    return "; ".join(parts) or "no vantage reports it yet"
+            parts.append(f"{VANTAGE_SEEN[view]} {', '.join(names)}")
+    return "; ".join(parts) or NO_VANTAGE_YET
 
 
 def read(source: Source) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from alerts.router import Route
 from alerts.silences import Silence, muted_by
 from alerts.silences import from_config as silence_config
 from monitor.config import Config
-from monitor.core.base import Announcement, Classification, Clock, Message
+from monitor.core.base import Announcement, Clock, Message
 from monitor.core.codec import dt
 from monitor.core.fleet import (
     CheckView,
@@ -456,12 +456,4 @@ def _announcement(row: dict[str, Any]) -> Announcement | None:
         row["url"],
         dt(data.get("edited_at")),
     )
-    return Announcement(
-        msg,
-        Classification(
-            row["kind"],
-            tuple(data.get("services") or ()),
-            float(data.get("confidence") or 0.0),
-            tuple(data.get("evidence") or ()),
-        ),
-    )
+    return Announcement(msg, q.classification_of(row))  # claims as the recorder classified

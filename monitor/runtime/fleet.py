@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
+import psycopg
 
 from alerts.dispatcher import AlertView, Dispatcher
 from alerts.silences import Silence
@@ -31,6 +32,8 @@ SYNC_EVERY = 1.0
 SYNC_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 T = TypeVar("T")
+# what says the database is out of reach (not a read it refused)
+UNREACHABLE = (psycopg.OperationalError, OSError, TimeoutError)
 
 
 class Fleet:
@@ -55,6 +58,7 @@ class Fleet:
         self._failing: dict[tuple[str, str], datetime] = {}  # check -> its first failure
         self.connected = False
         self.cut_off_since: datetime | None = None
+        self._unreachable = ""  # why, while cut off: what reads answer at once
         self.published = 0  # rounds written to the database
         self._conn: q.Conn | None = None
         self._lock: q.Conn | None = None
@@ -177,8 +181,9 @@ class Fleet:
         )
 
     async def read(self, what: str, **filters: Any) -> list[dict[str, Any]]:
-        """The fleet view for the API; ConnectionError when the database is unreachable."""
-        return await self._query(_READS[what], **filters)
+        """The fleet view for the API (services, incidents, campaigns, announcements);
+        ConnectionError when the database is unreachable."""
+        return await self._query(q.READS[what], **filters)
 
     async def alerts(self) -> list[AlertView]:
         """The fleet's firing alerts as the decider last published them, with what mutes each;
@@ -186,15 +191,27 @@ class Fleet:
         return await self._query(q.list_alerts)
 
     async def _query(self, fn: Callable[..., Coroutine[Any, Any, T]], **filters: Any) -> T:
+        """One read, connecting included, within READ_TIMEOUT; while this instance is cut off
+        it fails at once: a page makes several reads, and each would wait out its own bound on
+        a hung link. The publishing loop finds the database again (every SYNC_EVERY)."""
+        if self.cut_off_since is not None:
+            raise ConnectionError(self._unreachable)
         try:
-            if self._reader is None or self._reader.closed or self._reader.broken:
-                self._reader = await pg.connect(self.url, f"{self.instance} reader")
-            return await self.calls.within(fn(self._reader, **filters), READ_TIMEOUT)
+            return await self.calls.within(self._read(fn, filters), READ_TIMEOUT)
         except pg.DB_ERRORS as exc:
             if self._reader is not None:
                 await close_quietly(self._reader)
             self._reader = None
-            raise ConnectionError(f"fleet database unreachable: {pg.describe(exc)}") from None
+            if not isinstance(exc, UNREACHABLE):  # reached, but the read failed: a bug
+                log.error("fleet read %s failed: %s", fn.__name__, pg.describe(exc))
+                raise ConnectionError(f"fleet database read failed: {pg.describe(exc)}") from None
+            self._cut_off(exc)  # the same evidence as a failed publish: reads fail fast now
+            raise ConnectionError(self._unreachable) from None
+
+    async def _read(self, fn: Callable[..., Coroutine[Any, Any, T]], filters: dict[str, Any]) -> T:
+        if self._reader is None or self._reader.closed or self._reader.broken:
+            self._reader = await pg.connect(self.url, f"{self.instance} reader")
+        return await fn(self._reader, **filters)
 
     # -- publishing -------------------------------------------------------------------------------
 
@@ -290,6 +307,7 @@ class Fleet:
 
     def _cut_off(self, exc: BaseException) -> None:
         self.connected = False
+        self._unreachable = f"fleet database unreachable: {pg.describe(exc)}"
         if self._conn is not None:
             conn, self._conn = self._conn, None
             asyncio.get_running_loop().create_task(close_quietly(conn))
@@ -306,10 +324,3 @@ class Fleet:
 def _silence_key(s: Silence) -> tuple[object, ...]:
     """What a silence says (its id aside): a change of any of it is shared."""
     return (s.matchers, s.starts_at, s.ends_at, s.created_by, s.comment)
-
-
-_READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
-    "services": q.list_services,
-    "incidents": q.list_incidents,
-    "campaigns": q.list_campaigns,
-}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,10 +15,11 @@ from alerts.dispatcher import AlertView
 from alerts.groups import LogEntry
 from alerts.matchers import Matcher
 from alerts.silences import Silence
-from monitor.core.base import Announcement, Outage
+from monitor.core.base import Announcement, Classification, Outage, claim_dict, claim_from
 from monitor.core.codec import iso
 from monitor.core.fleet import CheckView, InstanceReport, Verdict, report_from
 from monitor.core.incidents import Change, campaign_dict, incident_dict
+from monitor.vocabulary import ANNOUNCEMENT_KINDS
 
 Conn = AsyncConnection[Any]
 
@@ -160,6 +161,7 @@ def announcement_row(ann: Announcement, instance: str, at: datetime) -> dict[str
             "services": list(ann.services),
             "confidence": ann.classification.confidence,
             "evidence": list(ann.classification.evidence),
+            "claims": [claim_dict(c) for c in ann.classification.claims],
             "edited_at": iso(m.edited_at),
         },
         "recorded_by": instance,
@@ -567,3 +569,90 @@ async def list_campaigns(
         {"status": status, "since": since, "limit": limit},
     )
     return [r[0] for r in await cur.fetchall()]
+
+
+async def list_announcements(
+    conn: Conn,
+    since: datetime | None = None,
+    limit: int = 100,
+    source: str | None = None,
+    kind: str | None = None,
+    service: str | None = None,
+    keys: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Notices recorded by any instance, newest first, as /api/v1/announcements rows; `keys`
+    (`<source>/<id>`) picks an incident's. The fleet keeps no edit history: `edits` is None."""
+    pairs = [k.rpartition("/") for k in keys or ()]
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT source, id, published_at, kind, text, url, deleted, data FROM announcements"
+        " WHERE (%(since)s::timestamptz IS NULL OR published_at >= %(since)s)"
+        " AND (%(source)s::text IS NULL OR source = %(source)s)"
+        " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
+        " AND (%(service)s::text IS NULL OR data->'services' @> to_jsonb(%(service)s::text))"
+        " AND (NOT %(by_key)s OR (source, id) IN"
+        " (SELECT * FROM unnest(%(sources)s::text[], %(ids)s::text[])))"
+        " ORDER BY published_at DESC, source, id LIMIT %(limit)s",
+        {
+            "since": since,
+            "source": source or None,
+            "kind": kind or None,
+            "service": service or None,
+            "by_key": keys is not None,
+            "sources": [p[0] for p in pairs],
+            "ids": [p[2] for p in pairs],
+            "limit": max(0, limit),
+        },
+    )
+    return [_announcement_dict(r) for r in await cur.fetchall()]
+
+
+def _announcement_dict(r: Mapping[str, Any]) -> dict[str, Any]:
+    data = r["data"] if isinstance(r["data"], dict) else {}
+    return {
+        "key": f"{r['source']}/{r['id']}",
+        "source": r["source"],
+        "id": r["id"],
+        "published_at": iso(r["published_at"]),
+        "edited_at": data.get("edited_at"),
+        "deleted": bool(r["deleted"]),
+        "text": r["text"],
+        "url": r["url"],
+        "kind": r["kind"],
+        "services": list(data.get("services") or []),
+        "confidence": data.get("confidence"),
+        "evidence": list(data.get("evidence") or []),
+        "claims": [claim_dict(c) for c in _classification(r["kind"], data).claims_or_kind()],
+        "edits": None,
+    }
+
+
+def _classification(kind: str, data: Mapping[str, Any]) -> Classification:
+    claims = data.get("claims")
+    return Classification(
+        next((k for k in ANNOUNCEMENT_KINDS if k == kind), "other"),  # as its recorder wrote it
+        tuple(str(s) for s in data.get("services") or ()),
+        float(data.get("confidence") or 0.0),
+        tuple(str(e) for e in data.get("evidence") or ()),
+        tuple(
+            c
+            for d in (claims if isinstance(claims, list) else ())
+            if isinstance(d, dict) and (c := claim_from(d)) is not None
+        ),
+    )
+
+
+def classification_of(row: Mapping[str, Any]) -> Classification:
+    """An announcements row's classification, claims included (rows from before claims were
+    published have none: their kind then stands for a claim about each named service)."""
+    data = row["data"] if isinstance(row["data"], dict) else {}
+    return _classification(str(row["kind"]), data)
+
+
+READS: dict[str, Callable[..., Coroutine[Any, Any, list[dict[str, Any]]]]] = {
+    "services": list_services,
+    "incidents": list_incidents,
+    "campaigns": list_campaigns,
+    "announcements": list_announcements,
+}
+"""The fleet's views by name, as the API (runtime/fleet.py) and the commands read them."""

@@ -16,7 +16,6 @@ from monitor.web.base import Snapshot
 from monitor.web.families import families
 from monitor.web.fleet import (
     FleetReader,
-    fail_fast,
     fleet_campaign,
     fleet_families,
     fleet_incident,
@@ -57,8 +56,9 @@ class Api:
         self.db = db
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
-        # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
-        self.fleet = fail_fast(fleet)  # a page reads several times: one timeout, not several
+        # in a fleet (storage.url), incidents, campaigns and notices are the fleet's
+        # (web/fleet.py); while cut off, reads fail at once and the instance's own are shown
+        self.fleet = fleet
 
     async def metrics_text(self) -> bytes:
         """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
@@ -126,27 +126,41 @@ class Api:
         return row
 
     async def _notices(self, keys: Any) -> list[dict[str, Any]]:
+        """The notices of those keys: in a fleet, as any instance recorded them (one with no
+        sources has none of its own); cut off, or one not yet published, this instance's own."""
+        keys = [str(k) for k in keys]
+        found: dict[str, dict[str, Any]] = {}
+        if self.fleet is not None and keys:
+            with contextlib.suppress(ConnectionError):
+                rows = await self.fleet("announcements", keys=keys, limit=len(keys))
+                found = {n["key"]: _notice(n) for n in rows}
         out = []
         for key in keys:
-            source, _, mid = str(key).rpartition("/")
-            ann = await self.announcements.get(source, mid)
-            if ann is not None:
-                m = ann.message
-                notice = {
-                    "key": key,
-                    "kind": ann.kind,
-                    "text": m.text,
-                    "url": m.url,
-                    "published_at": m.published_at.isoformat(),
-                    "deleted": m.deleted,
-                    "services": list(ann.services),
-                    "evidence": list(ann.classification.evidence),
-                }
-                claims = _claims(ann)
-                if claims is not None:
-                    notice["claims"] = claims
+            notice = found.get(key) or await self._own_notice(key)
+            if notice is not None:
                 out.append(notice)
         return out
+
+    async def _own_notice(self, key: str) -> dict[str, Any] | None:
+        source, _, mid = key.rpartition("/")
+        ann = await self.announcements.get(source, mid)
+        if ann is None:
+            return None
+        m = ann.message
+        notice: dict[str, Any] = {
+            "key": key,
+            "kind": ann.kind,
+            "text": m.text,
+            "url": m.url,
+            "published_at": m.published_at.isoformat(),
+            "deleted": m.deleted,
+            "services": list(ann.services),
+            "evidence": list(ann.classification.evidence),
+        }
+        claims = _claims(ann)
+        if claims is not None:
+            notice["claims"] = claims
+        return notice
 
     async def incident_page(self, incident_id: str) -> str | None:
         """The incident's HTML page, or None when there is no such incident."""
@@ -235,7 +249,17 @@ class Api:
         kind: str | None,
         service: str | None,
     ) -> list[dict[str, Any]]:
-        """Stored announcements, newest first."""
+        """Stored announcements, newest first (in a fleet, every instance's)."""
+        if self.fleet is not None:
+            with contextlib.suppress(ConnectionError):  # cut off: this instance's own
+                return await self.fleet(
+                    "announcements",
+                    since=since,
+                    limit=limit,
+                    source=source,
+                    kind=kind,
+                    service=service,
+                )
         return await self.announcements.list(since, limit, source, kind, service)
 
     async def status_page(self) -> str:
@@ -385,3 +409,11 @@ def _claims(ann: Any) -> list[dict[str, Any]] | None:
         elif isinstance(c, Mapping):
             out.append(dict(c))
     return out
+
+
+_NOTICE_FIELDS = ("key", "kind", "text", "url", "published_at", "deleted", "services", "evidence")
+
+
+def _notice(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A fleet announcements row as an incident's notice (the fields a local one has)."""
+    return {**{k: row.get(k) for k in _NOTICE_FIELDS}, "claims": row.get("claims") or []}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -10,53 +9,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.core import Metric
 
-from monitor.vocabulary import SERVICE_STATUSES
+from monitor.vocabulary import SERVICE_STATUSES, VANTAGE_SEEN, VANTAGE_VIEWS
 from monitor.web.base import Snapshot
 from monitor.web.metrics import counter, gauge
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY, CSS, STATUS_LABEL, STATUS_MARK
 
-# a read of the shared database: the name of a query (services, incidents, campaigns) and its
-# filters as keywords; raises ConnectionError when the database is unreachable
+# a read of the shared database: the name of a query (services, incidents, campaigns,
+# announcements) and its filters as keywords; raises ConnectionError when the database is
+# unreachable, at once while the instance knows it is cut off (runtime/fleet.py)
 FleetReader = Callable[..., Awaitable[list[dict[str, Any]]]]
-
-
-# after the shared database failed to answer, reads fail at once for this long: a page makes
-# several reads, and each would otherwise wait out its own timeout on a hung link
-FAIL_FAST_SECONDS = 5.0
-
-
-class FailFast:
-    """A FleetReader that, once a read found the database unreachable, answers ConnectionError
-    at once for FAIL_FAST_SECONDS: one slow attempt per pause, not one per read."""
-
-    def __init__(
-        self,
-        read: FleetReader,
-        pause: float = FAIL_FAST_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.read = read
-        self.pause = pause
-        self.clock = clock
-        self._until = float("-inf")
-        self._why = ""
-
-    async def __call__(self, what: str, **filters: Any) -> list[dict[str, Any]]:
-        """The read, or at once the last failure while the pause lasts."""
-        if self.clock() < self._until:
-            raise ConnectionError(self._why)
-        try:
-            return await self.read(what, **filters)
-        except ConnectionError as exc:
-            self._until, self._why = self.clock() + self.pause, str(exc)
-            raise
-
-
-def fail_fast(read: FleetReader | None) -> FleetReader | None:
-    """`read` behind a FailFast (None stays None: a single instance)."""
-    if read is None or isinstance(read, FailFast):
-        return read
-    return FailFast(read)
 
 
 def fleet_families(s: Snapshot) -> Iterator[Metric]:
@@ -138,16 +99,10 @@ def _service(row: Mapping[str, Any]) -> str:
     found = row.get("vantages")
     v: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     lines = []
-    for which, label in (
-        ("down", "down"),
-        ("degraded", "degraded"),
-        ("up", "up"),
-        ("unknown", "unknown"),
-        ("absent", "absent (offline or silent)"),
-    ):
-        names = [str(n) for n in (v.get(which) or [])]
+    for view in VANTAGE_VIEWS:
+        names = [str(n) for n in (v.get(view) or [])]
         if names:
-            lines.append(f"<li>{_t(label)}: {_t(', '.join(names))}</li>")
+            lines.append(f"<li>{_t(VANTAGE_SEEN[view])} {_t(', '.join(names))}</li>")
     st = row.get("status") if row.get("status") in STATUS_LABEL else "unknown"
     return (
         f'<li class="svc s-{st}"><div class="svc-head"><span class="svc-title">{_t(row.get("service"))}</span>'
@@ -238,7 +193,6 @@ async def fleet_campaign(
 def fleet_routes(read: FleetReader) -> list[web.RouteDef]:
     """GET /api/v1/fleet/services|incidents|campaigns and the /fleet page, read from the shared
     database by whichever instance is asked."""
-    read = FailFast(read)  # the page reads three times: one timeout on a hung link, not three
 
     def handler(what: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:

@@ -12,7 +12,14 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from monitor.vocabulary import ANNOUNCEMENT_KINDS, FLAGS, SERVICE_STATUSES
+from monitor.vocabulary import (
+    ANNOUNCEMENT_KINDS,
+    FLAGS,
+    NO_VANTAGE_YET,
+    SERVICE_STATUSES,
+    VANTAGE_SEEN,
+    VANTAGE_VIEWS,
+)
 
 # Everything below comes from probes, config and the internet (announcement text, URLs),
 # so every string goes through _text()/_attr() and every class name through a whitelist.
@@ -242,11 +249,6 @@ def _check_row(check: Mapping[str, Any]) -> str:
     )
 
 
-# how a vantage sees a service in the fleet's breakdown, worst first; `absent` is a vantage that
-# is offline (its canaries fail) or silent, counted neither up nor down
-VANTAGE_VIEWS = ("down", "degraded", "up", "unknown", "absent")
-
-
 def _fleet(svc: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The fleet's verdict on a service (status and vantages per view), or None without one."""
     found = svc.get("fleet")
@@ -269,9 +271,8 @@ def _fleet_words(fleet: Mapping[str, Any]) -> str:
     for view in VANTAGE_VIEWS:
         names = _names(fleet.get(view))
         if names:
-            how = "absent (offline or silent)" if view == "absent" else f"{view} from"
-            parts.append(f"{how} {', '.join(_text(n, 60) for n in names)}")
-    return "; ".join(parts) or "no vantage reports it yet"
+            parts.append(f"{VANTAGE_SEEN[view]} {', '.join(_text(n, 60) for n in names)}")
+    return "; ".join(parts) or NO_VANTAGE_YET
 
 
 def _vantage_dots(fleet: Mapping[str, Any]) -> str:

@@ -67,6 +67,7 @@ def config_text(
     checks = "\n".join(
         f"""  - name: {s}
     group: {s}
+    aliases: [{s}]
     checks: [{{kind: http, url: "{targets[s].url}", id: web}}]"""
         for s in SERVICES
     )

@@ -90,7 +90,7 @@ async def test_quorum_pages_once_and_names_the_vantages(fleet: Fleet) -> None:
     await wait_for(degraded, 15, "bank never shown degraded from kyiv")
     assert await fleet.api("incidents") == [] and fleet.hook.posts == []
     # every instance shows the fleet page; the decider alone exports the fleet's status
-    assert "down: kyiv" in await fleet.text(fleet.daemons[0], "/fleet")
+    assert "down from kyiv" in await fleet.text(fleet.daemons[0], "/fleet")
     (decider,) = fleet.decider()
     others = [d for d in fleet.daemons if d is not decider]
     assert 'outwatch_fleet_vantages_down{service="bank"} 1.0' in await fleet.text(

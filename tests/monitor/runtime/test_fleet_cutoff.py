@@ -8,6 +8,8 @@ import psycopg
 import pytest
 
 from monitor.runtime.daemon import Daemon
+from monitor.store import fleet as q
+from monitor.store import pg
 from tests.conftest import free_port
 from tests.integration.helpers import Target, wait_for
 from tests.monitor.runtime.fleet_helpers import SERVICES, Hook, config_text, start_daemon
@@ -82,6 +84,21 @@ async def test_a_cut_off_decider_stops_and_its_spool_replays(
         await two.targets["lviv"]["bank"].stop()
         await wait_for(lambda: _true(lviv.spool.size() > 0), 10, "nothing spooled")
         assert lviv.cut_off_since is not None
+        # reads answer at once from the known cut-off state: no connection, no query tried
+        tried: list[str] = []
+        connect = pg.connect
+
+        async def counted(url: str, name: str) -> q.Conn:
+            tried.append(name)
+            return await connect(url, name)
+
+        monkeypatch.setattr(pg, "connect", counted)
+        for what in ("services", "incidents", "campaigns", "announcements"):
+            with pytest.raises(ConnectionError, match="fleet database unreachable"):
+                await lviv.read(what)
+        with pytest.raises(ConnectionError, match="fleet database unreachable"):
+            await lviv.alerts()
+        assert not [n for n in tried if n.endswith("reader")]
         assert sum(two.daemons["lviv"].pipeline.probes.values()) > probes
         assert two.daemons["lviv"].pipeline.machine.status("bank") == "down"
         await two.targets["lviv"]["bank"].start()
@@ -91,6 +108,7 @@ async def test_a_cut_off_decider_stops_and_its_spool_replays(
             return lviv.cut_off_since is None and lviv.spool.size() == 0
 
         await wait_for(replayed, 15, "spool never replayed")
+        assert {r["service"] for r in await lviv.read("services")} == set(SERVICES)
         got = rows(
             pg_dsn,
             "SELECT new, count(*) FROM check_transitions WHERE vantage = 'lviv'"

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from monitor.core.base import Message
 from monitor.runtime.daemon import Daemon
 from tests.conftest import free_port
 from tests.integration.helpers import Target, wait_for
@@ -164,6 +165,40 @@ async def test_a_non_decider_shows_the_fleet_status_with_the_vantages(trio: Trio
         assert f"{inc_id} · {service}" in inc_page, inc_page[:400]
     wave_page = await trio.get(reader, f"/campaigns/{wave['id']}")
     assert bank_id in wave_page and gov_id in wave_page
+
+
+async def test_every_instance_shows_the_notices_another_recorded(trio: Trio) -> None:
+    async def one_decider() -> bool:
+        return sum(_decides(d) for d in trio.daemons.values()) == 1
+
+    await wait_for(one_decider, 15, "no decider")
+    recorder = trio.daemons["kyiv"]  # the only instance that hears the channel
+    reader = trio.daemons["lviv"]  # no sources: it has no notices of its own
+    text = "DDoS-атака на bank, сервіс недоступний"
+    url = "https://t.me/bank_official/1001"
+    await recorder.ingest(Message("bank_official", "1001", recorder.clock.now(), text, url))
+
+    async def announced() -> bool:
+        found = (await trio.api(reader, "incidents"))["incidents"]
+        return any(i["service"] == "bank" and i.get("announced") for i in found)
+
+    await wait_for(announced, 15, "no announced fleet incident on the reader's API")
+    assert await reader.announcements.list() == []  # nothing recorded locally
+    (inc,) = [i for i in (await trio.api(reader, "incidents"))["incidents"] if i["announced"]]
+    # the API: the incident's notices and the announcements listing are the fleet's
+    notices = (await trio.api(reader, f"incidents/{inc['id']}"))["notices"]
+    assert [(n["key"], n["text"], n["url"], n["kind"]) for n in notices] == [
+        ("bank_official/1001", text, url, "attack")
+    ]
+    assert [c["service"] for c in notices[0]["claims"]] == ["bank"]
+    (listed,) = (await trio.api(reader, "announcements?service=bank"))["announcements"]
+    assert listed["key"] == "bank_official/1001" and listed["services"] == ["bank"]
+    assert (await trio.api(reader, "announcements?service=gov"))["announcements"] == []
+    # the status page (under the incident and in the latest announcements) and the incident page
+    page = await trio.get(reader, "/")
+    latest = page.split('id="h-ann"')[1]
+    assert text in latest and text in page.split('id="h-ann"')[0]
+    assert text in await trio.get(reader, f"/incidents/{inc['id']}")
 
 
 async def test_an_instance_cut_off_says_the_fleet_status_is_unavailable(
