@@ -7,13 +7,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from monitor.core.base import CheckState, Observation, Outage, ServiceStatus
 from monitor.core.codec import dt, iso, outage_dict, outage_from
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckRule:
     """What the state machine needs to know about a check."""
 
@@ -23,7 +24,7 @@ class CheckRule:
     successes_before_up: int = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceRule:
     """What the state machine needs to know about a service."""
 
@@ -343,7 +344,7 @@ def _service_json(svc: _Service) -> str:
     checks = []
     for cid, t in svc.checks.items():
         if t.encoded is None:
-            t.encoded = f"{json.dumps(cid)}: {json.dumps(_track_dict(t))}"
+            t.encoded = _track_json(cid, t)
         checks.append(t.encoded)
     return (
         f'{svc.key}: {{"status": {json.dumps(svc.status)}, '
@@ -351,6 +352,24 @@ def _service_json(svc: _Service) -> str:
         f'"outage": {json.dumps(outage_dict(svc.outage))}, '
         f'"checks": {{{", ".join(checks)}}}}}'
     )
+
+
+def _track_json(cid: str, t: CheckTrack) -> str:
+    """`"cid": json.dumps(_track_dict(t))`, written out: a third of the time of building the
+    dict and encoding it, and a snapshot re-encodes a third of all checks."""
+    return (
+        f'{_json(cid)}: {{"state": {_json(t.state)}, "fails": {t.fails}, "oks": {t.oks}, '
+        f'"failing_since": {_json(iso(t.failing_since))}, "last_error": {_json(t.last_error)}, '
+        f'"changed_at": {_json(iso(t.changed_at))}, '
+        f'"streak": {json.dumps(dict(t.streak)) if t.streak else "{}"}}}'
+    )
+
+
+def _json(value: str | None) -> str:
+    """A string (or None) as json.dumps writes it."""
+    if value is None:
+        return "null"
+    return encode_basestring_ascii(value) if type(value) is str else json.dumps(value)
 
 
 def _track_dict(t: CheckTrack) -> dict[str, Any]:

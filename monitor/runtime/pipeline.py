@@ -78,7 +78,16 @@ class Pipeline:
         if not ok:
             self.errors[(service, check, kind, error or "error")] += 1
         obs = Observation(
-            service, check, kind, at, ok, error, result.duration, result.detail, result.status_code, mono
+            service,
+            check,
+            kind,
+            at,
+            ok,
+            error,
+            result.duration,
+            result.detail,
+            result.status_code,
+            mono,
         )
         self.pending_results.append(obs)
         m = self.machine

@@ -243,6 +243,10 @@ def test_snapshot_json_is_the_snapshot_encoded_after_results_reloads_and_restore
     assert again.snapshot_json() == json.dumps(again.snapshot())
     feed(again, "-", "app")
     assert again.snapshot_json() == json.dumps(again.snapshot())
+    # names are config text: quotes, backslashes and Cyrillic are escaped as json.dumps does
+    odd = StateMachine([ServiceRule('Дія "gov"', (CheckRule("веб\\1"),))])
+    odd.observe(Observation('Дія "gov"', "веб\\1", "http", T0, False, "timeout"))
+    assert odd.snapshot_json() == json.dumps(odd.snapshot())
 
 
 def test_a_reload_that_changes_criticality_moves_the_status_on_the_next_result() -> None:
