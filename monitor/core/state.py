@@ -346,11 +346,11 @@ def _service_json(svc: _Service) -> str:
         if t.encoded is None:
             t.encoded = _track_json(cid, t)
         checks.append(t.encoded)
+    signature = json.dumps(dict(svc.signature)) if svc.signature else "{}"
+    outage = "null" if svc.outage is None else json.dumps(outage_dict(svc.outage))
     return (
-        f'{svc.key}: {{"status": {json.dumps(svc.status)}, '
-        f'"signature": {json.dumps(dict(svc.signature))}, '
-        f'"outage": {json.dumps(outage_dict(svc.outage))}, '
-        f'"checks": {{{", ".join(checks)}}}}}'
+        f'{svc.key}: {{"status": {_json(svc.status)}, "signature": {signature}, '
+        f'"outage": {outage}, "checks": {{{", ".join(checks)}}}}}'
     )
 
 
