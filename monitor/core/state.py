@@ -112,7 +112,7 @@ def service_status(rule: ServiceRule, checks: dict[str, CheckTrack]) -> ServiceS
     """up / degraded (some checks down) / down (all critical checks down) / unknown."""
     if not rule.checks:
         return "unknown"
-    # one pass, no dict or list per call: this runs for every probe result
+    # one pass, no dict or list per call (the machine calls it only when a check state moves)
     has_critical, critical_all_down, any_down, all_unknown = False, True, False, True
     for c in rule.checks:
         state = checks[c.id].state
