@@ -94,6 +94,7 @@ class Correlator:
         self._quiet = timedelta(seconds=cfg.quiet_period)
         self._grace = timedelta(seconds=cfg.announce_grace)
         self._boost_for = timedelta(seconds=cfg.boost_for)
+        self._said_for = 2 * (self._before + self._after)  # no incident a notice can speak of
         self._book.window = timedelta(seconds=cfg.campaign_window)
         self._book.min_services = cfg.campaign_min_services
 
@@ -252,10 +253,14 @@ class Correlator:
         if now == self._ticked and not self._dirty:
             return []  # replay feeds many results per instant: decide once per instant
         self._ticked, self._dirty = now, False
-        horizon = now - 2 * (self._before + self._after)
-        for key in [k for k, (when, _) in self._said.items() if when < horizon]:
-            del self._said[key]  # no incident it could still speak of
+        # this runs for every probe result: the empty cases cost no list and no sort
+        if self._said:
+            horizon = now - self._said_for
+            for key in [k for k, (when, _) in self._said.items() if when < horizon]:
+                del self._said[key]  # no incident it could still speak of
         out = self._settled(now)
+        if not self._current:
+            return out
         for svc in sorted(self._current):
             track = self._current[svc]
             if track.inc.status == "open":

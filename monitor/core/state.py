@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from monitor.core.base import CheckState, Observation, Outage, ServiceStatus
 from monitor.core.codec import dt, iso, outage_dict, outage_from
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckRule:
     """What the state machine needs to know about a check."""
 
@@ -22,7 +24,7 @@ class CheckRule:
     successes_before_up: int = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceRule:
     """What the state machine needs to know about a service."""
 
@@ -30,7 +32,7 @@ class ServiceRule:
     checks: tuple[CheckRule, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class CheckTrack:
     """Mutable per-check counters."""
 
@@ -44,6 +46,9 @@ class CheckTrack:
     # never from isolated failures long before it
     streak: Counter[str] = field(default_factory=Counter)
     failing_mono: float | None = None  # monotonic time of the streak's first failure
+    # this track's entry of the snapshot as JSON text, until the next result changes it: a
+    # snapshot re-encodes only the checks that had results since the last one
+    encoded: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class OutageClosed:
 Event = CheckChanged | ServiceChanged | OutageOpened | OutageClosed
 
 
-@dataclass
+@dataclass(slots=True)
 class _Service:
     rule: ServiceRule
     status: ServiceStatus = "unknown"
@@ -92,13 +97,22 @@ class _Service:
     outage: Outage | None = None
     signature: Counter[str] = field(default_factory=Counter)
     outage_mono: float | None = None  # monotonic time the open outage started, when known
+    # per config: each check's rule by id (the first of a repeated id, as a scan would find)
+    rules: dict[str, CheckRule] = field(default_factory=dict)
+    # the status the checks' states give, recounted only when a check's state moves, so a
+    # result that changes no state walks none of the service's checks
+    counted: ServiceStatus = "unknown"
+    # the open outage's failing checks and signature may be out of date (after a reconfigure
+    # or restore): the next result rebuilds it, as it does after every state move or failure
+    stale: bool = True
+    key: str = ""  # the service's name as JSON text, for the snapshot
 
 
 def service_status(rule: ServiceRule, checks: dict[str, CheckTrack]) -> ServiceStatus:
     """up / degraded (some checks down) / down (all critical checks down) / unknown."""
     if not rule.checks:
         return "unknown"
-    # one pass, no dict or list per call: this runs for every probe result
+    # one pass, no dict or list per call (the machine calls it only when a check state moves)
     has_critical, critical_all_down, any_down, all_unknown = False, True, False, True
     for c in rule.checks:
         state = checks[c.id].state
@@ -141,6 +155,12 @@ class StateMachine:
             svc = _Service(rule) if old is None else old
             svc.rule = rule
             svc.checks = {c.id: svc.checks.get(c.id, CheckTrack()) for c in rule.checks}
+            svc.rules = {}
+            for c in rule.checks:
+                svc.rules.setdefault(c.id, c)
+            svc.counted = service_status(rule, svc.checks)
+            svc.stale = True
+            svc.key = json.dumps(rule.name)
             new[rule.name] = svc
         self._services = new
         return closed
@@ -148,32 +168,36 @@ class StateMachine:
     def observe(self, obs: Observation) -> list[Event]:
         """Account one probe result; return the events it caused."""
         svc = self._services.get(obs.service)
-        if svc is None or obs.check not in svc.checks:
+        rule = svc.rules.get(obs.check) if svc is not None else None
+        if svc is None or rule is None:
             return []
-        rule = next(c for c in svc.rule.checks if c.id == obs.check)
         track = svc.checks[obs.check]
+        track.encoded = None
         events: list[Event] = []
         old_state = track.state
         _count(track, rule, obs)
-        if not obs.ok and svc.outage is not None:
+        failed = not obs.ok and svc.outage is not None
+        if failed:
             svc.signature[obs.error or "error"] += 1
-        if track.state != old_state:
+        moved = track.state != old_state
+        if moved:
             track.changed_at = obs.ts
             events.append(CheckChanged(obs.service, obs.check, old_state, track.state, obs.ts))
-        events.extend(self._settle(svc, obs.ts, obs.mono))
-        return events
-
-    def _settle(self, svc: _Service, at: datetime, mono: float | None = None) -> list[Event]:
-        old, new = svc.status, service_status(svc.rule, svc.checks)
-        events: list[Event] = []
-        if svc.outage is not None:
+            svc.counted = service_status(svc.rule, svc.checks)
+        if svc.outage is not None and (moved or failed or svc.stale):
             svc.outage = replace(
                 svc.outage, signature=dict(svc.signature), failing_checks=self._failing(svc)
             )
-        if new == old:
-            return events
+        svc.stale = False
+        if svc.counted != svc.status:
+            events.extend(self._settle(svc, obs.ts, obs.mono))
+        return events
+
+    def _settle(self, svc: _Service, at: datetime, mono: float | None = None) -> list[Event]:
+        """The service's status moved to `svc.counted`: open, worsen or close its outage."""
+        old, new = svc.status, svc.counted
         svc.status = new
-        events.append(ServiceChanged(svc.rule.name, old, new, at))
+        events: list[Event] = [ServiceChanged(svc.rule.name, old, new, at)]
         if new in ("down", "degraded") and svc.outage is None:
             down = [t for t in svc.checks.values() if t.state == "down" and t.failing_since]
             starts = [t.failing_since for t in down if t.failing_since]
@@ -254,6 +278,11 @@ class StateMachine:
             for name, svc in self._services.items()
         }
 
+    def snapshot_json(self) -> str:
+        """`json.dumps(self.snapshot())`, the same text, re-encoding only the checks that had
+        results since the last call (at 10,000 checks the whole encoding takes ~100 ms)."""
+        return "{" + ", ".join(_service_json(svc) for svc in self._services.values()) + "}"
+
     def restore(self, snap: dict[str, Any]) -> None:
         """Resume from a snapshot; unknown services and checks in it are ignored."""
         for name, data in snap.items():
@@ -266,6 +295,8 @@ class StateMachine:
             for cid, t in (data.get("checks") or {}).items():
                 if cid in svc.checks:
                     svc.checks[cid] = _track_from(t)
+            svc.counted = service_status(svc.rule, svc.checks)
+            svc.stale = True
 
 
 def _ended(
@@ -306,6 +337,39 @@ def _end_streak(track: CheckTrack) -> None:
     track.failing_since = None
     track.failing_mono = None
     track.streak.clear()
+
+
+def _service_json(svc: _Service) -> str:
+    """One service's entry of the snapshot as JSON text (json.dumps' default separators)."""
+    checks = []
+    for cid, t in svc.checks.items():
+        if t.encoded is None:
+            t.encoded = _track_json(cid, t)
+        checks.append(t.encoded)
+    signature = json.dumps(dict(svc.signature)) if svc.signature else "{}"
+    outage = "null" if svc.outage is None else json.dumps(outage_dict(svc.outage))
+    return (
+        f'{svc.key}: {{"status": {_json(svc.status)}, "signature": {signature}, '
+        f'"outage": {outage}, "checks": {{{", ".join(checks)}}}}}'
+    )
+
+
+def _track_json(cid: str, t: CheckTrack) -> str:
+    """`"cid": json.dumps(_track_dict(t))`, written out: a third of the time of building the
+    dict and encoding it, and a snapshot re-encodes a third of all checks."""
+    return (
+        f'{_json(cid)}: {{"state": {_json(t.state)}, "fails": {t.fails}, "oks": {t.oks}, '
+        f'"failing_since": {_json(iso(t.failing_since))}, "last_error": {_json(t.last_error)}, '
+        f'"changed_at": {_json(iso(t.changed_at))}, '
+        f'"streak": {json.dumps(dict(t.streak)) if t.streak else "{}"}}}'
+    )
+
+
+def _json(value: str | None) -> str:
+    """A string (or None) as json.dumps writes it."""
+    if value is None:
+        return "null"
+    return encode_basestring_ascii(value) if type(value) is str else json.dumps(value)
 
 
 def _track_dict(t: CheckTrack) -> dict[str, Any]:

@@ -382,7 +382,8 @@ class Daemon:
         # the machine snapshot goes with any outage change so a restart never loses an open outage;
         # after a store failure both snapshots go again (the file may be a new, empty one)
         again = not self.store_up
-        snap = self.pipeline.machine.snapshot() if (snapshot or outages or final or again) else None
+        machine = self.pipeline.machine
+        snap = machine.snapshot_json() if (snapshot or outages or final or again) else None
         # both snapshots are taken here on the loop: the store thread must not read live state
         # that probes keep changing (a torn snapshot, or a "changed size during iteration")
         corr = (
@@ -396,7 +397,7 @@ class Daemon:
             for o in outages:
                 store.upsert_outage(db, o)
             if snap is not None:
-                store.put_state(db, "machine", snap)
+                store.put_state_text(db, "machine", snap)
             incident_store.apply_changes(db, changes)
             if corr is not None:
                 store.put_state(db, incident_store.SNAPSHOT_KEY, corr)

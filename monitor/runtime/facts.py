@@ -76,11 +76,14 @@ def _services(snap: Snapshot) -> list[ServiceFacts]:
 
 
 def _certs(snap: Snapshot) -> list[CertFacts]:
-    out = []
+    out, last_results = [], snap.probes.last
     for svc in snap.services:
         for c in svc.checks:
-            last = snap.probes.last.get((svc.name, c.id))
-            if c.cert_expiry_warning and last is not None and last.result.cert_expiry is not None:
+            # every check, every second: look the result up only for checks that warn
+            if not c.cert_expiry_warning:
+                continue
+            last = last_results.get((svc.name, c.id))
+            if last is not None and last.result.cert_expiry is not None:
                 expiry = datetime.fromtimestamp(last.result.cert_expiry, UTC)
                 out.append(CertFacts(svc.name, svc.group, c.id, expiry, c.cert_expiry_warning))
     return out

@@ -71,37 +71,41 @@ class Pipeline:
         mono: float | None = None,
     ) -> tuple[Observation, list[Event]]:
         """Account one result; returns it as an observation, and the state events it caused."""
-        self.last[(service, check)] = LastResult(service, check, kind, at, result)
+        key = (service, check)
+        ok, error = result.ok, result.error
+        self.last[key] = LastResult(service, check, kind, at, result)
         self.probes[(service, check, kind)] += 1
-        if not result.ok:
-            self.errors[(service, check, kind, result.error or "error")] += 1
+        if not ok:
+            self.errors[(service, check, kind, error or "error")] += 1
         obs = Observation(
-            service=service,
-            check=check,
-            kind=kind,
-            ts=at,
-            ok=result.ok,
-            error=result.error,
-            duration=result.duration,
-            detail=result.detail,
-            status_code=result.status_code,
-            mono=mono,
+            service,
+            check,
+            kind,
+            at,
+            ok,
+            error,
+            result.duration,
+            result.detail,
+            result.status_code,
+            mono,
         )
         self.pending_results.append(obs)
-        events = self.machine.observe(obs)
+        m = self.machine
+        events = m.observe(obs)
         for ev in events:
             if isinstance(ev, OutageOpened):
                 self.outages_total[ev.outage.service] += 1
             if isinstance(ev, OutageOpened | OutageClosed):
                 self.pending_outages[ev.outage.id] = ev.outage
         # an open outage's signature grows with each failure; keep the stored copy current
-        m = self.machine
         open_outage = m.open_outage(service)
-        if open_outage is not None and not result.ok:
+        if open_outage is not None and not ok:
             self.pending_outages[open_outage.id] = open_outage
         if service in self.statuses:
-            self.check_states[(service, check)] = m.check_state(service, check)
-            self.statuses[service] = m.status(service)
+            # a check's state and its service's status move only with an event
+            if events or key not in self.check_states:
+                self.check_states[key] = m.check_state(service, check)
+                self.statuses[service] = m.status(service)
             if open_outage is None:
                 self.open_outages.pop(service, None)
             else:

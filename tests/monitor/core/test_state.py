@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from monitor.core.state import (
     CheckRule,
     OutageClosed,
     OutageOpened,
+    ServiceChanged,
     ServiceRule,
     StateMachine,
 )
@@ -217,3 +219,62 @@ def test_a_service_of_only_non_critical_checks_never_goes_down() -> None:
             m.observe(_obs(check, T0 + timedelta(seconds=30 * k), False, "timeout"))
     assert m.status("privatbank") == "degraded"
     assert m.open_outages()["privatbank"].worst == "degraded"
+
+
+def test_snapshot_json_is_the_snapshot_encoded_after_results_reloads_and_restores() -> None:
+    """The incremental text is json.dumps(snapshot()) at every step, however state moved."""
+    m = machine()
+    steps = [
+        ("web", "---"),
+        ("app", "+"),
+        ("dns", "-"),
+        ("app", "---"),
+        ("web", "++"),
+        ("dns", "+++"),
+    ]
+    for check, pattern in steps:
+        feed(m, pattern, check, "refused")
+        assert m.snapshot_json() == json.dumps(m.snapshot())
+    m.reconfigure([ServiceRule("privatbank", (CheckRule("web"), CheckRule("new")))])
+    assert m.snapshot_json() == json.dumps(m.snapshot())
+    again = machine()
+    again.snapshot_json()  # cached text of the tracks the restore replaces
+    again.restore(json.loads(m.snapshot_json()))
+    assert again.snapshot_json() == json.dumps(again.snapshot())
+    feed(again, "-", "app")
+    assert again.snapshot_json() == json.dumps(again.snapshot())
+    # names are config text: quotes, backslashes and Cyrillic are escaped as json.dumps does
+    odd = StateMachine([ServiceRule('Дія "gov"', (CheckRule("веб\\1"),))])
+    odd.observe(Observation('Дія "gov"', "веб\\1", "http", T0, False, "timeout"))
+    assert odd.snapshot_json() == json.dumps(odd.snapshot())
+
+
+def test_a_reload_that_changes_criticality_moves_the_status_on_the_next_result() -> None:
+    """The status is recounted on a reload, not only when a check's state moves."""
+    m = machine()
+    feed(m, "+", "app")
+    feed(m, "+", "dns")
+    feed(m, "---", "web")
+    feed(m, "---", "app")
+    assert m.status("privatbank") == "down"
+    # dns (up) becomes critical: not every critical check is down any more
+    rules = (CheckRule("web"), CheckRule("app"), CheckRule("dns"))
+    m.reconfigure([ServiceRule("privatbank", rules)])
+    events = feed(m, "+", "dns")  # no check moves; the status does
+    assert [e.new for e in events if isinstance(e, ServiceChanged)] == ["degraded"]
+    m.reconfigure([ServiceRule("privatbank", (*rules[:2], CheckRule("dns", False)))])
+    events = feed(m, "+", "dns")
+    assert [e.new for e in events if isinstance(e, ServiceChanged)] == ["down"]
+
+
+def test_the_open_outage_drops_a_removed_check_at_the_next_result() -> None:
+    m = machine()
+    feed(m, "+", "dns")
+    feed(m, "---", "web")
+    feed(m, "---", "app")
+    outage = m.open_outage("privatbank")
+    assert outage is not None and outage.failing_checks == ("web", "app")
+    m.reconfigure([ServiceRule("privatbank", (CheckRule("web"), CheckRule("dns", False)))])
+    feed(m, "+", "dns")  # an ok result moving nothing still brings the outage up to date
+    outage = m.open_outage("privatbank")
+    assert outage is not None and outage.failing_checks == ("web",)

@@ -1,4 +1,4 @@
-"""Store: pruning keeps failures longer than successes."""
+"""Store: result rows, state values, and pruning that keeps failures longer than successes."""
 
 from __future__ import annotations
 
@@ -28,3 +28,46 @@ def test_prune_keeps_failures_past_success_retention(tmp_path: Path) -> None:
     s.close()
     assert {r["ok"]: r["n"] for r in left} == {0: 7, 1: 2}
     assert (tmp_path / "ow.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_results_are_stored_as_rows_in_batches(tmp_path: Path) -> None:
+    """Every observation becomes one row, values as before (rounded duration, detail cut)."""
+    s = store.Store(str(tmp_path / "ow.db"))
+    long = "x" * 700
+    first = Observation(
+        "privatbank", "web", "http", T0, False, "timeout", 1.23456789, long, None, 5.0
+    )
+    rest = [
+        Observation(
+            "privatbank", "web", "http", T0 + timedelta(seconds=k), True, None, 0.1, "ok", 200
+        )
+        for k in range(1, 2500)
+    ]
+    assert s.run_sync(lambda db: store.insert_results(db, iter([first, *rest]))) == 2500
+    assert s.run_sync(lambda db: store.insert_results(db, [])) == 0
+    rows = s.run_sync(lambda db: list(db.query("SELECT * FROM results ORDER BY rowid")))
+    s.close()
+    assert len(rows) == 2500
+    assert rows[0] == {
+        "ts": T0.isoformat(),
+        "service": "privatbank",
+        "check_id": "web",
+        "kind": "http",
+        "ok": 0,
+        "error": "timeout",
+        "duration": 1.234568,
+        "status_code": None,
+        "detail": long[:500],
+    }
+    assert rows[-1]["ts"] == (T0 + timedelta(seconds=2499)).isoformat()
+    assert rows[-1]["status_code"] == 200
+
+
+def test_state_saved_as_text_or_value_reads_back(tmp_path: Path) -> None:
+    s = store.Store(str(tmp_path / "ow.db"))
+    s.run_sync(lambda db: store.put_state(db, "a", {"x": [1, 2]}))
+    s.run_sync(lambda db: store.put_state_text(db, "a", '{"x": [3]}'))
+    s.run_sync(lambda db: store.put_state_text(db, "b", "null"))
+    got = s.run_sync(lambda db: (store.get_state(db, "a"), store.get_state(db, "b")))
+    s.close()
+    assert got == ({"x": [3]}, None)
