@@ -13,6 +13,7 @@ since the previous scrape, the body size, the per-result cost of recording a res
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import sys
@@ -28,6 +29,7 @@ from monitor import config
 from monitor.runtime.pipeline import Pipeline
 from monitor.web.families import families
 from monitor.web.metrics import CheckLines, render
+from monitor.web.server import WARM_EVERY
 from probes import families as fam
 from probes.base import Carried, ProbeResult
 from tests.monitor.web.snapshot import snapshot
@@ -75,13 +77,45 @@ def result(rng: random.Random) -> ProbeResult:
     )
 
 
-def timed(fn: Callable[[], object], n: int) -> list[float]:
+class GcTime:
+    """CPU seconds spent in garbage collections, by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._start = 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds[info["generation"]] += time.process_time() - self._start
+            self.counts[info["generation"]] += 1
+
+    def take(self) -> str:
+        """What was spent since the last take, then start again."""
+        text = ", ".join(
+            f"gen{g} {n}x {s * 1e3:.0f} ms"
+            for g, (n, s) in enumerate(zip(self.counts, self.seconds, strict=True))
+        )
+        self.seconds, self.counts = [0.0, 0.0, 0.0], [0, 0, 0]
+        return text
+
+
+def timed(fn: Callable[[], object], n: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of n calls: on a shared machine CPU time is the steadier one."""
     out = []
     for _ in range(n):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - start)
+        out.append((time.perf_counter() - start, time.process_time() - cpu))
     return out
+
+
+def ms(runs: list[tuple[float, float]]) -> str:
+    wall, cpu = (statistics.median(x) * 1e3 for x in zip(*runs, strict=True))
+    return f"{wall:.0f} ms wall, {cpu:.0f} ms CPU (median of {len(runs)})"
 
 
 def main() -> int:
@@ -102,21 +136,35 @@ def main() -> int:
         return render(snap, list(families(snap)), lines)
 
     body = scrape()
+    collections = GcTime()
     unchanged = timed(scrape, args.scrapes)
-    changed = []
-    for _ in range(args.scrapes):
-        batch = [(s, c, result(rng)) for s, c in rng.sample(keys, len(keys) // 2)]
-        start = time.perf_counter()
-        for s, c, r in batch:
-            p.record(s, c, "http", r, T)
-        recorded = time.perf_counter()
-        scrape()
-        changed.append(time.perf_counter() - recorded)
-        per_result = (recorded - start) / len(batch)
-    ms = [statistics.median(x) * 1e3 for x in (unchanged, changed)]
+    gc_unchanged = collections.take()
+    per_result = 0.0
+    tail = int(len(keys) * WARM_EVERY / 30)  # checks probed every 30 s, as scale.py does
+
+    def changed(warm: bool) -> str:
+        """Scrapes after half the checks got a new result; with `warm`, all but the last
+        WARM_EVERY seconds' worth of them already written between scrapes (Api.metrics_warm)."""
+        nonlocal per_result
+        runs, gcs = [], []
+        for _ in range(args.scrapes):
+            batch = [(s, c, result(rng)) for s, c in rng.sample(keys, len(keys) // 2)]
+            start = time.perf_counter()
+            for i, (s, c, r) in enumerate(batch):
+                if warm and i == len(batch) - tail:
+                    lines.update(snapshot(cfg, p))
+                p.record(s, c, "http", r, T)
+            per_result = (time.perf_counter() - start) / len(batch)
+            collections.take()
+            runs += timed(scrape, 1)
+            gcs.append(collections.take())
+        return f"{ms(runs)}; collections in each: {'; '.join(gcs)}"
+
     print(f"{args.checks} checks, {len(body) / 1e6:.1f} MB per scrape")
-    print(f"scrape, 0% changed: {ms[0]:.0f} ms (median of {args.scrapes})")
-    print(f"scrape, 50% changed: {ms[1]:.0f} ms (median of {args.scrapes})")
+    print(f"scrape, 0% changed: {ms(unchanged)}; collections in all: {gc_unchanged}")
+    print(f"scrape, 50% changed: {changed(False)}")
+    if hasattr(lines, "update"):
+        print(f"scrape, 50% changed, written between scrapes but the last {tail}: {changed(True)}")
     print(f"recording a result (pipeline.record): {per_result * 1e6:.1f} us")
     tracemalloc.start()
     fresh = CheckLines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from monitor.web.probe import OnDemand
 from monitor.web.statuspage import StatusView, render_status_page
 
 MAX_THUMBNAILS = 8
+WARM_IDLE = 600.0  # seconds without a scrape after which /metrics lines are no longer kept warm
 # how much of before and after an incident its timeline shows, besides its notices
 TIMELINE_MARGIN = timedelta(minutes=30)
 
@@ -50,6 +52,7 @@ class Api:
         self.db = db
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
+        self._scraped = -WARM_IDLE  # monotonic time of the last scrape
         # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
         self.fleet = fleet
 
@@ -59,11 +62,18 @@ class Api:
         The snapshot is taken here on the loop (copies, so the thread reads nothing live), and
         the small families too (they read delivery and source counters that keep moving).
         """
+        self._scraped = time.monotonic()
         snap = self.snapshot()
         extra = [*families(snap), *fleet_families(snap)]
         if self.ondemand is not None:
             extra += self.ondemand.families()
         return await asyncio.to_thread(render, snap, extra, self.lines)
+
+    async def metrics_warm(self) -> None:
+        """Between scrapes, write the /metrics lines of checks with a new result, so a scrape
+        has only the last seconds' results left to write (not while nobody scrapes)."""
+        if time.monotonic() - self._scraped < WARM_IDLE:
+            await asyncio.to_thread(self.lines.update, self.snapshot())
 
     def ready(self) -> tuple[bool, str]:
         """Ready when started (the store may be down: probing goes on from memory)."""
