@@ -52,7 +52,7 @@ class Api:
         self.db = db
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
-        self._scraped = -WARM_IDLE  # monotonic time of the last scrape
+        self._scraped = time.monotonic()  # of the last scrape (from the start: the first is warm)
         # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
         self.fleet = fleet
 

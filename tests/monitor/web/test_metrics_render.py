@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -10,7 +11,8 @@ from monitor import config
 from monitor.runtime.pipeline import Pipeline
 from monitor.web.families import families
 from monitor.web.metrics import CheckLines, render
-from probes.base import ProbeResult
+from probes import families as pf
+from probes.base import Carried, ProbeResult
 from tests.monitor.web.snapshot import snapshot
 
 CONFIG = """
@@ -168,3 +170,51 @@ def test_a_reload_drops_removed_checks_and_relabels_a_new_kind() -> None:
 
 
 WEB_TCP = '{kind: tcp, target: "privatbank.ua:443", id: web}'
+
+
+def test_kept_lines_follow_any_sequence_of_results_and_reloads() -> None:
+    """Whatever happened between two scrapes, the kept lines render as a fresh render would."""
+    rng = random.Random(7)
+    configs = [
+        config.parse(CONFIG),
+        config.parse(CONFIG.replace("      - {kind: dns, name: privatbank.ua}\n", "")),
+    ]
+    cfg = configs[0]
+    p = Pipeline.from_config(cfg.services)
+    kept = CheckLines()
+    results = [
+        ProbeResult(ok=True, duration=0.01, phases={"connect": 0.001}),
+        ProbeResult(ok=False, error="timeout", duration=10.0, cert_expiry=1.7e9),
+        ProbeResult(ok=True, duration=0.02, status_code=200, carried=TLS_CARRIED),
+        ProbeResult(ok=True, duration=0.03, phases={"tls": 0.5}, carried=TLS_CARRIED),
+    ]
+    at = T
+    for step in range(60):
+        if step % 15 == 14:
+            cfg = configs[rng.randrange(2)]
+            p.reconfigure(cfg.services, at)
+        else:
+            service = rng.choice(cfg.services)
+            check = rng.choice(service.checks)
+            p.record(service.name, check.id, check.kind, rng.choice(results), at)
+        at += timedelta(seconds=1)
+        snap = snapshot(cfg, p)
+        if rng.random() < 0.5:
+            kept.update(snap)  # between scrapes
+        else:
+            assert lines_of(render(snap, cache=kept)) == lines_of(render(snap)), step
+    assert samples(render(snapshot(cfg, p), cache=kept))  # and it parses
+
+
+# an https result's families: one labelled `phase` (between kind and service), one labelled
+# around outwatch's own labels, one met twice (not in a row), and -0.0
+TLS_CARRIED = Carried(
+    samples=(
+        (pf.TLS_VERSION_INFO, ("TLS 1.3",), 1.0),
+        (pf.SSL_LAST_CHAIN_INFO, ("ab12", "CN=a,O=\\b", 'CN="c"', "a\nb"), 1.0),
+        (pf.IP_PROTOCOL, (), -0.0),
+        (pf.TLS_VERSION_INFO, ("TLS 1.2",), 0.0),
+    ),
+    phase_family=pf.HTTP_DURATION,
+    phase_names=("connect", "tls"),
+)
