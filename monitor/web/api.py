@@ -16,7 +16,7 @@ from monitor.store.announcements import AnnouncementStore
 from monitor.web.base import Snapshot
 from monitor.web.families import families
 from monitor.web.fleet import FleetReader, fleet_families, with_fleet_status
-from monitor.web.metrics import CheckLines, render
+from monitor.web.metrics import CheckLines, render_chunks
 from monitor.web.pages import (
     CampaignView,
     IncidentView,
@@ -56,8 +56,9 @@ class Api:
         # in a fleet (storage.url), incidents and campaigns are the fleet's (web/fleet.py)
         self.fleet = fleet
 
-    async def metrics_text(self) -> bytes:
-        """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
+    async def metrics_text(self) -> list[bytes]:
+        """/metrics body in chunks, written in a worker thread: a 10,000-check scrape never
+        stalls probes.
 
         The snapshot is taken here on the loop (copies, so the thread reads nothing live), and
         the small families too (they read delivery and source counters that keep moving).
@@ -67,7 +68,7 @@ class Api:
         extra = [*families(snap), *fleet_families(snap)]
         if self.ondemand is not None:
             extra += self.ondemand.families()
-        return await asyncio.to_thread(render, snap, extra, self.lines)
+        return await asyncio.to_thread(render_chunks, snap, extra, self.lines)
 
     async def metrics_warm(self) -> None:
         """Between scrapes, write the /metrics lines of checks with a new result, so a scrape

@@ -25,6 +25,8 @@ from monitor.web.statuspage import CONTENT_SECURITY_POLICY
 log = logging.getLogger("outwatch.web")
 WARM_EVERY = 2.0  # seconds between writes of new results' /metrics lines (server._warm_metrics)
 
+PIECE = 2048  # /metrics chunks joined per write: ~250 KB of per-check lines
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Paths that always need credentials: they change state or accept data.
@@ -36,7 +38,7 @@ PAGES = ("/incidents/", "/campaigns/")  # HTML pages: protected like the status 
 class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
 
-    async def metrics_text(self) -> bytes: ...
+    async def metrics_text(self) -> list[bytes]: ...
 
     async def metrics_warm(self) -> None: ...
 
@@ -157,12 +159,20 @@ async def _warm_metrics(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition."""
-    body = await request.app[VIEW].metrics_text()
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus exposition, written a piece at a time from the renderer's chunks."""
+    chunks = await request.app[VIEW].metrics_text()
     # not compressed: on one core, gzip of a 10,000-check exposition made scrapes slower
-    # (bench/scale.py: median 259 -> 454 ms), since the compressing thread shares the core
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    # (bench/scale.py: median 259 -> 454 ms), since the compressing thread shares the core;
+    # level 1 is ~47 ms for its 20 MB (13x smaller), and the scraper decompresses it too
+    resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE_LATEST})
+    resp.content_length = sum(map(len, chunks))
+    await resp.prepare(request)
+    if request.method != "HEAD":
+        for i in range(0, len(chunks), PIECE):
+            await resp.write(b"".join(chunks[i : i + PIECE]))
+    await resp.write_eof()
+    return resp
 
 
 async def healthz(request: web.Request) -> web.Response:
