@@ -179,7 +179,8 @@ def _middle(family: Family, values: tuple[str, ...]) -> str | None:
     """A labelled family's own labels as text, or None where they sort elsewhere."""
     known = _MIDDLE.get(family)
     if known is None:
-        if not all("kind" < n < "service" for n in family.labels):
+        labels = family.labels
+        if list(labels) != sorted(labels) or not all("kind" < n < "service" for n in labels):
             return None
         known = _MIDDLE[family] = {}
     text = known.get(values)
@@ -380,7 +381,7 @@ class CheckLines:
         """Run counts of checks without a kept result of that kind (a kind changed by a reload),
         then the failed-probe counters (few: written per scrape)."""
         checks, out = self._checks, []
-        if len(self._probes.lines) != len(p.probes):
+        if len(self._counts) - self._counts.count(None) != len(p.probes):
             for (s, c, k), n in p.probes.items():
                 check = checks.get((s, c))
                 if check is None or check.kind != k:
