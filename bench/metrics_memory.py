@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Nginx, cores, free_port, mem_kb, outwatch_config
+from bench.metrics_render import GcTime
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,8 @@ async def run(cfg: Path, port: int, seconds: float) -> tuple[int, tracemalloc.Sn
         url = f"http://127.0.0.1:{port}/metrics"
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=120).read())
         await asyncio.sleep(1.0)
-        return len(body), tracemalloc.take_snapshot()
+        traced = tracemalloc.is_tracing()
+        return len(body), tracemalloc.take_snapshot() if traced else tracemalloc.Snapshot([], 1)
     finally:
         await daemon.stop(grace=1)
 
@@ -65,6 +67,9 @@ def main() -> int:
     ap.add_argument("--checks", type=int, default=10_000)
     ap.add_argument("--seconds", type=float, default=45.0, help="run this long, then scrape")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument(
+        "--gc", action="store_true", help="no tracemalloc: time the garbage collections instead"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="outwatch-memory-") as d:
         tmp = Path(d)
@@ -79,12 +84,17 @@ def main() -> int:
             port = free_port()
             cfg = tmp / "config.yaml"
             cfg.write_text(outwatch_config(urls, port, 30.0, 10.0, tmp / "outwatch.db"))
-            tracemalloc.start()
+            collections = GcTime()
+            if not args.gc:
+                tracemalloc.start()
             start = time.monotonic()
             size, snap = asyncio.run(run(cfg, port, args.seconds))
             rss, hwm = mem_kb(os.getpid(), "VmRSS") / 1024, mem_kb(os.getpid()) / 1024
         finally:
             nginx.stop()
+    print(f"garbage collections over the run: {collections.take()}")
+    if args.gc:
+        return 0
     stats = snap.statistics("filename")
     total = sum(s.size for s in stats)
     by_owner: Counter[str] = Counter()

@@ -88,9 +88,9 @@ class GcTime:
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._start = time.process_time()
+            self._start = time.thread_time()
         else:
-            self.seconds[info["generation"]] += time.process_time() - self._start
+            self.seconds[info["generation"]] += time.thread_time() - self._start
             self.counts[info["generation"]] += 1
 
     def take(self) -> str:
