@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from monitor.web.fleet import (
     fleet_incident,
     with_fleet_status,
 )
-from monitor.web.metrics import CheckLines, render
+from monitor.web.metrics import CheckLines, render_chunks
 from monitor.web.pages import (
     CampaignView,
     IncidentView,
@@ -34,6 +35,7 @@ from monitor.web.probe import OnDemand
 from monitor.web.statuspage import StatusView, render_status_page
 
 MAX_THUMBNAILS = 8
+WARM_IDLE = 600.0  # seconds without a scrape after which /metrics lines are no longer kept warm
 # how much of before and after an incident its timeline shows, besides its notices
 TIMELINE_MARGIN = timedelta(minutes=30)
 
@@ -56,21 +58,30 @@ class Api:
         self.db = db
         self.announcements = announcements
         self.lines = CheckLines()  # each check's /metrics lines, kept between scrapes
+        self._scraped = time.monotonic()  # of the last scrape (from the start: the first is warm)
         # in a fleet (storage.url), incidents, campaigns and notices are the fleet's
         # (web/fleet.py); while cut off, reads fail at once and the instance's own are shown
         self.fleet = fleet
 
-    async def metrics_text(self) -> bytes:
-        """/metrics body, written in a worker thread: a 10,000-check scrape never stalls probes.
+    async def metrics_text(self) -> list[bytes]:
+        """/metrics body in chunks, written in a worker thread: a 10,000-check scrape never
+        stalls probes.
 
         The snapshot is taken here on the loop (copies, so the thread reads nothing live), and
         the small families too (they read delivery and source counters that keep moving).
         """
+        self._scraped = time.monotonic()
         snap = self.snapshot()
         extra = [*families(snap), *fleet_families(snap)]
         if self.ondemand is not None:
             extra += self.ondemand.families()
-        return await asyncio.to_thread(render, snap, extra, self.lines)
+        return await asyncio.to_thread(render_chunks, snap, extra, self.lines)
+
+    async def metrics_warm(self) -> None:
+        """Between scrapes, write the /metrics lines of checks with a new result, so a scrape
+        has only the last seconds' results left to write (not while nobody scrapes)."""
+        if time.monotonic() - self._scraped < WARM_IDLE:
+            await asyncio.to_thread(self.lines.update, self.snapshot())
 
     def ready(self) -> tuple[bool, str]:
         """Ready when started (the store may be down: probing goes on from memory)."""

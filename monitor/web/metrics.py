@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import compress
+from math import copysign
+from operator import is_not, ne
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -13,6 +17,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.utils import floatToGoString
 
+from monitor.core.base import CheckState
 from monitor.core.stats import HistogramLike
 from monitor.web.base import LastResult, ProbeSnapshot, Snapshot
 from probes.base import Family
@@ -70,19 +75,21 @@ def _esc(value: str) -> str:
     return value
 
 
-# whole numbers recur (expiry times, address hashes): format each once
+# whole numbers recur (status codes, lengths, expiry times, address hashes): format each once
 _WHOLE: dict[float, str] = {}
 _MINUS_INF = float("-inf")
 
 
 def _go(value: float) -> str:
-    if _MINUS_INF < value < 1e6:  # floatToGoString is repr() here: Go's exponents start at 1e21
-        return repr(value)
+    if value == 0.0:  # -0.0 == 0.0 as a key: tell them apart here
+        return "0.0" if copysign(1.0, value) > 0 else "-0.0"
     text = _WHOLE.get(value)
-    if text is None:
-        text = floatToGoString(value)
-        if value.is_integer() and len(_WHOLE) < 65536:
-            _WHOLE[value] = text
+    if text is not None:
+        return text
+    # floatToGoString is repr() here: Go's exponents start at 1e21
+    text = repr(value) if _MINUS_INF < value < 1e6 else floatToGoString(value)
+    if value.is_integer() and len(_WHOLE) < 65536:
+        _WHOLE[value] = text
     return text
 
 
@@ -151,11 +158,9 @@ def _render_services(
 _OWN = ("check", "kind", "service", "vantage")
 _SUCCESS = ("probe_success", "Whether the last probe succeeded")
 _DURATION = ("probe_duration_seconds", "Duration of the last probe")
-
-Row = tuple[str, str, bytes]  # family name, its help, this check's lines of it (joined, encoded)
-Entry = tuple[
-    LastResult, str, str, tuple[Row, ...]
-]  # the last result, its two label halves, its rows
+_PROBES = ("outwatch_probes_total", "Probes run")
+_UP = ("outwatch_check_up", "1 when the check is up, 0 when down (absent while unknown)")
+Key = tuple[str, str]  # (service, check)
 
 
 @lru_cache(maxsize=256)
@@ -165,118 +170,270 @@ def _label_order(labels: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted(range(len(names)), key=names.__getitem__))
 
 
-class CheckLines:
-    """Each check's per-probe lines, written once per result and kept until the next one.
+# label-value tuples -> their text, per family whose labels all sort between kind and service
+# (phase, for one): each check writes them again with every result
+_MIDDLE: dict[Family, dict[tuple[str, ...], str]] = {}
 
-    A scrape every 15 s of checks probed every 30 s finds half of them unchanged; their lines
-    (probe_success, probe_duration_seconds and the ~15 blackbox families a result carries) are
-    reused as they are, already encoded and one bytes object per family, so a scrape copies
-    each line once and 10,000 checks keep ~150,000 small objects fewer. Entries are replaced,
-    never changed in place, so renders in worker threads only ever see whole entries.
+
+def _middle(family: Family, values: tuple[str, ...]) -> str | None:
+    """A labelled family's own labels as text, or None where they sort elsewhere."""
+    known = _MIDDLE.get(family)
+    if known is None:
+        labels = family.labels
+        if list(labels) != sorted(labels) or not all("kind" < n < "service" for n in labels):
+            return None
+        known = _MIDDLE[family] = {}
+    text = known.get(values)
+    if text is None:
+        text = ",".join(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True))
+        if len(known) < 4096:
+            known[values] = text
+    return text
+
+
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each check's family names
+
+
+class _Family:
+    """One per-check family: its help and each check's lines of it, in first-seen order."""
+
+    __slots__ = ("doc", "lines")
+
+    def __init__(self, doc: str) -> None:
+        self.doc = doc
+        self.lines: dict[Key, bytes] = {}
+
+
+class _Check:
+    """One check's labels and the families its kept lines are in."""
+
+    __slots__ = ("a", "b", "families", "kind")
+
+    def __init__(self, kind: str, a: str, b: str) -> None:
+        self.kind = kind
+        self.a, self.b = a, b  # its labels sorted by name: check, kind, | service, vantage
+        self.families: tuple[str, ...] = ()  # the families its lines are in, in order
+
+
+class CheckLines:
+    """Each check's /metrics lines, written when its result changes and kept until the next one.
+
+    The lines are kept per family, one encoded `bytes` per check, so a scrape writes only the
+    checks with a new result (or run count, or state) and then joins what is kept: with half of
+    10,000 checks changed it writes ~5,000 checks' lines and copies ~170,000 kept ones. Which
+    checks changed is found by comparing the snapshot with what the lines were written from,
+    list against list in C (~1 ms for 10,000), so writing them between scrapes costs little.
+    `update` may run in worker threads (a scrape, the warm-up between scrapes): a lock orders them.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], Entry] = {}
+        self._lock = threading.Lock()
         self._vantage = ""
+        self._clear()
 
-    def rows(self, p: ProbeSnapshot, v: str) -> list[tuple[tuple[str, str], Entry]]:
-        """(key, entry) for every check with a result, in the snapshot's order."""
+    def _clear(self) -> None:
+        self._checks: dict[Key, _Check] = {}
+        self._families = {name: _Family(doc) for name, doc in (_SUCCESS, _DURATION)}
+        self._probes = _Family(_PROBES[1])
+        self._up = _Family(_UP[1])
+        # the snapshot's checks in its order, and what their lines were written from
+        self._keys: list[Key] = []
+        self._lasts: Sequence[LastResult | None] = []
+        self._counts: list[int | None] = []  # outwatch_probes_total, by (service, check, kind)
+        self._states: list[CheckState | None] = []
+        self._runs: list[tuple[str, str, str]] = []  # each one's key into p.probes
+
+    def update(self, snap: Snapshot) -> None:
+        """Rewrite the lines of every check whose result, run count or state is not the kept one."""
+        with self._lock:
+            self._update(snap.probes, _esc(snap.vantage))
+
+    def write(self, out: list[bytes], p: ProbeSnapshot, v: str) -> None:
+        """Update, then append every per-check family (probes run and check_up included)."""
+        with self._lock:
+            self._update(p, v)
+            for name, fam in self._families.items():
+                if fam.lines or name in (_SUCCESS[0], _DURATION[0]):
+                    out.append(_head_bytes(name, fam.doc, "gauge"))
+                    out.extend(fam.lines.values())
+            out.append(_head_bytes(_PROBES[0], _PROBES[1], "counter"))
+            out.extend(self._probes.lines.values())
+            out.append(self._others(p, v))
+            out.append(_head_bytes(_UP[0], _UP[1], "gauge"))
+            out.extend(self._up.lines.values())
+
+    def _update(self, p: ProbeSnapshot, v: str) -> None:
         if v != self._vantage:
-            self._entries, self._vantage = {}, v
-        entries, out = self._entries, []
-        for key, last in p.last.items():
-            e = entries.get(key)
-            if e is None or e[0] is not last:
-                e = entries[key] = _entry(key, last, v)
-            out.append((key, e))
-        if len(entries) > len(out) + 1000:  # checks removed by a reload: forget their lines
-            self._entries = dict(out)
-        return out
+            self._vantage = v
+            self._clear()
+        keys, lasts = list(p.last), list(p.last.values())
+        if keys != self._keys:  # a reload, or a check's first result
+            self._realign(keys)
+        runs = self._runs
+        counts = list(map(p.probes.get, runs))
+        states = list(map(p.check_states.get, keys))
+        every = range(len(keys))
+        todo = set(compress(every, map(is_not, lasts, self._lasts)))
+        todo.update(compress(every, map(ne, counts, self._counts)))
+        todo.update(compress(every, map(ne, states, self._states)))
+        for i in sorted(todo):
+            key, last = keys[i], lasts[i]
+            relabelled = last is not self._lasts[i] and self._write(key, last, v)
+            if relabelled:  # a new check, or a new kind: its run count is under a new key
+                runs[i] = (key[0], key[1], last.kind)
+                counts[i] = p.probes.get(runs[i])
+            c = self._checks[key]
+            if relabelled or counts[i] != self._counts[i]:
+                n = float(counts[i] or 0)
+                self._probes.lines[key] = f"{_PROBES[0]}{{{c.a}{c.b}}} {_go(n)}\n".encode()
+            if relabelled or states[i] != self._states[i]:
+                self._set_up(key, c, states[i] or "unknown")
+        self._lasts, self._counts, self._states = lasts, counts, states
 
+    def _realign(self, keys: list[Key]) -> None:
+        """Carry what is kept over to the snapshot's checks; forget the lines of removed ones."""
+        was = {key: i for i, key in enumerate(self._keys)}
+        at = [was.pop(key, None) for key in keys]
+        for key in was:  # removed by a reload
+            self._drop(key, self._checks.pop(key).families)
+        lasts, counts, states, runs = self._lasts, self._counts, self._states, self._runs
+        self._lasts = [None if i is None else lasts[i] for i in at]
+        self._counts = [None if i is None else counts[i] for i in at]
+        self._states = [None if i is None else states[i] for i in at]
+        self._runs = [
+            (k[0], k[1], "") if i is None else runs[i] for k, i in zip(keys, at, strict=True)
+        ]
+        self._keys = keys
 
-def _entry(key: tuple[str, str], last: LastResult, v: str) -> Entry:
-    check, kind = f'check="{_esc(key[1])}"', f'kind="{_esc(last.kind)}"'
-    service, vantage = f'service="{_esc(key[0])}"', f'vantage="{v}"'
-    a, b = f"{check},{kind},", f"{service},{vantage}"
-    r = last.result
-    rows: list[Row] = [
-        (*_SUCCESS, f"probe_success{{{a}{b}}} {'1.0' if r.ok else '0.0'}\n".encode()),
-        (*_DURATION, f"probe_duration_seconds{{{a}{b}}} {_go(r.duration)}\n".encode()),
-    ]
-    run: list[str] = []  # lines of one family, joined when the next family starts
-    current: Family | None = None
-    for family, values, value in r.gauges():
-        if family is not current:
-            if current is not None:
-                rows.append((current.name, current.doc, "".join(run).encode()))
-            current, run = family, []
-        if values:
-            parts = [
-                check,
-                kind,
-                service,
-                vantage,
-                *(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True)),
-            ]
-            labels = ",".join(parts[i] for i in _label_order(family.labels))
+    def _set_up(self, key: Key, c: _Check, state: str) -> None:
+        if state == "unknown":
+            self._up.lines.pop(key, None)
         else:
-            labels = a + b
-        run.append(f"{family.name}{{{labels}}} {_go(value)}\n")
-    if current is not None:
-        rows.append((current.name, current.doc, "".join(run).encode()))
-    # a family met twice (not in a row) is two rows: _per_check still groups them by name
-    return last, a, b, tuple(rows)
+            value = "1.0" if state == "up" else "0.0"
+            self._up.lines[key] = f"{_UP[0]}{{{c.a}{c.b}}} {value}\n".encode()
+
+    def _drop(self, key: Key, families: Iterable[str]) -> None:
+        for name in (_SUCCESS[0], _DURATION[0], *families):
+            self._families[name].lines.pop(key, None)
+        self._probes.lines.pop(key, None)
+        self._up.lines.pop(key, None)
+
+    def _write(self, key: Key, last: LastResult, v: str) -> bool:
+        """A check's new result: its lines of each family it reports, replacing the old ones.
+        True when its labels are new (a new check, or a new kind).
+
+        Written straight into the families, with as few container objects as can be: each one
+        counts towards a garbage collection, and a full one walks the whole daemon's heap.
+        """
+        c = self._checks.get(key)
+        relabelled = c is None or c.kind != last.kind
+        if c is None or relabelled:
+            a = f'check="{_esc(key[1])}",kind="{_esc(last.kind)}",'
+            old = c.families if c is not None else ()
+            c = self._checks[key] = _Check(last.kind, a, f'service="{_esc(key[0])}",vantage="{v}"')
+            c.families = old  # its lines there are dropped or replaced below
+        r, a, b = last.result, c.a, c.b
+        ab = a + b
+        fams = self._families
+        fams[_SUCCESS[0]].lines[key] = (
+            f"probe_success{{{ab}}} {'1.0' if r.ok else '0.0'}\n".encode()
+        )
+        fams[_DURATION[0]].lines[key] = (
+            f"probe_duration_seconds{{{ab}}} {_go(r.duration)}\n".encode()
+        )
+        names: dict[str, None] = {}
+        run, current = "", None
+        for family, values, value in r.gauges():
+            if family is not current:
+                if current is not None:
+                    self._put(key, current, run, names)
+                current, run = family, ""
+            if not values:
+                labels = ab
+            else:
+                middle = _middle(family, values)
+                labels = (
+                    f"{a}{middle},{b}"
+                    if middle is not None
+                    else _sorted_labels(key, last.kind, v, family, values)
+                )
+            run += f"{family.name}{{{labels}}} {_go(value)}\n"
+        if current is not None:
+            self._put(key, current, run, names)
+        for name in c.families:
+            if name not in names:
+                fams[name].lines.pop(key, None)
+        shape = tuple(names)  # checks of one kind mostly share one: keep one copy
+        c.families = _SHAPES.setdefault(shape, shape) if len(_SHAPES) < 4096 else shape
+        return relabelled
+
+    def _put(self, key: Key, family: Family, run: str, names: dict[str, None]) -> None:
+        fam = self._families.get(family.name)
+        if fam is None:
+            fam = self._families[family.name] = _Family(family.doc)
+        if family.name in names:  # met twice (not in a row): grouped, as the text format asks
+            fam.lines[key] += run.encode()
+        else:
+            fam.lines[key] = run.encode()
+            names[family.name] = None
+
+    def _others(self, p: ProbeSnapshot, v: str) -> bytes:
+        """Run counts of checks without a kept result of that kind (a kind changed by a reload),
+        then the failed-probe counters (few: written per scrape)."""
+        checks, out = self._checks, []
+        if len(self._counts) - self._counts.count(None) != len(p.probes):
+            for (s, c, k), n in p.probes.items():
+                check = checks.get((s, c))
+                if check is None or check.kind != k:
+                    labels = f'check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"'
+                    out.append(f"{_PROBES[0]}{{{labels}}} {_go(float(n))}\n")
+        _head(out, "outwatch_probe_errors_total", "Failed probes by error class", "counter")
+        out.extend(
+            f'outwatch_probe_errors_total{{check="{_esc(c)}",error="{_esc(e)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
+            for (s, c, k, e), n in p.errors.items()
+        )
+        return "".join(out).encode()
 
 
-def _per_check(out: list[bytes], entries: list[tuple[tuple[str, str], Entry]]) -> None:
-    """The per-check families, grouped by family in first-seen order."""
-    fams: dict[str, tuple[str, list[bytes]]] = {
-        _SUCCESS[0]: (_SUCCESS[1], []),
-        _DURATION[0]: (_DURATION[1], []),
-    }
-    for _, (_, _, _, rows) in entries:
-        for name, doc, blob in rows:
-            fam = fams.get(name)
-            if fam is None:
-                fam = fams[name] = (doc, [])
-            fam[1].append(blob)
-    head: list[str] = []
-    for name, (doc, blobs) in fams.items():
-        _head(head, name, doc, "gauge")
-        out.append(head.pop().encode())
-        out.extend(blobs)
+@lru_cache(maxsize=1024)
+def _head_bytes(name: str, doc: str, kind: str) -> bytes:
+    out: list[str] = []
+    _head(out, name, doc, kind)
+    return out[0].encode()
 
 
-def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | None = None) -> bytes:
-    """The text exposition of a snapshot: per-check families written directly, then `extra`.
+def _sorted_labels(key: Key, kind: str, v: str, family: Family, values: tuple[str, ...]) -> str:
+    own = [
+        f'check="{_esc(key[1])}"',
+        f'kind="{_esc(kind)}"',
+        f'service="{_esc(key[0])}"',
+        f'vantage="{v}"',
+    ]
+    parts = [*own, *(f'{n}="{_esc(x)}"' for n, x in zip(family.labels, values, strict=True))]
+    return ",".join(parts[i] for i in _label_order(family.labels))
 
-    Pure over the snapshot (copies): safe to run in a worker thread off the event loop.
+
+def render_chunks(
+    snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | None = None
+) -> list[bytes]:
+    """The text exposition of a snapshot as chunks to write in order: the kept per-check lines
+    (by reference: a later result replaces them, never changes them), then the rest.
+
+    Pure over the snapshot (copies): safe to run in a worker thread off the event loop. Not
+    joined: the server writes a piece at a time, so a scrape never holds a second copy of the
+    whole body (at 10,000 checks, ~20 MB that the allocator then keeps).
     """
     v, p = _esc(snap.vantage), snap.probes
-    entries = (cache or CheckLines()).rows(p, v)
-    # label keys sorted by name, as the text format writes them: check, kind, service, vantage
-    lbl = {key: (e[1], e[2]) for key, e in entries}
-    cached: list[bytes] = []
-    _per_check(cached, entries)
+    chunks: list[bytes] = []
+    (cache or CheckLines()).write(chunks, p, v)
     out: list[str] = []
-    _head(out, "outwatch_probes_total", "Probes run", "counter")
-    out.extend(
-        f'outwatch_probes_total{{check="{_esc(c)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
-        for (s, c, k), n in p.probes.items()
-    )
-    _head(out, "outwatch_probe_errors_total", "Failed probes by error class", "counter")
-    out.extend(
-        f'outwatch_probe_errors_total{{check="{_esc(c)}",error="{_esc(e)}",kind="{_esc(k)}",service="{_esc(s)}",vantage="{v}"}} {_go(float(n))}\n'
-        for (s, c, k, e), n in p.errors.items()
-    )
-    name = "outwatch_check_up"
-    _head(out, name, "1 when the check is up, 0 when down (absent while unknown)", "gauge")
-    for key, (a, b) in lbl.items():
-        state = p.check_states.get(key, "unknown")
-        if state != "unknown":
-            out.append(f"{name}{{{a}{b}}} {'1.0' if state == 'up' else '0.0'}\n")
     _render_services(out, p, v, snap.boosted)
     for family in extra:
         _format_family(out, family)
-    cached.append("".join(out).encode())
-    return b"".join(cached)
+    chunks.append("".join(out).encode())
+    return chunks
+
+
+def render(snap: Snapshot, extra: Iterable[Metric] = (), cache: CheckLines | None = None) -> bytes:
+    """The text exposition of a snapshot, in one piece."""
+    return b"".join(render_chunks(snap, extra, cache))
