@@ -48,6 +48,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def run_wait(pid: int) -> float:
+    """Seconds the main thread (the event loop) was runnable but its core busy (/proc schedstat):
+    with other processes, or the daemon's own threads."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as uptime prints them."""
+    return ", ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def mem_kb(pid: int, key: str = "VmHWM") -> int:
     """A line of /proc/<pid>/status in kB (VmHWM: peak RSS, VmRSS: current)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -339,6 +350,7 @@ class Sample:
     text: str
     scrape: float
     cpu: float
+    wait: float  # seconds the event loop was runnable but its core busy
     at: float
 
 
@@ -348,12 +360,12 @@ def sample(ow: Outwatch, end: bool = False) -> Sample:
     assert ow.proc is not None
     pid = ow.proc.pid
     if end:
-        cpu, at = cpu_seconds(pid), time.monotonic()
+        cpu, wait, at = cpu_seconds(pid), run_wait(pid), time.monotonic()
         text, took = ow.metrics()
     else:
         text, took = ow.metrics()
-        cpu, at = cpu_seconds(pid), time.monotonic()
-    return Sample(text, took, cpu, at)
+        cpu, wait, at = cpu_seconds(pid), run_wait(pid), time.monotonic()
+    return Sample(text, took, cpu, wait, at)
 
 
 @dataclass
@@ -363,6 +375,7 @@ class Figures:
     checks: int  # checks with a result (probe_success series) at the end
     seconds: float
     cpu: float  # CPU seconds
+    wait: float  # seconds the event loop was runnable but its core busy
     rss_mb: float  # peak RSS
     done: float  # probes completed
     expected: float  # probes the schedule asked for
@@ -376,6 +389,11 @@ class Figures:
     def cpu_pct(self) -> float:
         """CPU % of one core."""
         return self.cpu / self.seconds * 100
+
+    @property
+    def wait_pct(self) -> float:
+        """% of the window the event loop waited for its core."""
+        return self.wait / self.seconds * 100
 
     @property
     def p99(self) -> float:
@@ -399,6 +417,7 @@ def figures(
         checks=checks,
         seconds=seconds,
         cpu=last.cpu - first.cpu,
+        wait=last.wait - first.wait,
         rss_mb=mem_kb(pid) / 1024,
         done=metric_sum(last.text, "outwatch_probes_total")
         - metric_sum(first.text, "outwatch_probes_total"),

@@ -13,7 +13,9 @@ targets' work shares every core with the shards (the output says how much), and 
 (scraping) runs unpinned. The default load is the issue's goal: 40,000 checks at 30 s on 2 shards.
 
 After one interval of warm-up (first runs are spread over an interval) the window of `--intervals`
-intervals is measured per daemon: CPU % of its core (utime+stime from /proc), peak RSS (VmHWM),
+intervals is measured per daemon: CPU % of its core (utime+stime from /proc), how much of the
+window its event loop was runnable but its core busy (schedstat: on a shared machine, what other
+work took from it; the load average is printed too), peak RSS (VmHWM),
 probe start lateness p50/p99 (from outwatch_probe_start_lateness_seconds, interpolated inside
 buckets), probes completed vs scheduled, runs skipped (outwatch_probe_runs_skipped_total), /metrics
 scrape time, and store write rate (rows in the results table). With shards, a total line adds them
@@ -48,6 +50,7 @@ from bench.common import (
     cpu_seconds,
     figures,
     free_port,
+    load_average,
     outwatch_config,
     quantile,
     sample,
@@ -218,6 +221,7 @@ def nginx_cpu(servers: list[Nginx]) -> list[float]:
 
 def measure(daemons: list[Daemon], servers: list[Nginx], args: argparse.Namespace) -> int:
     """One window of `intervals` intervals, scraping at its ends and once per interval."""
+    load0 = load_average()
     n0, t0 = nginx_cpu(servers), time.monotonic()
     firsts = [sample(d.ow) for d in daemons]
     r0 = [rows(d.db) for d in daemons]
@@ -238,6 +242,7 @@ def measure(daemons: list[Daemon], servers: list[Nginx], args: argparse.Namespac
         figures(f, last, [*took, last.scrape], args.interval, d.pid)
         for d, f, last, took in zip(daemons, firsts, lasts, scrapes, strict=True)
     ]
+    print(f"load average (1, 5, 15 min) {load0} at the start, {load_average()} at the end")
     for server, a, b in zip(servers, n0, n1, strict=True):
         print(f"targets: nginx on CPU {server.cpu} took {(b - a) / (t1 - t0) * 100:.1f}% of it")
     if len(daemons) == 1:
@@ -252,7 +257,10 @@ def print_single(f: Figures, written: int, args: argparse.Namespace) -> None:
     p50 = quantile(f.lateness, 0.5)
     scrapes = sorted(f.scrapes)
     print(f"window: {f.seconds:.1f}s ({args.intervals} intervals)")
-    print(f"CPU: {f.cpu_pct:.1f}% of one core ({f.cpu / max(f.done, 1) * 1e6:.0f} us per probe)")
+    print(
+        f"CPU: {f.cpu_pct:.1f}% of one core ({f.cpu / max(f.done, 1) * 1e6:.0f} us per probe); "
+        f"the event loop waited for its core {f.wait_pct:.1f}% of the window"
+    )
     print(f"peak RSS (VmHWM): {f.rss_mb:.0f} MB")
     print(f"start lateness: p50 {p50 * 1e3:.1f} ms, p99 {f.p99 * 1e3:.1f} ms")
     print(
@@ -273,7 +281,7 @@ def print_single(f: Figures, written: int, args: argparse.Namespace) -> None:
     )
 
 
-ROW = "{:<12} {:>4} {:>7} {:>11} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>11} {:>7}"
+ROW = "{:<12} {:>4} {:>7} {:>11} {:>9} {:>7} {:>8} {:>8} {:>10} {:>8} {:>8} {:>11} {:>7}"
 
 
 def print_shards(
@@ -283,14 +291,15 @@ def print_shards(
     print(f"window: {figs[0].seconds:.1f}s ({args.intervals} intervals)")
     print(
         ROW.format(
-            "", "core", "checks", "CPU % core", "RSS MB", "p50 ms", "p99 ms", "completed",
+            "", "core", "checks", "CPU % core", "waited %", "RSS MB", "p50 ms", "p99 ms", "completed",
             "skipped", "failing", "/metrics ms", "rows/s",
         )
     )  # fmt: skip
     for d, f, w in zip(daemons, figs, written, strict=True):
         print(
             ROW.format(
-                d.label, d.ow.cpu, f.checks, f"{f.cpu_pct:.1f}", f"{f.rss_mb:.0f}",
+                d.label, d.ow.cpu, f.checks, f"{f.cpu_pct:.1f}", f"{f.wait_pct:.1f}",
+                f"{f.rss_mb:.0f}",
                 f"{quantile(f.lateness, 0.5) * 1e3:.1f}", f"{f.p99 * 1e3:.1f}",
                 f"{f.done / f.expected * 100:.1f}%", f"{f.skipped:.0f}", f"{f.failing:.0f}",
                 f"{f.scrape_ms:.0f}", f"{w / f.seconds:.0f}",
@@ -306,7 +315,7 @@ def print_shards(
     scrape = max(f.scrape_ms for f in figs)
     print(
         ROW.format(
-            "total", "", checks, f"{cpu:.1f}", f"{rss:.0f}",
+            "total", "", checks, f"{cpu:.1f}", "", f"{rss:.0f}",
             f"{quantile(lateness, 0.5) * 1e3:.1f}", f"{p99 * 1e3:.1f}",
             f"{done / expected * 100:.1f}%", f"{skipped:.0f}", f"{sum(f.failing for f in figs):.0f}",
             f"{scrape:.0f}", f"{sum(w / f.seconds for f, w in zip(figs, written, strict=True)):.0f}",
