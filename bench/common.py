@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,6 +58,12 @@ def run_wait(pid: int) -> float:
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, as uptime prints them."""
     return ", ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def sqlite_rows(db: Path) -> int:
+    """Rows in a store's results table (read through WAL from another connection)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return int(conn.execute("SELECT max(rowid) FROM results").fetchone()[0] or 0)
 
 
 def mem_kb(pid: int, key: str = "VmHWM") -> int:

@@ -8,7 +8,7 @@ baseline. Then three instances (vantages v1..v3, pinned round the cores), each p
 checks, share the database. One table, the single instance first: per instance CPU % of its core,
 CPU µs a probe, the % of the window its event loop waited for its core (other work on it), peak RSS,
 start lateness p99, probes completed vs scheduled, runs skipped and the worst /metrics
-scrape; then the database's CPU (every postgres process of the cluster, unpinned) and rows written
+scrape, rows a second written to its own SQLite (probe results); then the database's CPU (every postgres process of the cluster, unpinned) and rows written
 per second (pg_stat_user_tables), the fleet status latency (from the probe that makes
 the quorum to the fleet status change, on a service the bench fails on purpose), and the decider
 failover time after SIGKILL. On a small shared machine three instances compete for the same
@@ -45,6 +45,7 @@ from bench.common import (
     metric_sum,
     outwatch_config,
     sample,
+    sqlite_rows,
     stop,
 )
 from tests.postgres import PostgresServer
@@ -122,30 +123,37 @@ def rows_written(dsn: str) -> int:
     return int(row[0]) if row else 0
 
 
-def window(instances: list[Outwatch], args: argparse.Namespace) -> list[Figures]:
-    """What each instance did over one window, scraped at its ends and once per interval."""
+def window(
+    instances: list[Outwatch], dbs: list[Path], args: argparse.Namespace
+) -> tuple[list[Figures], list[float]]:
+    """What each instance did over one window, scraped at its ends and once per interval, and
+    the rows a second it wrote to its own SQLite (probe results stay there in a fleet too)."""
     firsts = [sample(i) for i in instances]
+    r0 = [sqlite_rows(db) for db in dbs]
     scrapes = [[f.scrape] for f in firsts]
     for _ in range(args.intervals):
         time.sleep(args.interval)
         for ow, took in zip(instances, scrapes, strict=True):
             took.append(ow.metrics()[1])
     lasts = [sample(i, end=True) for i in instances]
-    return [
+    time.sleep(1.5)  # the store flushes once a second
+    figs = [
         figures(f, last, [*took, last.scrape], args.interval, ow.proc.pid)
         for ow, f, last, took in zip(instances, firsts, lasts, scrapes, strict=True)
         if ow.proc is not None
     ]
+    rates = [(sqlite_rows(db) - r) / f.seconds for db, r, f in zip(dbs, r0, figs, strict=True)]
+    return figs, rates
 
 
-ROW = "{:<16} {:>4} {:>11} {:>9} {:>9} {:>8} {:>8} {:>10} {:>8} {:>11}"
+ROW = "{:<16} {:>4} {:>11} {:>9} {:>9} {:>8} {:>8} {:>10} {:>8} {:>11} {:>14}"
 HEAD = ROW.format(
     "", "core", "CPU % core", "us/probe", "waited %", "RSS MB", "p99 ms", "completed", "skipped",
-    "/metrics ms",
+    "/metrics ms", "SQLite rows/s",
 )  # fmt: skip
 
 
-def row(name: str, cpu: int | None, f: Figures) -> str:
+def row(name: str, cpu: int | None, f: Figures, rate: float) -> str:
     """One instance's figures as a table row."""
     return ROW.format(
         name,
@@ -158,10 +166,11 @@ def row(name: str, cpu: int | None, f: Figures) -> str:
         f"{f.done / max(f.expected, 1) * 100:.1f}%",
         f"{f.skipped:.0f}",
         f"{f.scrape_ms:.0f}",
+        f"{rate:.0f}",
     )
 
 
-def single(tmp: Path, urls: list[str], args: argparse.Namespace, cpu: int) -> Figures:
+def single(tmp: Path, urls: list[str], args: argparse.Namespace, cpu: int) -> tuple[Figures, float]:
     port = free_port()
     cfg = tmp / "single" / "config.yaml"
     cfg.parent.mkdir()
@@ -170,7 +179,8 @@ def single(tmp: Path, urls: list[str], args: argparse.Namespace, cpu: int) -> Fi
     try:
         ow.start()
         time.sleep(args.interval + 1.0)
-        return window([ow], args)[0]
+        figs, rates = window([ow], [cfg.parent / "ow.db"], args)
+        return figs[0], rates[0]
     finally:
         if ow.proc is not None:
             stop(ow.proc, timeout=60)
@@ -236,10 +246,10 @@ def main() -> int:
         instances: dict[str, Outwatch] = {}
         try:
             print(f"load average (1, 5, 15 min) {load_average()} at the start")
-            base = single(tmp, urls, args, prober_cpu)
+            base, base_rate = single(tmp, urls, args, prober_cpu)
             print(f"{args.checks} checks every {args.interval:g}s from each instance")
             print(HEAD)
-            print(row("single (SQLite)", prober_cpu, base))
+            print(row("single (SQLite)", prober_cpu, base, base_rate))
             with psycopg.connect(pg.dsn(), autocommit=True) as conn:
                 conn.execute("CREATE DATABASE fleet")
             dsn = pg.dsn("fleet")
@@ -255,15 +265,17 @@ def main() -> int:
                 ow.wait()
             time.sleep(args.interval + 1.0)
             pg0, r0, t0 = postgres_cpu(pg), rows_written(dsn), time.monotonic()
-            per = window(list(instances.values()), args)
+            dbs = [tmp / v / "ow.db" for v in instances]
+            per, rates = window(list(instances.values()), dbs, args)
             seconds = time.monotonic() - t0
             pg_cpu = (postgres_cpu(pg) - pg0) / seconds * 100
             rows = (rows_written(dsn) - r0) / seconds
-            for (v, ow), f in zip(instances.items(), per, strict=True):
-                print(row(f"fleet {v} (PG)", ow.cpu, f))
+            deciding = decider(instances)
+            for (v, ow), f, rate in zip(instances.items(), per, rates, strict=True):
+                print(row(f"fleet {v} (PG){'*' if v in deciding else ''}", ow.cpu, f, rate))
             print(
                 f"PostgreSQL (unpinned): CPU {pg_cpu:.1f}% of a core, {rows:.0f} rows/s written; "
-                f"nginx on CPU {other_cpu}; load average {load_average()}"
+                f"nginx on CPU {other_cpu}; load average {load_average()}; * the decider"
             )
             latency = fleet_latency(dsn)
             print(f"fleet status latency: {latency:.2f} s from the quorum-making probe")

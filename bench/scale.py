@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ from bench.common import (
     outwatch_config,
     quantile,
     sample,
+    sqlite_rows,
     stop,
 )
 
@@ -84,12 +84,6 @@ def target_urls(ports: list[int], checks: int) -> list[str]:
 def verdict(p99: float, skipped: float) -> str:
     """PASS or FAIL against the goal's lateness and skipped runs."""
     return "PASS" if p99 <= GOAL_P99 and skipped == 0 else "FAIL"
-
-
-def rows(db: Path) -> int:
-    """Rows in the results table (read through WAL from another connection)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-        return int(conn.execute("SELECT max(rowid) FROM results").fetchone()[0] or 0)
 
 
 @dataclass
@@ -231,7 +225,7 @@ def measure(daemons: list[Daemon], servers: list[Nginx], args: argparse.Namespac
     load0 = load_average()
     n0, t0 = nginx_cpu(servers), time.monotonic()
     firsts = [sample(d.ow) for d in daemons]
-    r0 = [rows(d.db) for d in daemons]
+    r0 = [sqlite_rows(d.db) for d in daemons]
     scrapes = [[f.scrape] for f in firsts]
     for _ in range(args.intervals):
         time.sleep(args.interval)
@@ -244,7 +238,7 @@ def measure(daemons: list[Daemon], servers: list[Nginx], args: argparse.Namespac
     lasts = [sample(d.ow, end=True) for d in daemons]
     n1, t1 = nginx_cpu(servers), time.monotonic()
     time.sleep(1.5)  # the store flushes once a second
-    written = [(rows(d.db) - r) for d, r in zip(daemons, r0, strict=True)]
+    written = [(sqlite_rows(d.db) - r) for d, r in zip(daemons, r0, strict=True)]
     figs = [
         figures(f, last, [*took, last.scrape], args.interval, d.pid)
         for d, f, last, took in zip(daemons, firsts, lasts, scrapes, strict=True)
