@@ -288,7 +288,7 @@ def print_single(f: Figures, written: int, args: argparse.Namespace) -> None:
     )
 
 
-ROW = "{:<12} {:>4} {:>7} {:>11} {:>9} {:>7} {:>8} {:>8} {:>10} {:>8} {:>8} {:>11} {:>7}"
+ROW = "{:<12} {:>4} {:>7} {:>11} {:>9} {:>9} {:>7} {:>8} {:>8} {:>10} {:>8} {:>8} {:>11} {:>7}"
 
 
 def print_shards(
@@ -298,15 +298,15 @@ def print_shards(
     print(f"window: {figs[0].seconds:.1f}s ({args.intervals} intervals)")
     print(
         ROW.format(
-            "", "core", "checks", "CPU % core", "waited %", "RSS MB", "p50 ms", "p99 ms", "completed",
-            "skipped", "failing", "/metrics ms", "rows/s",
+            "", "core", "checks", "CPU % core", "us/probe", "waited %", "RSS MB", "p50 ms",
+            "p99 ms", "completed", "skipped", "failing", "/metrics ms", "rows/s",
         )
     )  # fmt: skip
     for d, f, w in zip(daemons, figs, written, strict=True):
         print(
             ROW.format(
-                d.label, d.ow.cpu, f.checks, f"{f.cpu_pct:.1f}", f"{f.wait_pct:.1f}",
-                f"{f.rss_mb:.0f}",
+                d.label, d.ow.cpu, f.checks, f"{f.cpu_pct:.1f}",
+                f"{f.cpu / max(f.done, 1) * 1e6:.0f}", f"{f.wait_pct:.1f}", f"{f.rss_mb:.0f}",
                 f"{quantile(f.lateness, 0.5) * 1e3:.1f}", f"{f.p99 * 1e3:.1f}",
                 f"{f.done / f.expected * 100:.1f}%", f"{f.skipped:.0f}", f"{f.failing:.0f}",
                 f"{f.scrape_ms:.0f}", f"{w / f.seconds:.0f}",
@@ -322,7 +322,8 @@ def print_shards(
     scrape = max(f.scrape_ms for f in figs)
     print(
         ROW.format(
-            "total", "", checks, f"{cpu:.1f}", "", f"{rss:.0f}",
+            "total", "", checks, f"{cpu:.1f}",
+            f"{sum(f.cpu for f in figs) / max(done, 1) * 1e6:.0f}", "", f"{rss:.0f}",
             f"{quantile(lateness, 0.5) * 1e3:.1f}", f"{p99 * 1e3:.1f}",
             f"{done / expected * 100:.1f}%", f"{skipped:.0f}", f"{sum(f.failing for f in figs):.0f}",
             f"{scrape:.0f}", f"{sum(w / f.seconds for f, w in zip(figs, written, strict=True)):.0f}",
