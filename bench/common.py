@@ -250,7 +250,7 @@ class Outwatch:
 
     config: Path
     port: int
-    cpu: int | None  # None: not pinned
+    cpu: int
     ca: Path | None = None  # a test CA the default SSL context should trust
     proc: subprocess.Popen[bytes] | None = None
 
@@ -280,7 +280,7 @@ class Outwatch:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=None if self.cpu is None else pinned(self.cpu),
+            preexec_fn=pinned(self.cpu),
         )
 
     def wait(self) -> None:

@@ -153,11 +153,11 @@ HEAD = ROW.format(
 )  # fmt: skip
 
 
-def row(name: str, cpu: int | None, f: Figures, rate: float) -> str:
+def row(name: str, cpu: int, f: Figures, rate: float) -> str:
     """One instance's figures as a table row."""
     return ROW.format(
         name,
-        "-" if cpu is None else cpu,
+        cpu,
         f"{f.cpu_pct:.1f}",
         f"{f.cpu / max(f.done, 1) * 1e6:.0f}",
         f"{f.wait_pct:.1f}",
