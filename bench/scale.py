@@ -49,6 +49,7 @@ from bench.common import (
     figures,
     free_port,
     load_average,
+    mem_kb,
     outwatch_config,
     quantile,
     sample,
@@ -138,7 +139,8 @@ def main() -> int:
             daemon.ow.launch()
         for daemon in daemons:
             daemon.ow.wait()
-        print(f"{where}; listening after {time.monotonic() - t_start:.1f}s")
+        rss = ", ".join(f"{mem_kb(d.pid, 'VmRSS') / 1024:.0f}" for d in daemons)
+        print(f"{where}; listening after {time.monotonic() - t_start:.1f}s, RSS {rss} MB")
         time.sleep(args.interval + 1.0)
         return measure(daemons, servers, args)
 
