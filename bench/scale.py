@@ -122,6 +122,13 @@ def main() -> int:
         default=4,
         help="loopback target ports (with --shards: on each core; default 4)",
     )
+    ap.add_argument(
+        "--scrape",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="scrape /metrics once an interval inside the window, as Prometheus would (with "
+        "--no-scrape only at its ends: tells the lateness the scrapes cause from the rest)",
+    )
     args = ap.parse_args()
     if args.shards < 1:
         ap.error("--shards must be at least 1")
@@ -232,7 +239,8 @@ def measure(daemons: list[Daemon], servers: list[Nginx], args: argparse.Namespac
     for _ in range(args.intervals):
         time.sleep(args.interval)
         for daemon, took in zip(daemons, scrapes, strict=True):
-            took.append(daemon.ow.metrics()[1])
+            if args.scrape:
+                took.append(daemon.ow.metrics()[1])
             if daemon.ow.proc is not None and daemon.ow.proc.poll() is not None:
                 print(f"{daemon.label} exited with {daemon.ow.proc.returncode}:")
                 print(daemon.ow.log()[-2000:])
@@ -297,7 +305,8 @@ def print_shards(
     daemons: list[Daemon], figs: list[Figures], written: list[int], args: argparse.Namespace
 ) -> None:
     """A row a shard, a total row, the goal line and the headline."""
-    print(f"window: {figs[0].seconds:.1f}s ({args.intervals} intervals)")
+    inside = "a scrape an interval" if args.scrape else "no scrape inside"
+    print(f"window: {figs[0].seconds:.1f}s ({args.intervals} intervals, {inside})")
     print(
         ROW.format(
             "", "core", "checks", "CPU % core", "us/probe", "waited %", "RSS MB", "p50 ms",
