@@ -87,6 +87,12 @@ def verdict(p99: float, skipped: float) -> str:
     return "PASS" if p99 <= GOAL_P99 and skipped == 0 else "FAIL"
 
 
+def late_share(buckets: dict[float, float]) -> float:
+    """The share of starts later than the goal (exact: the goal is a bucket bound)."""
+    total = buckets.get(float("inf"), 0.0)
+    return 1.0 - buckets.get(GOAL_P99, 0.0) / total if total else float("nan")
+
+
 @dataclass
 class Daemon:
     """One daemon of the run and where it keeps its results."""
@@ -345,7 +351,8 @@ def print_shards(
     goal = (args.shards, args.checks, args.interval) == (GOAL_SHARDS, GOAL_CHECKS, GOAL_INTERVAL)
     print(
         f"goal: {GOAL_CHECKS:,} checks at {GOAL_INTERVAL:g}s on {GOAL_SHARDS} shards, lateness "
-        f"p99 <= {GOAL_P99 * 1e3:.0f} ms and 0 skipped runs: {verdict(p99, skipped)}"
+        f"p99 <= {GOAL_P99 * 1e3:.0f} ms and 0 skipped runs: {verdict(p99, skipped)} "
+        f"({late_share(lateness) * 100:.2f}% of starts later than {GOAL_P99 * 1e3:.0f} ms)"
         + ("" if goal else " (but this run's load is not the goal's)")
     )
     print(

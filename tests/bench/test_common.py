@@ -7,7 +7,7 @@ import os
 import pytest
 
 from bench.common import Sample, add_buckets, figures, quantile
-from bench.scale import default_checks, placement, verdict
+from bench.scale import default_checks, late_share, placement, verdict
 
 LATE = "outwatch_probe_start_lateness_seconds"
 
@@ -50,3 +50,9 @@ def test_shard_defaults_and_verdict() -> None:
     assert placement(3, [0, 1]) == [0, 1, 0]
     assert verdict(0.25, 0) == "PASS"
     assert verdict(0.251, 0) == verdict(0.1, 1) == "FAIL"
+
+
+def test_late_share_reads_the_goal_bucket() -> None:
+    assert late_share({0.1: 90.0, 0.25: 99.0, 0.5: 100.0, float("inf"): 100.0}) == pytest.approx(
+        0.01
+    )
