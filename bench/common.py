@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -46,6 +47,23 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # after the command name: state is field 3, utime 14, stime 15 (1-based) -> offsets 11 and 12
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run_wait(pid: int) -> float:
+    """Seconds the main thread (the event loop) was runnable but its core busy (/proc schedstat):
+    with other processes, or the daemon's own threads."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as uptime prints them."""
+    return ", ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def sqlite_rows(db: Path) -> int:
+    """Rows in a store's results table (read through WAL from another connection)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return int(conn.execute("SELECT max(rowid) FROM results").fetchone()[0] or 0)
 
 
 def mem_kb(pid: int, key: str = "VmHWM") -> int:
@@ -202,14 +220,17 @@ def outwatch_config(
     per_service: int = 10,
     vantage: str = "bench-1",
     max_concurrency: int = 500,
+    shard: tuple[int, int] | None = None,
 ) -> str:
-    """A config with one http check per URL, `per_service` checks to a service."""
+    """A config with one http check per URL, `per_service` checks to a service; `shard` is
+    (index, total)."""
     lines = [
         f"vantage: {vantage}",
         f"storage: {{path: {db}}}",
         f'web: {{listen: "127.0.0.1:{port}"}}',
         f"defaults: {{interval: {interval:g}s, timeout: {timeout:g}s}}",
         f"scheduler: {{max_concurrency: {max_concurrency}}}",
+        *([f"shard: {{index: {shard[0]}, total: {shard[1]}}}"] if shard else []),
         "services:",
     ]
     # trust comes from SSL_CERT_FILE (see Outwatch.ca): a `ca_file` key would be read by the
@@ -234,7 +255,12 @@ class Outwatch:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Start and wait until /readyz answers."""
+        """Start and wait until it listens."""
+        self.launch()
+        self.wait()
+
+    def launch(self) -> None:
+        """Start without waiting (several daemons then start side by side)."""
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         if self.ca is not None:
             env["SSL_CERT_FILE"] = str(self.ca)
@@ -256,8 +282,12 @@ class Outwatch:
             stderr=subprocess.STDOUT,
             preexec_fn=pinned(self.cpu),
         )
+
+    def wait(self) -> None:
+        """Until the web server listens (after the config is loaded and the checks scheduled)."""
+        assert self.proc is not None
         try:
-            wait_port(self.port, timeout=120, proc=self.proc)
+            wait_port(self.port, timeout=180, proc=self.proc)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\n{self.log()}") from None
 
@@ -314,3 +344,103 @@ def quantile(buckets: dict[float, float], q: float) -> float:
             return prev_le + (le - prev_le) * ((rank - prev_c) / span if span else 0.0)
         prev_le, prev_c = le, c
     return prev_le
+
+
+LATENESS = "outwatch_probe_start_lateness_seconds"
+SKIPPED = "outwatch_probe_runs_skipped_total"
+
+
+@dataclass
+class Sample:
+    """One look at a daemon: its /metrics text, the scrape's seconds, its CPU seconds, when."""
+
+    text: str
+    scrape: float
+    cpu: float
+    wait: float  # seconds the event loop was runnable but its core busy
+    at: float
+
+
+def sample(ow: Outwatch, end: bool = False) -> Sample:
+    """Scrape and read CPU; a window's own end scrapes are kept out of it (scrape first at the
+    start, last at the end), the scrapes inside it are in, as Prometheus's would be."""
+    assert ow.proc is not None
+    pid = ow.proc.pid
+    if end:
+        cpu, wait, at = cpu_seconds(pid), run_wait(pid), time.monotonic()
+        text, took = ow.metrics()
+    else:
+        text, took = ow.metrics()
+        cpu, wait, at = cpu_seconds(pid), run_wait(pid), time.monotonic()
+    return Sample(text, took, cpu, wait, at)
+
+
+@dataclass
+class Figures:
+    """What one daemon did over a window."""
+
+    checks: int  # checks with a result (probe_success series) at the end
+    seconds: float
+    cpu: float  # CPU seconds
+    wait: float  # seconds the event loop was runnable but its core busy
+    rss_mb: float  # peak RSS
+    done: float  # probes completed
+    expected: float  # probes the schedule asked for
+    skipped: float  # runs the scheduler skipped
+    failing: float  # checks whose last probe failed
+    lateness: dict[float, float]  # cumulative start lateness buckets of the window
+    scrapes: list[float]  # seconds of every /metrics scrape
+    metrics_mb: float
+
+    @property
+    def cpu_pct(self) -> float:
+        """CPU % of one core."""
+        return self.cpu / self.seconds * 100
+
+    @property
+    def wait_pct(self) -> float:
+        """% of the window the event loop waited for its core."""
+        return self.wait / self.seconds * 100
+
+    @property
+    def p99(self) -> float:
+        """Start lateness p99, seconds."""
+        return quantile(self.lateness, 0.99)
+
+    @property
+    def scrape_ms(self) -> float:
+        """The worst /metrics scrape, ms."""
+        return max(self.scrapes) * 1e3
+
+
+def figures(
+    first: Sample, last: Sample, scrapes: list[float], interval: float, pid: int
+) -> Figures:
+    """The window between two samples of one daemon (`scrapes`: every scrape, ends included)."""
+    seconds = last.at - first.at
+    checks = sum(1 for line in last.text.splitlines() if line.startswith("probe_success{"))
+    b0, b1 = histogram_buckets(first.text, LATENESS), histogram_buckets(last.text, LATENESS)
+    return Figures(
+        checks=checks,
+        seconds=seconds,
+        cpu=last.cpu - first.cpu,
+        wait=last.wait - first.wait,
+        rss_mb=mem_kb(pid) / 1024,
+        done=metric_sum(last.text, "outwatch_probes_total")
+        - metric_sum(first.text, "outwatch_probes_total"),
+        expected=checks * seconds / interval,
+        skipped=metric_sum(last.text, SKIPPED) - metric_sum(first.text, SKIPPED),
+        failing=checks - metric_sum(last.text, "probe_success"),
+        lateness={le: b1[le] - b0.get(le, 0.0) for le in b1},
+        scrapes=scrapes,
+        metrics_mb=len(last.text) / 1e6,
+    )
+
+
+def add_buckets(many: Sequence[dict[float, float]]) -> dict[float, float]:
+    """Cumulative histograms added bucket by bucket (the same bounds in each)."""
+    out: dict[float, float] = {}
+    for buckets in many:
+        for le, count in buckets.items():
+            out[le] = out.get(le, 0.0) + count
+    return out

@@ -4,9 +4,12 @@ Run from the repository root: `python bench/fleet.py [--checks 10000] [--interva
 
 A throwaway PostgreSQL cluster (initdb + pg_ctl on loopback, as the tests do) and nginx serve the
 run. First one instance on SQLite alone probes the N checks: its CPU and start lateness p99 are the
-baseline. Then three instances (vantages v1..v3), each probing all N checks, share the database:
-per instance CPU and lateness p99, the database's CPU (every postgres process of the cluster) and
-rows written per second (pg_stat_user_tables), the fleet status latency (from the probe that makes
+baseline. Then three instances (vantages v1..v3, pinned round the cores), each probing all N
+checks, share the database. One table, the single instance first: per instance CPU % of its core,
+CPU µs a probe, the % of the window its event loop waited for its core (other work on it), peak RSS,
+start lateness p99, probes completed vs scheduled, runs skipped and the worst /metrics
+scrape, rows a second written to its own SQLite (probe results); then the database's CPU (every postgres process of the cluster, unpinned) and rows written
+per second (pg_stat_user_tables), the fleet status latency (from the probe that makes
 the quorum to the fleet status change, on a service the bench fails on purpose), and the decider
 failover time after SIGKILL. On a small shared machine three instances compete for the same
 cores; compare per-probe CPU rather than lateness there, and say so when quoting.
@@ -31,20 +34,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 
 from bench.common import (
+    Figures,
     Nginx,
     Outwatch,
     cores,
     cpu_seconds,
+    figures,
     free_port,
-    histogram_buckets,
+    load_average,
     metric_sum,
     outwatch_config,
-    quantile,
+    sample,
+    sqlite_rows,
     stop,
 )
 from tests.postgres import PostgresServer
 
-LATENESS = "outwatch_probe_start_lateness_seconds"
 VANTAGES = ("v1", "v2", "v3")
 
 
@@ -118,27 +123,54 @@ def rows_written(dsn: str) -> int:
     return int(row[0]) if row else 0
 
 
-def window(instances: list[Outwatch], args: argparse.Namespace) -> list[tuple[float, float, float]]:
-    """Per instance: (CPU % of one core, lateness p99 s, probes completed) over the window."""
-    pids = [i.proc.pid for i in instances if i.proc is not None]
-    t0, c0 = time.monotonic(), [cpu_seconds(p) for p in pids]
-    m0 = [i.metrics()[0] for i in instances]
-    time.sleep(args.interval * args.intervals)
-    seconds = time.monotonic() - t0
-    c1 = [cpu_seconds(p) for p in pids]
-    m1 = [i.metrics()[0] for i in instances]
-    out = []
-    for a, b, x, y in zip(m0, m1, c0, c1, strict=True):
-        b0, b1 = histogram_buckets(a, LATENESS), histogram_buckets(b, LATENESS)
-        p99 = quantile({le: b1[le] - b0.get(le, 0.0) for le in b1}, 0.99)
-        done = metric_sum(b, "outwatch_probes_total") - metric_sum(a, "outwatch_probes_total")
-        out.append(((y - x) / seconds * 100, p99, done))
-    return out
+def window(
+    instances: list[Outwatch], dbs: list[Path], args: argparse.Namespace
+) -> tuple[list[Figures], list[float]]:
+    """What each instance did over one window, scraped at its ends and once per interval, and
+    the rows a second it wrote to its own SQLite (probe results stay there in a fleet too)."""
+    firsts = [sample(i) for i in instances]
+    r0 = [sqlite_rows(db) for db in dbs]
+    scrapes = [[f.scrape] for f in firsts]
+    for _ in range(args.intervals):
+        time.sleep(args.interval)
+        for ow, took in zip(instances, scrapes, strict=True):
+            took.append(ow.metrics()[1])
+    lasts = [sample(i, end=True) for i in instances]
+    time.sleep(1.5)  # the store flushes once a second
+    figs = [
+        figures(f, last, [*took, last.scrape], args.interval, ow.proc.pid)
+        for ow, f, last, took in zip(instances, firsts, lasts, scrapes, strict=True)
+        if ow.proc is not None
+    ]
+    rates = [(sqlite_rows(db) - r) / f.seconds for db, r, f in zip(dbs, r0, figs, strict=True)]
+    return figs, rates
 
 
-def single(
-    tmp: Path, urls: list[str], args: argparse.Namespace, cpu: int
-) -> tuple[float, float, float]:
+ROW = "{:<16} {:>4} {:>11} {:>9} {:>9} {:>8} {:>8} {:>10} {:>8} {:>11} {:>14}"
+HEAD = ROW.format(
+    "", "core", "CPU % core", "us/probe", "waited %", "RSS MB", "p99 ms", "completed", "skipped",
+    "/metrics ms", "SQLite rows/s",
+)  # fmt: skip
+
+
+def row(name: str, cpu: int, f: Figures, rate: float) -> str:
+    """One instance's figures as a table row."""
+    return ROW.format(
+        name,
+        cpu,
+        f"{f.cpu_pct:.1f}",
+        f"{f.cpu / max(f.done, 1) * 1e6:.0f}",
+        f"{f.wait_pct:.1f}",
+        f"{f.rss_mb:.0f}",
+        f"{f.p99 * 1e3:.0f}",
+        f"{f.done / max(f.expected, 1) * 100:.1f}%",
+        f"{f.skipped:.0f}",
+        f"{f.scrape_ms:.0f}",
+        f"{rate:.0f}",
+    )
+
+
+def single(tmp: Path, urls: list[str], args: argparse.Namespace, cpu: int) -> tuple[Figures, float]:
     port = free_port()
     cfg = tmp / "single" / "config.yaml"
     cfg.parent.mkdir()
@@ -147,7 +179,8 @@ def single(
     try:
         ow.start()
         time.sleep(args.interval + 1.0)
-        return window([ow], args)[0]
+        figs, rates = window([ow], [cfg.parent / "ow.db"], args)
+        return figs[0], rates[0]
     finally:
         if ow.proc is not None:
             stop(ow.proc, timeout=60)
@@ -212,10 +245,11 @@ def main() -> int:
         ]
         instances: dict[str, Outwatch] = {}
         try:
-            base_cpu, base_p99, base_done = single(tmp, urls, args, prober_cpu)
-            print(
-                f"single (SQLite): CPU {base_cpu:.1f}% of a core, lateness p99 {base_p99 * 1e3:.0f} ms, {base_done:.0f} probes"
-            )
+            print(f"load average (1, 5, 15 min) {load_average()} at the start")
+            base, base_rate = single(tmp, urls, args, prober_cpu)
+            print(f"{args.checks} checks every {args.interval:g}s from each instance")
+            print(HEAD)
+            print(row("single (SQLite)", prober_cpu, base, base_rate))
             with psycopg.connect(pg.dsn(), autocommit=True) as conn:
                 conn.execute("CREATE DATABASE fleet")
             dsn = pg.dsn("fleet")
@@ -226,25 +260,31 @@ def main() -> int:
                 cfg.parent.mkdir()
                 cfg.write_text(config(urls, port, args, cfg.parent / "ow.db", v, dsn, toggle))
                 instances[v] = Outwatch(cfg, port, all_cpus[n % len(all_cpus)])
-                instances[v].start()
+                instances[v].launch()
+            for ow in instances.values():
+                ow.wait()
             time.sleep(args.interval + 1.0)
             pg0, r0, t0 = postgres_cpu(pg), rows_written(dsn), time.monotonic()
-            per = window(list(instances.values()), args)
+            dbs = [tmp / v / "ow.db" for v in instances]
+            per, rates = window(list(instances.values()), dbs, args)
             seconds = time.monotonic() - t0
             pg_cpu = (postgres_cpu(pg) - pg0) / seconds * 100
             rows = (rows_written(dsn) - r0) / seconds
-            for v, (cpu, p99, done) in zip(VANTAGES, per, strict=True):
-                print(
-                    f"fleet {v}: CPU {cpu:.1f}% of a core, lateness p99 {p99 * 1e3:.0f} ms, {done:.0f} probes"
-                )
-            print(f"PostgreSQL: CPU {pg_cpu:.1f}% of a core, {rows:.0f} rows/s written")
+            deciding = decider(instances)
+            for (v, ow), f, rate in zip(instances.items(), per, rates, strict=True):
+                print(row(f"fleet {v} (PG){'*' if v in deciding else ''}", ow.cpu, f, rate))
+            print(
+                f"PostgreSQL (unpinned): CPU {pg_cpu:.1f}% of a core, {rows:.0f} rows/s written; "
+                f"nginx on CPU {other_cpu}; load average {load_average()}; * the decider"
+            )
             latency = fleet_latency(dsn)
             print(f"fleet status latency: {latency:.2f} s from the quorum-making probe")
             (first,) = decider(instances)
             killed = time.monotonic()
-            assert instances[first].proc is not None
-            instances[first].proc.send_signal(signal.SIGKILL)
-            instances[first].proc.wait()
+            proc = instances[first].proc
+            assert proc is not None
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
             while not decider(instances):
                 if time.monotonic() - killed > 30:
                     raise RuntimeError("no decider 30 s after SIGKILL")
@@ -252,9 +292,12 @@ def main() -> int:
             failover = time.monotonic() - killed
             print(f"decider failover after SIGKILL: {failover:.1f} s")
             print(
-                f"fleet checks={args.checks} interval={args.interval:g}s single_cpu={base_cpu:.1f}% "
-                f"single_p99={base_p99 * 1e3:.0f}ms fleet_cpu={max(c for c, _, _ in per):.1f}% "
-                f"fleet_p99={max(p for _, p, _ in per) * 1e3:.0f}ms pg_cpu={pg_cpu:.1f}% rows_s={rows:.0f} "
+                f"fleet checks={args.checks} interval={args.interval:g}s single_cpu={base.cpu_pct:.1f}% "
+                f"single_rss={base.rss_mb:.0f}MB single_p99={base.p99 * 1e3:.0f}ms "
+                f"fleet_cpu={max(f.cpu_pct for f in per):.1f}% "
+                f"fleet_rss={max(f.rss_mb for f in per):.0f}MB "
+                f"fleet_p99={max(f.p99 for f in per) * 1e3:.0f}ms "
+                f"skipped={sum(f.skipped for f in per):.0f} pg_cpu={pg_cpu:.1f}% rows_s={rows:.0f} "
                 f"latency={latency:.2f}s failover={failover:.1f}s"
             )
             return 0
