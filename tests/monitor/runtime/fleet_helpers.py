@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,24 @@ SERVICES = ("bank", "gov")
 
 
 class Hook:
-    """A loopback webhook that keeps every alert it is sent."""
+    """A loopback webhook that keeps every alert it is sent (bodies in `posts`, headers with
+    bodies in `hits`); `before`, when set, runs once before it answers 200 (the receiver has
+    the notification by then)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.posts: list[dict[str, Any]] = []
+        self.hits: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.before: Callable[[], Awaitable[None]] | None = None
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.posts.append(json.loads(await request.text()))
+        body = json.loads(await request.text())
+        self.posts.append(body)
+        self.hits.append((dict(request.headers), body))
+        if self.before is not None:
+            before, self.before = self.before, None
+            await before()
         return web.Response(text="ok")
 
     async def start(self) -> None:

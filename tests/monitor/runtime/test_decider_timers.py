@@ -4,16 +4,13 @@ a real PostgreSQL and a loopback webhook, with a clock the test moves."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import psycopg
 import pytest
-from aiohttp import web
 
 from monitor import config
 from monitor.config import Config
@@ -21,42 +18,13 @@ from monitor.core.alertrules import SourceFacts
 from monitor.core.base import FakeClock
 from monitor.runtime.dbcalls import Calls
 from monitor.runtime.decider import Decider
-from tests.conftest import free_port
+from tests.monitor.runtime.fleet_helpers import Hook
 from tests.monitor.runtime.test_decider_alerts import publish
 
 
-class Recorder:
-    """A loopback webhook keeping each request's headers and body; `before` runs before it
-    answers 200 (the receiver has the notification by then)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.hits: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self.before: Callable[[], Awaitable[None]] | None = None
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.hits.append((dict(request.headers), json.loads(await request.text())))
-        if self.before is not None:
-            before, self.before = self.before, None
-            await before()
-        return web.Response(text="ok")
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
 @pytest.fixture
-async def hook() -> AsyncIterator[Recorder]:
-    h = Recorder()
+async def hook() -> AsyncIterator[Hook]:
+    h = Hook()
     await h.start()
     yield h
     await h.stop()
@@ -98,7 +66,7 @@ async def round_at(d: Decider, clock: FakeClock, at: datetime) -> None:
 
 
 async def test_group_wait_holds_the_first_notification(
-    pg_dsn: str, hook: Recorder, tmp_path: Path
+    pg_dsn: str, hook: Hook, tmp_path: Path
 ) -> None:
     t0 = datetime.now(UTC)
     await source_down(pg_dsn, t0)
@@ -116,7 +84,7 @@ async def test_group_wait_holds_the_first_notification(
 
 
 async def test_repeat_interval_repeats_once_after_failover_not_earlier(
-    pg_dsn: str, hook: Recorder, tmp_path: Path
+    pg_dsn: str, hook: Hook, tmp_path: Path
 ) -> None:
     t0 = datetime.now(UTC)
     await source_down(pg_dsn, t0)
@@ -155,7 +123,7 @@ IDEMPOTENCY = "Idempotency-Key"
 
 
 async def test_a_resend_after_failover_carries_the_same_idempotency_key(
-    pg_dsn: str, hook: Recorder, tmp_path: Path
+    pg_dsn: str, hook: Hook, tmp_path: Path
 ) -> None:
     """The at-least-once window: the receiver has the notification, the decider dies before it
     commits the outbox row as sent; its successor sends the row again, under the same key."""
@@ -195,7 +163,7 @@ async def test_a_resend_after_failover_carries_the_same_idempotency_key(
 
 
 async def test_alerts_told_before_the_groups_were_kept_are_not_paged_again(
-    pg_dsn: str, hook: Recorder, tmp_path: Path
+    pg_dsn: str, hook: Hook, tmp_path: Path
 ) -> None:
     t0 = datetime.now(UTC)
     await source_down(pg_dsn, t0)
