@@ -29,7 +29,7 @@ from monitor.core.classify.classifier import Classifier
 from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
 from monitor.runtime.decisions import Decisions
-from monitor.runtime.facts import SourceTracker, alert_inputs
+from monitor.runtime.facts import FactsMemo, SourceTracker, alert_inputs
 from monitor.runtime.fleet import Fleet
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
@@ -61,6 +61,7 @@ WATCH_EVERY = 2.0
 # what a reload cannot change in a running process; everything else applies at once
 RESTART_ONLY = ("storage", "web")
 LIVE_ON_RELOAD = frozenset({"web.external_url"})
+YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 
 def scheduled_checks(cfg: Config) -> list[Scheduled]:
@@ -105,6 +106,7 @@ class Daemon:
             external_url=self.external_url,
         )
         self.source_tracker = SourceTracker()
+        self.facts = FactsMemo()
         self.pins = CampaignPins()
         self.ctx = ProbeContext()
         self.scheduler = ProbeScheduler(self._probe, cfg.scheduler.max_concurrency)
@@ -152,9 +154,7 @@ class Daemon:
         self._last_snapshot = self._last_prune = self.clock.monotonic()
         self.supervisor.every("store-flush", self._flush_step, FLUSH_EVERY)
         self.supervisor.every("alerts-evaluate", self._evaluate_alerts, FLUSH_EVERY)
-        # the config, classifier dictionaries and checks live as long as the process: keep them
-        # out of the collector's generations so its passes stay short at 10,000 checks
-        gc.freeze()
+        settle_heap()
         self.started = True
         log.info(
             "started: vantage %s, %d services, %d checks scheduled, %d sources, listening on %s",
@@ -436,7 +436,11 @@ class Daemon:
     async def _evaluate_alerts(self) -> None:
         try:
             inputs = alert_inputs(
-                self.snapshot(), self.external_url, self.links, self.source_tracker.down_since
+                self.snapshot(),
+                self.external_url,
+                self.links,
+                self.source_tracker.down_since,
+                self.facts,
             )
             if self.fleet is not None:  # in a fleet the decider alone evaluates and sends
                 self.fleet.vantage_offline(self.decisions.offline_since)
@@ -514,9 +518,29 @@ class Daemon:
             self._start_sources()
         self.reload_ok = True
         self.reload_at = self.clock.now()
+        settle_heap(reload=True)
         log.info(
             "config reloaded: %d checks added, %d removed, %d changed", added, removed, changed
         )
+
+
+def settle_heap(reload: bool = False) -> None:
+    """Keep what lives as long as the config out of the cyclic collector's passes.
+
+    The config, classifier dictionaries and scheduled checks (~230,000 objects at 10,000
+    checks) never become garbage until a reload; frozen, a full pass no longer walks them.
+    After a reload the old config's objects are unfrozen and collected first, so a cycle in
+    them is freed rather than frozen for good. The young generation's threshold is raised:
+    at 10,000 checks the default 700 allocations meant ~12 young passes a second, each ~0.4 ms
+    of mostly live objects, and a full pass (~100 ms) every ~10 s, while almost nothing they
+    found was garbage (reference counting frees the rest).
+    """
+    if reload:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+    _, young_to_old, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, young_to_old, old)
 
 
 def restart_only_changes(running: Config, new: Config) -> tuple[str, ...]:

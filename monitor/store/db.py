@@ -114,7 +114,10 @@ class Store:
         try:
             db = self._db_or_open()
             self._check_identity(db)
-            with db.conn:  # one transaction per call
+            # one transaction per call: the connection is in autocommit mode
+            # (isolation_level=None), where `with conn:` opens none and each statement would
+            # commit (and sync) on its own; sqlite-utils' own atomic blocks nest as savepoints
+            with db.atomic():
                 return fn(db)
         except sqlite3.Error as exc:
             self._reset()
@@ -189,8 +192,8 @@ def result_row(o: Observation) -> tuple[Any, ...]:
 
 
 def insert_results(db: sqlite_utils.Database, observations: Iterable[Observation]) -> int:
-    """Append results, a transaction per 1,000 rows as sqlite-utils' insert_all made them;
-    returns how many."""
+    """Append results, prepared once per 1,000 rows (inside Store.run's transaction; its own
+    when called on a bare connection); returns how many."""
     # one prepared statement per batch: insert_all costs several times as much per row (a
     # dict per row, rewritten into multi-row INSERTs)
     rows = iter(observations)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from monitor import config
-from monitor.runtime.facts import alert_inputs
+from monitor.runtime.facts import FactsMemo, alert_inputs
 from monitor.runtime.pipeline import Pipeline
 from probes.base import ProbeResult
 from tests.monitor.web.snapshot import T, snapshot
@@ -38,3 +38,27 @@ def test_certs_come_from_warned_checks_with_an_expiry_only() -> None:
     assert [(s.name, s.status, s.outage_started_at) for s in inputs.services] == [
         ("privatbank", "up", None)
     ]
+
+
+def test_memo_rebuilds_facts_when_a_status_or_the_config_changes() -> None:
+    """Kept from one evaluation to the next while nothing changed; rebuilt when a status
+    changes (an outage opens) or a reload brings a new config."""
+    cfg = config.parse(CFG)
+    p, memo = Pipeline.from_config(cfg.services), FactsMemo()
+    p.record("privatbank", "warned", "http", ProbeResult(True, status_code=200), T)
+    first = alert_inputs(snapshot(cfg, p), "", {}, {}, memo)
+    again = alert_inputs(snapshot(cfg, p), "", {}, {}, memo)
+    assert again.services is first.services
+    for check in ("warned", "unwarned", "no_expiry", "no_result"):
+        for _ in range(3):
+            p.record("privatbank", check, "http", ProbeResult(False, error="refused"), T)
+    down = alert_inputs(snapshot(cfg, p), "", {}, {}, memo).services
+    assert [(s.status, s.outage_started_at is not None) for s in down] == [
+        (p.statuses["privatbank"], "privatbank" in p.open_outages)
+    ]
+    assert down[0].status != first.services[0].status
+    reloaded = config.parse(CFG.replace("id: unwarned}", "id: unwarned, cert_expiry_warning: 7d}"))
+    expiry = datetime(2022, 3, 1, tzinfo=UTC).timestamp()
+    p.record("privatbank", "unwarned", "http", ProbeResult(True, cert_expiry=expiry), T)
+    certs = alert_inputs(snapshot(reloaded, p), "", {}, {}, memo).certs
+    assert [(c.check, c.warning) for c in certs] == [("unwarned", 7 * 86400)]

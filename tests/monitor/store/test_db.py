@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitor.core.base import Observation
 from monitor.store import db as store
 
@@ -71,3 +73,21 @@ def test_state_saved_as_text_or_value_reads_back(tmp_path: Path) -> None:
     got = s.run_sync(lambda db: (store.get_state(db, "a"), store.get_state(db, "b")))
     s.close()
     assert got == ({"x": [3]}, None)
+
+
+def test_a_call_is_one_transaction(tmp_path: Path) -> None:
+    """A call that fails halfway leaves nothing behind: its writes were one transaction."""
+    s = store.Store(str(tmp_path / "ow.db"))
+    rows = [Observation("privatbank", "web", "http", T0, True, None, 0.1, "ok", 200)]
+
+    def half(db: object) -> None:
+        store.insert_results(db, rows)  # type: ignore[arg-type]
+        store.put_state(db, "k", 1)  # type: ignore[arg-type]
+        raise RuntimeError("the writer died")
+
+    with pytest.raises(RuntimeError):
+        s.run_sync(half)
+    n = s.run_sync(lambda db: db.execute("SELECT count(*) FROM results").fetchone()[0])
+    value = s.run_sync(lambda db: store.get_state(db, "k"))
+    s.close()
+    assert (n, value) == (0, None)
