@@ -249,8 +249,11 @@ async def exchange(
     """Resolve, connect, (TLS), send the request and read one response; always closes the socket."""
     addresses = await net.resolve(target.host, target.port, ip_version, timer)
     gauges().phases(families.HTTP_DURATION, families.HTTP_PHASES)  # blackbox: all, once resolved
-    proto = _Exchange(asyncio.get_running_loop(), timer, max_body, keep_body, head)
-    await net.connect(proto, addresses, target.port, timer)  # the protocol keeps its transport
+    loop = asyncio.get_running_loop()
+    proto = _Exchange(loop, timer, max_body, keep_body, head)
+    await net.connect(
+        proto, addresses, target.port, timer, loop
+    )  # the protocol keeps its transport
     try:
         if ssl_context is not None:
             timer.begin("tls")

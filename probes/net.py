@@ -104,11 +104,18 @@ async def _resolve(host: str, port: int, ip_version: IpVersion, timer: Phases) -
 
 
 async def connect(
-    protocol: asyncio.Protocol, addresses: list[Address], port: int, timer: Phases
+    protocol: asyncio.Protocol,
+    addresses: list[Address],
+    port: int,
+    timer: Phases,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> asyncio.Transport:
-    """Connect `protocol` to the first address that accepts; a refusal moves on to the next."""
+    """Connect `protocol` to the first address that accepts; a refusal moves on to the next.
+
+    A caller that has the running loop at hand passes it: each get_running_loop is a getpid
+    system call (CPython checks the loop was not inherited across a fork)."""
     timer.begin("connect")
-    loop = asyncio.get_running_loop()
+    loop = loop or asyncio.get_running_loop()
     last: OSError | None = None
     for n, (family, ip) in enumerate(addresses):
         try:

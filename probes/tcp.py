@@ -55,11 +55,13 @@ class TcpCheck(CheckSpec):
 class _Reader(asyncio.Protocol):
     """Collects what the peer sends until `pattern` matches, the cap is hit or the peer closes."""
 
-    def __init__(self, pattern: re.Pattern[str] | None, cap: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, pattern: re.Pattern[str] | None, cap: int
+    ) -> None:
         self.pattern = pattern
         self.cap = cap
         self.data = bytearray()
-        self.done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[bool] = loop.create_future()
 
     def data_received(self, data: bytes) -> None:
         if self.done.done() or self.pattern is None:
@@ -91,8 +93,9 @@ async def probe(check: TcpCheck, ctx: ProbeContext) -> ProbeResult:
     host, port = net.split_host_port(check.target)
     addresses = await net.resolve(host, port, check.ip_version, timer)
     pattern = re.compile(check.expect) if check.expect else None
-    reader = _Reader(pattern, check.max_read_bytes)
-    transport = await net.connect(reader, addresses, port, timer)
+    loop = asyncio.get_running_loop()
+    reader = _Reader(loop, pattern, check.max_read_bytes)
+    transport = await net.connect(reader, addresses, port, timer, loop)
     try:
         if check.send is not None:
             timer.begin("send")
