@@ -89,6 +89,43 @@ async def test_cancellation_is_not_swallowed() -> None:
         await task
 
 
+async def test_timeout_takes_its_cancel_back() -> None:
+    result = await run_check(check(0.05), ProbeContext(), kind_raising(None, sleep=5))
+    assert result.error == "timeout"
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # the caller's task runs on unharmed
+    await asyncio.sleep(0)
+
+
+async def test_a_cancel_asked_after_the_deadline_still_escapes() -> None:
+    """As with asyncio.timeout: a second cancel request while the deadline's is pending is
+    the caller's, so the probe's end is a CancelledError, not a timeout result."""
+
+    async def probe(check: Any, ctx: ProbeContext) -> ProbeResult:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()  # someone else asks too (a shutdown arriving at the same moment)
+            raise
+        raise AssertionError("not reached")
+
+    seen: list[str] = []
+
+    async def caller() -> None:
+        try:
+            await run_check(check(0.05), ProbeContext(), ProbeKind("f", TcpCheck, probe))
+            seen.append("result")
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(caller())
+    assert seen == ["cancelled"]
+
+
 async def test_looks_up_the_registry() -> None:
     result = await run_check(check_from_target("127.0.0.1:1", 0.5), ProbeContext())
     assert result.error == "refused"
