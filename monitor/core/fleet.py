@@ -68,6 +68,19 @@ class Verdict:
         }
 
 
+def verdicts_data(
+    old: Mapping[str, Mapping[str, Any]],
+    verdicts: Mapping[str, Verdict],
+    moved: Mapping[str, Verdict],
+) -> Mapping[str, Mapping[str, Any]]:
+    """Each verdict as plain data (as_dict), given the last such mapping and which verdicts
+    `moved` since: only those are remade, and when none moved the very same mapping comes back,
+    so its readers can keep what they made of it."""
+    if not moved and old.keys() == verdicts.keys():
+        return old
+    return {s: v.as_dict() if s in moved or s not in old else old[s] for s, v in verdicts.items()}
+
+
 def verdict(views: Mapping[str, ServiceStatus | None], quorum: Quorum) -> Verdict:
     """The fleet status from each vantage's view of one service (None: the vantage is absent).
 

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from monitor.core.fleet import (
     ViewBook,
     fleet_alerts,
     instance_alerts,
+    verdicts_data,
 )
 from monitor.core.incidents import Change
 from monitor.runtime.dbcalls import Calls, close_quietly
@@ -69,6 +70,10 @@ class Decider:
         self.calls = calls
         self.is_decider = False
         self.verdicts: dict[str, Verdict] = {}
+        # the verdicts as plain data for /metrics and the API: a new mapping when any changes,
+        # never changed in place (a scrape reads it in a worker thread; an unchanged one is
+        # the same object, so the web side keeps what it made of it)
+        self.shown: Mapping[str, Mapping[str, Any]] = {}
         self.sent = 0  # notifications this instance delivered
         self.session: aiohttp.ClientSession | None = None
         self._lock: q.Conn | None = None
@@ -204,6 +209,7 @@ class Decider:
         self.is_decider = False
         self._fleet = None
         self.verdicts = {}
+        self.shown = {}
         # closing the session frees the lock at once for another instance
         if self._lock is not None:
             conn, self._lock = self._lock, None
@@ -227,7 +233,9 @@ class Decider:
             verdicts, more = dec.decide(views, present, now, absent, only)
             changes += more
             # only what changed is written: the database grows with events, not with rounds
-            moved = {s: v for s, v in verdicts.items() if self.verdicts.get(s) != v}
+            # (the services not judged again this round keep their verdicts)
+            judged = verdicts if only is None else [s for s in only if s in verdicts]
+            moved = {s: verdicts[s] for s in judged if self.verdicts.get(s) != verdicts[s]}
             await q.put_verdicts(conn, moved, now)
             await q.apply_changes(conn, changes)
             notified = await self._notify(conn, dec, verdicts, now)
@@ -244,6 +252,7 @@ class Decider:
                 self._saved_at = self.clock.monotonic()
         self._cursor = cursor
         self.verdicts = verdicts
+        self.shown = verdicts_data(self.shown, verdicts, moved)
         for ch in changes:
             if ch.incident is not None or ch.campaign is not None:
                 log.warning(
