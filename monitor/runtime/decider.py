@@ -34,6 +34,7 @@ from monitor.core.fleet import (
     Firing,
     FleetDecider,
     FleetState,
+    InstanceReport,
     Verdict,
     ViewBook,
     fleet_alerts,
@@ -93,6 +94,7 @@ class Decider:
         self._groups: dict[str, Group] = {}
         self._log: dict[tuple[str, str], LogEntry] = {}
         self._published = ""  # digest of the alerts last published for /api/v1/alerts
+        self._reloaded: Config | None = None  # a reloaded config, for the next round
 
     async def close(self) -> None:
         """Hand the role over (at shutdown) and close the session and the HTTP client."""
@@ -104,7 +106,14 @@ class Decider:
             await self.session.close()
 
     def reconfigure(self, cfg: Config) -> None:
-        """New services, quorum and receivers."""
+        """New services, quorum and receivers, taken at the start of the next round (a round's
+        pure work runs in a worker thread: nothing it reads may change under it)."""
+        self._reloaded = cfg
+
+    def _take_reload(self) -> None:
+        cfg, self._reloaded = self._reloaded, None
+        if cfg is None:
+            return
         self.cfg = cfg
         self._routes = router.build(cfg.alerts.route)
         self._groups = regroup(self._groups, self._routes, self.clock.now().timestamp())
@@ -120,6 +129,7 @@ class Decider:
 
     async def step(self) -> None:
         """One round: bid for the lock; while it is held, decide, send and prune."""
+        self._take_reload()
         try:
             if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
                 await self.calls.within(self._decide(), DECIDE_TIMEOUT)
@@ -230,7 +240,7 @@ class Decider:
                 ann = _announcement(row)
                 if ann is not None:
                     changes += dec.correlator.announcement(ann, now)
-            verdicts, more = dec.decide(views, present, now, absent, only)
+            verdicts, more = await asyncio.to_thread(dec.decide, views, present, now, absent, only)
             changes += more
             # only what changed is written: the database grows with events, not with rounds
             # (the services not judged again this round keep their verdicts)
@@ -268,12 +278,13 @@ class Decider:
         when the set of live instances changed): views, present, absent, services (None: all)."""
         live, present, absent = await q.load_instances(conn, self.cfg.fleet.stale_after)
         self._horizon, rows = await q.load_checks(conn, self._horizon)
-        touched = self._book.add(rows)
+        touched = await asyncio.to_thread(self._book.add, rows)  # all of them at takeover
         everyone = (live, tuple(present), tuple(absent))
         only: set[str] | None = None if everyone != self._everyone else touched
         self._everyone = everyone
-        services = self._book.by_service if only is None else only
-        return self._book.views(services, live), present, absent, only
+        services = list(self._book.by_service) if only is None else only
+        views = await asyncio.to_thread(self._book.views, services, live)
+        return views, present, absent, only
 
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
@@ -282,28 +293,46 @@ class Decider:
         each route's group_wait, group_interval and repeat_interval as the dispatcher does; True
         if the groups changed (their timers and the notification log are saved with the outbox
         rows, so the next decider neither repeats early nor forgets a repeat)."""
-        url = self.cfg.web.external_url or ""
         reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
-        every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
-        moved = self._firing.update(every, now)
+        silences = await q.load_silences(conn)
+        # in a wave every firing alert is remade each round: not on the event loop
+        placed = await asyncio.to_thread(self._place, dec, verdicts, reports, silences, now)
+        shown, changed, digest = placed
+        firing = [v for v in shown if v.alert.status == "firing"]
+        # the firing alerts for every instance's /api/v1/alerts, written when they change
+        if digest != self._published:
+            await q.put_alerts(conn, firing, now)
+            self._published = digest
+        muted = {v.alert.fingerprint for v in shown if v.state == "suppressed"}
+        flushed = await self._flush_due(conn, now, muted)
+        return changed or flushed
+
+    def _place(
+        self,
+        dec: FleetDecider,
+        verdicts: dict[str, Verdict],
+        reports: list[InstanceReport],
+        silences: list[Silence],
+        now: datetime,
+    ) -> tuple[list[AlertView], bool, str]:
+        """The fleet's alerts placed in their groups, each with what mutes it; True if any began
+        or stopped firing or a group was born; the digest of those firing (pure work, run in a
+        worker thread)."""
+        # this round's objects, even if the round is abandoned meanwhile (a new decider role
+        # starts from fresh ones)
+        cfg, firing, kept, routes = self.cfg, self._firing, self._groups, self._routes
+        url = cfg.web.external_url or ""
+        every = fleet_alerts(cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
+        moved = firing.update(every, now)
         at = now.timestamp()
         resolved = [a for a, _ in moved if a.ends_at is not None]
         born = False
         for a in [*every, *resolved]:
-            born |= groups.place(self._groups, self._routes, a, at, group_campaigns=False)
-        waiting = [a for g in self._groups.values() for a in g.alerts.values()]
-        shown = views(self.cfg, every, now, await q.load_silences(conn), self._routes, waiting)
-        await self._publish(conn, [v for v in shown if v.alert.status == "firing"], now)
-        muted = {v.alert.fingerprint for v in shown if v.state == "suppressed"}
-        flushed = await self._flush_due(conn, now, muted)
-        return bool(moved) or born or flushed
-
-    async def _publish(self, conn: q.Conn, shown: list[AlertView], now: datetime) -> None:
-        """The firing alerts for every instance's /api/v1/alerts, written when they change."""
-        digest = _digest(shown)
-        if digest != self._published:
-            await q.put_alerts(conn, shown, now)
-            self._published = digest
+            born |= groups.place(kept, routes, a, at, group_campaigns=False)
+        waiting = [a for g in kept.values() for a in g.alerts.values()]
+        shown = views(cfg, every, now, silences, routes, waiting)
+        digest = _digest([v for v in shown if v.alert.status == "firing"])
+        return shown, bool(moved) or born, digest
 
     async def _flush_due(self, conn: q.Conn, now: datetime, muted: set[str]) -> bool:
         """Flush every group whose timer has passed; True if any was due."""
