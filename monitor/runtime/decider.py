@@ -240,29 +240,19 @@ class Decider:
                 ann = _announcement(row)
                 if ann is not None:
                     changes += dec.correlator.announcement(ann, now)
-            verdicts, more = await asyncio.to_thread(dec.decide, views, present, now, absent, only)
+            judged = await asyncio.to_thread(self._judge, dec, views, present, now, absent, only)
+            verdicts, more, moved, shown = judged
             changes += more
-            # only what changed is written: the database grows with events, not with rounds
-            # (the services not judged again this round keep their verdicts)
-            judged = verdicts if only is None else [s for s in only if s in verdicts]
-            moved = {s: verdicts[s] for s in judged if self.verdicts.get(s) != verdicts[s]}
             await q.put_verdicts(conn, moved, now)
             await q.apply_changes(conn, changes)
             notified = await self._notify(conn, dec, verdicts, now)
             due = self.clock.monotonic() - self._saved_at >= MEMORY_EVERY
             if changes or moved or notified or cursor != self._cursor or due:
-                memory = {
-                    "state": dec.state.snapshot(),
-                    "correlator": dec.correlator.snapshot(),
-                    "cursor": cursor,
-                    "firing": self._firing.snapshot(),
-                    "groups": groups.snapshot(self._groups),
-                }
+                memory = await asyncio.to_thread(self._memory, dec, cursor)
                 await q.put_memory(conn, MEMORY_KEY, memory, now)
                 self._saved_at = self.clock.monotonic()
         self._cursor = cursor
-        self.verdicts = verdicts
-        self.shown = verdicts_data(self.shown, verdicts, moved)
+        self.verdicts, self.shown = verdicts, shown
         for ch in changes:
             if ch.incident is not None or ch.campaign is not None:
                 log.warning(
@@ -270,6 +260,34 @@ class Decider:
                     ch.kind,
                     ch.incident.id if ch.incident else ch.campaign.id if ch.campaign else "",
                 )
+
+    def _judge(
+        self,
+        dec: FleetDecider,
+        views: list[CheckView],
+        present: list[str],
+        now: datetime,
+        absent: list[str],
+        only: set[str] | None,
+    ) -> tuple[dict[str, Verdict], list[Change], dict[str, Verdict], Mapping[str, Any]]:
+        """The services' verdicts and what they change, those that moved since the last round
+        and all as plain data (pure work, run in a worker thread)."""
+        verdicts, changes = dec.decide(views, present, now, absent, only)
+        # only what changed is written: the database grows with events, not with rounds
+        # (the services not judged again this round keep their verdicts)
+        judged = verdicts if only is None else [s for s in only if s in verdicts]
+        moved = {s: verdicts[s] for s in judged if self.verdicts.get(s) != verdicts[s]}
+        return verdicts, changes, moved, verdicts_data(self.shown, verdicts, moved)
+
+    def _memory(self, dec: FleetDecider, cursor: int) -> dict[str, Any]:
+        """What the next decider resumes from (plain data; made in a worker thread)."""
+        return {
+            "state": dec.state.snapshot(),
+            "correlator": dec.correlator.snapshot(),
+            "cursor": cursor,
+            "firing": self._firing.snapshot(),
+            "groups": groups.snapshot(self._groups),
+        }
 
     async def _changed_views(
         self, conn: q.Conn

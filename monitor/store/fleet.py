@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -293,11 +294,13 @@ async def load_checks(conn: Conn, horizon: int) -> tuple[int, list[tuple[str, Ch
         " FROM check_states WHERE writer >= %s::text::xid8",
         [str(horizon)],
     )
-    rows = [
-        (inst, CheckView(v, s, c, st, err, since))
-        for inst, v, s, c, st, err, since in await cur.fetchall()
-    ]
-    return following, rows
+    # all of the fleet's check states at a takeover (30,000 at 10,000 checks x 3 vantages):
+    # made into views off the event loop
+    return following, await asyncio.to_thread(_check_views, await cur.fetchall())
+
+
+def _check_views(rows: Iterable[Any]) -> list[tuple[str, CheckView]]:
+    return [(inst, CheckView(v, s, c, st, err, since)) for inst, v, s, c, st, err, since in rows]
 
 
 async def new_announcements(conn: Conn, after: int) -> list[tuple[int, dict[str, Any]]]:
