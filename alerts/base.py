@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import aiohttp
@@ -160,7 +161,7 @@ class Alert:
         """Firing until it has an end."""
         return "resolved" if self.ends_at is not None else "firing"
 
-    @property
+    @cached_property  # labels are never changed in place; a router asks several times
     def fingerprint(self) -> str:
         """Stable identity from the labels alone, as Alertmanager computes it (FNV-1a 64 hex)."""
         return fingerprint(self.labels)

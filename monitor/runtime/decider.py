@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,10 +34,12 @@ from monitor.core.fleet import (
     Firing,
     FleetDecider,
     FleetState,
+    InstanceReport,
     Verdict,
     ViewBook,
     fleet_alerts,
     instance_alerts,
+    verdicts_data,
 )
 from monitor.core.incidents import Change
 from monitor.runtime.dbcalls import Calls, close_quietly
@@ -69,6 +71,10 @@ class Decider:
         self.calls = calls
         self.is_decider = False
         self.verdicts: dict[str, Verdict] = {}
+        # the verdicts as plain data for /metrics and the API: a new mapping when any changes,
+        # never changed in place (a scrape reads it in a worker thread; an unchanged one is
+        # the same object, so the web side keeps what it made of it)
+        self.shown: Mapping[str, Mapping[str, Any]] = {}
         self.sent = 0  # notifications this instance delivered
         self.session: aiohttp.ClientSession | None = None
         self._lock: q.Conn | None = None
@@ -88,6 +94,7 @@ class Decider:
         self._groups: dict[str, Group] = {}
         self._log: dict[tuple[str, str], LogEntry] = {}
         self._published = ""  # digest of the alerts last published for /api/v1/alerts
+        self._reloaded: Config | None = None  # a reloaded config, for the next round
 
     async def close(self) -> None:
         """Hand the role over (at shutdown) and close the session and the HTTP client."""
@@ -99,7 +106,14 @@ class Decider:
             await self.session.close()
 
     def reconfigure(self, cfg: Config) -> None:
-        """New services, quorum and receivers."""
+        """New services, quorum and receivers, taken at the start of the next round (a round's
+        pure work runs in a worker thread: nothing it reads may change under it)."""
+        self._reloaded = cfg
+
+    def _take_reload(self) -> None:
+        cfg, self._reloaded = self._reloaded, None
+        if cfg is None:
+            return
         self.cfg = cfg
         self._routes = router.build(cfg.alerts.route)
         self._groups = regroup(self._groups, self._routes, self.clock.now().timestamp())
@@ -115,6 +129,7 @@ class Decider:
 
     async def step(self) -> None:
         """One round: bid for the lock; while it is held, decide, send and prune."""
+        self._take_reload()
         try:
             if await self.calls.within(self._hold_lock(), PING_TIMEOUT):
                 await self.calls.within(self._decide(), DECIDE_TIMEOUT)
@@ -204,6 +219,7 @@ class Decider:
         self.is_decider = False
         self._fleet = None
         self.verdicts = {}
+        self.shown = {}
         # closing the session frees the lock at once for another instance
         if self._lock is not None:
             conn, self._lock = self._lock, None
@@ -224,26 +240,19 @@ class Decider:
                 ann = _announcement(row)
                 if ann is not None:
                     changes += dec.correlator.announcement(ann, now)
-            verdicts, more = dec.decide(views, present, now, absent, only)
+            judged = await asyncio.to_thread(self._judge, dec, views, present, now, absent, only)
+            verdicts, more, moved, shown = judged
             changes += more
-            # only what changed is written: the database grows with events, not with rounds
-            moved = {s: v for s, v in verdicts.items() if self.verdicts.get(s) != v}
             await q.put_verdicts(conn, moved, now)
             await q.apply_changes(conn, changes)
             notified = await self._notify(conn, dec, verdicts, now)
             due = self.clock.monotonic() - self._saved_at >= MEMORY_EVERY
             if changes or moved or notified or cursor != self._cursor or due:
-                memory = {
-                    "state": dec.state.snapshot(),
-                    "correlator": dec.correlator.snapshot(),
-                    "cursor": cursor,
-                    "firing": self._firing.snapshot(),
-                    "groups": groups.snapshot(self._groups),
-                }
+                memory = await asyncio.to_thread(self._memory, dec, cursor)
                 await q.put_memory(conn, MEMORY_KEY, memory, now)
                 self._saved_at = self.clock.monotonic()
         self._cursor = cursor
-        self.verdicts = verdicts
+        self.verdicts, self.shown = verdicts, shown
         for ch in changes:
             if ch.incident is not None or ch.campaign is not None:
                 log.warning(
@@ -252,6 +261,34 @@ class Decider:
                     ch.incident.id if ch.incident else ch.campaign.id if ch.campaign else "",
                 )
 
+    def _judge(
+        self,
+        dec: FleetDecider,
+        views: list[CheckView],
+        present: list[str],
+        now: datetime,
+        absent: list[str],
+        only: set[str] | None,
+    ) -> tuple[dict[str, Verdict], list[Change], dict[str, Verdict], Mapping[str, Any]]:
+        """The services' verdicts and what they change, those that moved since the last round
+        and all as plain data (pure work, run in a worker thread)."""
+        verdicts, changes = dec.decide(views, present, now, absent, only)
+        # only what changed is written: the database grows with events, not with rounds
+        # (the services not judged again this round keep their verdicts)
+        judged = verdicts if only is None else [s for s in only if s in verdicts]
+        moved = {s: verdicts[s] for s in judged if self.verdicts.get(s) != verdicts[s]}
+        return verdicts, changes, moved, verdicts_data(self.shown, verdicts, moved)
+
+    def _memory(self, dec: FleetDecider, cursor: int) -> dict[str, Any]:
+        """What the next decider resumes from (plain data; made in a worker thread)."""
+        return {
+            "state": dec.state.snapshot(),
+            "correlator": dec.correlator.snapshot(),
+            "cursor": cursor,
+            "firing": self._firing.snapshot(),
+            "groups": groups.snapshot(self._groups),
+        }
+
     async def _changed_views(
         self, conn: q.Conn
     ) -> tuple[list[CheckView], list[str], list[str], set[str] | None]:
@@ -259,12 +296,13 @@ class Decider:
         when the set of live instances changed): views, present, absent, services (None: all)."""
         live, present, absent = await q.load_instances(conn, self.cfg.fleet.stale_after)
         self._horizon, rows = await q.load_checks(conn, self._horizon)
-        touched = self._book.add(rows)
+        touched = await asyncio.to_thread(self._book.add, rows)  # all of them at takeover
         everyone = (live, tuple(present), tuple(absent))
         only: set[str] | None = None if everyone != self._everyone else touched
         self._everyone = everyone
-        services = self._book.by_service if only is None else only
-        return self._book.views(services, live), present, absent, only
+        services = list(self._book.by_service) if only is None else only
+        views = await asyncio.to_thread(self._book.views, services, live)
+        return views, present, absent, only
 
     async def _notify(
         self, conn: q.Conn, dec: FleetDecider, verdicts: dict[str, Verdict], now: datetime
@@ -273,28 +311,46 @@ class Decider:
         each route's group_wait, group_interval and repeat_interval as the dispatcher does; True
         if the groups changed (their timers and the notification log are saved with the outbox
         rows, so the next decider neither repeats early nor forgets a repeat)."""
-        url = self.cfg.web.external_url or ""
         reports = await q.load_reports(conn, self.cfg.fleet.stale_after)
-        every = fleet_alerts(self.cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
-        moved = self._firing.update(every, now)
+        silences = await q.load_silences(conn)
+        # in a wave every firing alert is remade each round: not on the event loop
+        placed = await asyncio.to_thread(self._place, dec, verdicts, reports, silences, now)
+        shown, changed, digest = placed
+        firing = [v for v in shown if v.alert.status == "firing"]
+        # the firing alerts for every instance's /api/v1/alerts, written when they change
+        if digest != self._published:
+            await q.put_alerts(conn, firing, now)
+            self._published = digest
+        muted = {v.alert.fingerprint for v in shown if v.state == "suppressed"}
+        flushed = await self._flush_due(conn, now, muted)
+        return changed or flushed
+
+    def _place(
+        self,
+        dec: FleetDecider,
+        verdicts: dict[str, Verdict],
+        reports: list[InstanceReport],
+        silences: list[Silence],
+        now: datetime,
+    ) -> tuple[list[AlertView], bool, str]:
+        """The fleet's alerts placed in their groups, each with what mutes it; True if any began
+        or stopped firing or a group was born; the digest of those firing (pure work, run in a
+        worker thread)."""
+        # this round's objects, even if the round is abandoned meanwhile (a new decider role
+        # starts from fresh ones)
+        cfg, firing, kept, routes = self.cfg, self._firing, self._groups, self._routes
+        url = cfg.web.external_url or ""
+        every = fleet_alerts(cfg, dec, verdicts, now, url) + instance_alerts(reports, now, url)
+        moved = firing.update(every, now)
         at = now.timestamp()
         resolved = [a for a, _ in moved if a.ends_at is not None]
         born = False
         for a in [*every, *resolved]:
-            born |= groups.place(self._groups, self._routes, a, at, group_campaigns=False)
-        waiting = [a for g in self._groups.values() for a in g.alerts.values()]
-        shown = views(self.cfg, every, now, await q.load_silences(conn), self._routes, waiting)
-        await self._publish(conn, [v for v in shown if v.alert.status == "firing"], now)
-        muted = {v.alert.fingerprint for v in shown if v.state == "suppressed"}
-        flushed = await self._flush_due(conn, now, muted)
-        return bool(moved) or born or flushed
-
-    async def _publish(self, conn: q.Conn, shown: list[AlertView], now: datetime) -> None:
-        """The firing alerts for every instance's /api/v1/alerts, written when they change."""
-        digest = _digest(shown)
-        if digest != self._published:
-            await q.put_alerts(conn, shown, now)
-            self._published = digest
+            born |= groups.place(kept, routes, a, at, group_campaigns=False)
+        waiting = [a for g in kept.values() for a in g.alerts.values()]
+        shown = views(cfg, every, now, silences, routes, waiting)
+        digest = _digest([v for v in shown if v.alert.status == "firing"])
+        return shown, bool(moved) or born, digest
 
     async def _flush_due(self, conn: q.Conn, now: datetime, muted: set[str]) -> bool:
         """Flush every group whose timer has passed; True if any was due."""

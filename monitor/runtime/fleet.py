@@ -176,7 +176,7 @@ class Fleet:
             cut_off_since=self.cut_off_since,
             spool_bytes=self.spool.size(),
             spool_dropped=self.spool.dropped,
-            verdicts={k: v.as_dict() for k, v in d.verdicts.items()} if d.is_decider else {},
+            verdicts=d.shown if d.is_decider else {},
             sent=d.sent,
         )
 

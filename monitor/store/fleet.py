@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from alerts.silences import Silence
 from monitor.core.base import Announcement, Classification, Outage, claim_dict, claim_from
 from monitor.core.codec import iso
 from monitor.core.fleet import CheckView, InstanceReport, Verdict, report_from
-from monitor.core.incidents import Change, campaign_dict, incident_dict
+from monitor.core.incidents import Campaign, Change, Incident, campaign_dict, incident_dict
 from monitor.vocabulary import ANNOUNCEMENT_KINDS
 
 Conn = AsyncConnection[Any]
@@ -293,11 +294,13 @@ async def load_checks(conn: Conn, horizon: int) -> tuple[int, list[tuple[str, Ch
         " FROM check_states WHERE writer >= %s::text::xid8",
         [str(horizon)],
     )
-    rows = [
-        (inst, CheckView(v, s, c, st, err, since))
-        for inst, v, s, c, st, err, since in await cur.fetchall()
-    ]
-    return following, rows
+    # all of the fleet's check states at a takeover (30,000 at 10,000 checks x 3 vantages):
+    # made into views off the event loop
+    return following, await asyncio.to_thread(_check_views, await cur.fetchall())
+
+
+def _check_views(rows: Iterable[Any]) -> list[tuple[str, CheckView]]:
+    return [(inst, CheckView(v, s, c, st, err, since)) for inst, v, s, c, st, err, since in rows]
 
 
 async def new_announcements(conn: Conn, after: int) -> list[tuple[int, dict[str, Any]]]:
@@ -340,30 +343,45 @@ async def put_verdicts(conn: Conn, verdicts: Mapping[str, Verdict], now: datetim
 
 
 async def apply_changes(conn: Conn, changes: Iterable[Change]) -> None:
-    """Write what the fleet's correlator decided; withdrawn ones are deleted."""
+    """Write what the fleet's correlator decided; withdrawn ones are deleted. Only the last
+    word on each incident and campaign is written: in a wave, each of hundreds of incidents
+    joining a campaign updates it, and its row need not be rewritten each time."""
+    incidents: dict[str, tuple[bool, Incident]] = {}
+    campaigns: dict[str, tuple[bool, Campaign]] = {}
     for ch in changes:
         if ch.incident is not None:
-            i = ch.incident
-            if ch.kind == "incident_withdrawn":
-                await conn.execute("DELETE FROM incidents WHERE id = %s", [i.id])
-            else:
-                await conn.execute(
-                    "INSERT INTO incidents (id, service, status, started_at, ended_at, data)"
-                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
-                    " status = excluded.status, ended_at = excluded.ended_at, data = excluded.data",
-                    [i.id, i.service, i.status, i.started_at, i.ended_at, Jsonb(incident_dict(i))],
-                )
+            incidents[ch.incident.id] = (ch.kind == "incident_withdrawn", ch.incident)
         if ch.campaign is not None:
-            c = ch.campaign
-            if ch.kind == "campaign_withdrawn":
-                await conn.execute("DELETE FROM campaigns WHERE id = %s", [c.id])
-            else:
-                await conn.execute(
-                    "INSERT INTO campaigns (id, status, started_at, ended_at, data)"
-                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
-                    " status = excluded.status, ended_at = excluded.ended_at, data = excluded.data",
-                    [c.id, c.status, c.started_at, c.ended_at, Jsonb(campaign_dict(c))],
-                )
+            campaigns[ch.campaign.id] = (ch.kind == "campaign_withdrawn", ch.campaign)
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "DELETE FROM incidents WHERE id = %s",
+            [[k] for k, (gone, _) in incidents.items() if gone],
+        )
+        await cur.executemany(
+            "INSERT INTO incidents (id, service, status, started_at, ended_at, data)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+            " status = excluded.status, ended_at = excluded.ended_at, data = excluded.data",
+            [
+                [i.id, i.service, i.status, i.started_at, i.ended_at, Jsonb(incident_dict(i))]
+                for gone, i in incidents.values()
+                if not gone
+            ],
+        )
+        await cur.executemany(
+            "DELETE FROM campaigns WHERE id = %s",
+            [[k] for k, (gone, _) in campaigns.items() if gone],
+        )
+        await cur.executemany(
+            "INSERT INTO campaigns (id, status, started_at, ended_at, data)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+            " status = excluded.status, ended_at = excluded.ended_at, data = excluded.data",
+            [
+                [c.id, c.status, c.started_at, c.ended_at, Jsonb(campaign_dict(c))]
+                for gone, c in campaigns.values()
+                if not gone
+            ],
+        )
 
 
 # -- the notification log and the published alerts ---------------------------------------------

@@ -65,13 +65,33 @@ def fleet_families(s: Snapshot) -> Iterator[Metric]:
         labels,
         [(me, float(f.sent))],
     )
+    yield from _service_families(f.verdicts)
+
+
+class _Latest:
+    """The per-service families last made, and the verdicts they were made from: the decider
+    hands the same mapping until a verdict changes (runtime/decider.py), so a scrape of 10,000
+    services takes them as they are instead of remaking them on the event loop."""
+
+    verdicts: Mapping[str, Mapping[str, Any]] | None = None
+    families: tuple[Metric, ...] = ()
+
+
+def _service_families(verdicts: Mapping[str, Mapping[str, Any]]) -> tuple[Metric, ...]:
+    if _Latest.verdicts is not verdicts:
+        _Latest.families = tuple(_make_service_families(verdicts))
+        _Latest.verdicts = verdicts
+    return _Latest.families
+
+
+def _make_service_families(verdicts: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric]:
     yield gauge(
         "outwatch_fleet_service_status",
         "1 for the fleet's status of each service (down, degraded, up, unknown)",
         ["service", "status"],
         [
             ([svc, st], float(v.get("status") == st))
-            for svc, v in f.verdicts.items()
+            for svc, v in verdicts.items()
             for st in SERVICE_STATUSES
         ],
     )
@@ -82,7 +102,7 @@ def fleet_families(s: Snapshot) -> Iterator[Metric]:
             if which != "absent"
             else "Vantages absent (offline or silent)",
             ["service"],
-            [([svc], float(len(v.get(which) or []))) for svc, v in f.verdicts.items()],
+            [([svc], float(len(v.get(which) or []))) for svc, v in verdicts.items()],
         )
 
 

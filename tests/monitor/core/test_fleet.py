@@ -8,7 +8,15 @@ import pytest
 
 from monitor import config
 from monitor.core.base import ServiceStatus
-from monitor.core.fleet import CheckView, FleetDecider, FleetState, Quorum, needed, verdict
+from monitor.core.fleet import (
+    CheckView,
+    FleetDecider,
+    FleetState,
+    Quorum,
+    needed,
+    verdict,
+    verdicts_data,
+)
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -242,3 +250,17 @@ def test_only_the_changed_services_are_judged_again() -> None:
         book.views(book.by_service, frozenset({"k", "o"})), ["kyiv", "odesa"], T0, ["lviv"]
     )
     assert verdicts["gov"].status == G and verdicts["gov"].absent == ("lviv",)
+
+
+def test_verdicts_data_remakes_only_what_moved() -> None:
+    up = verdict({"kyiv": "up", "lviv": "up"}, 2)
+    down = verdict({"kyiv": "down", "lviv": "down"}, 2)
+    first = verdicts_data({}, {"bank": up, "gov": up}, {"bank": up, "gov": up})
+    assert first == {"bank": up.as_dict(), "gov": up.as_dict()}
+    # nothing moved: the very same mapping, so its readers keep what they made of it
+    assert verdicts_data(first, {"bank": up, "gov": up}, {}) is first
+    moved = verdicts_data(first, {"bank": down, "gov": up}, {"bank": down})
+    assert moved == {"bank": down.as_dict(), "gov": up.as_dict()}
+    assert moved["gov"] is first["gov"] and first["bank"] == up.as_dict()  # the old one is kept
+    # a service no longer configured leaves without a verdict of its own moving
+    assert verdicts_data(moved, {"gov": up}, {}) == {"gov": up.as_dict()}

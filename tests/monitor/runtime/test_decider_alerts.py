@@ -22,7 +22,7 @@ from monitor.store import pg
 from tests.monitor.runtime.fleet_helpers import Hook
 
 
-def fleet_config(dsn: str, hook: Hook, tmp: Path, route: str = "") -> Config:
+def fleet_config(dsn: str, hook: Hook, tmp: Path, route: str = "", service: str = "bank") -> Config:
     text = f"""vantage: {{name: kyiv}}
 storage: {{path: ./kyiv.db, url: "{dsn}"}}
 fleet: {{quorum: 2, spool_path: ./kyiv.spool, stale_after: 30s}}
@@ -32,7 +32,7 @@ alerts:
     - {{name: hook, kind: webhook, url: "http://127.0.0.1:{hook.port}/"}}
     - {{name: quiet, kind: webhook, url: "http://127.0.0.1:{hook.port}/", send_resolved: false}}
 services:
-  - name: bank
+  - name: {service}
     checks: [{{kind: http, url: "http://127.0.0.1:9/", id: web}}]
 """
     return config.parse(text, str(tmp / "kyiv.yaml"), tmp)
@@ -167,3 +167,36 @@ async def test_alerts_of_one_group_due_in_one_round_go_out_together(
         assert [t[0] for t in told("quiet")] == ["firing", "firing"]
     finally:
         await decider.close()
+
+
+async def test_a_reload_adds_a_service_at_the_next_round(
+    pg_dsn: str, hook: Hook, tmp_path: Path
+) -> None:
+    """A service added by a reload is judged from the check states already published, and
+    pages once the fleet sees it down; the one removed leaves the verdicts."""
+    now = datetime.now(UTC)
+    conn = await pg.connect(pg_dsn, "publisher")
+    try:
+        await pg.migrate(conn)
+        for v in ("kyiv", "lviv"):
+            await q.heartbeat(conn, f"{v}-0", v, None, now)
+            await q.put_checks(
+                conn,
+                [
+                    q.check_row(v, f"{v}-0", "bank", "web", "up", None, now, now),
+                    q.check_row(v, f"{v}-0", "gov", "web", "down", "HTTP 503", now, now),
+                ],
+            )
+    finally:
+        await conn.close()
+    cfg = fleet_config(pg_dsn, hook, tmp_path)
+    decider = Decider(cfg, SystemClock(), pg_dsn, "kyiv-0", Calls())
+    try:
+        await rounds(decider, 1)
+        assert {s: v.status for s, v in decider.verdicts.items()} == {"bank": "up"}
+        decider.reconfigure(fleet_config(pg_dsn, hook, tmp_path, service="gov"))
+        await rounds(decider, 2)
+        assert {s: v.status for s, v in decider.verdicts.items()} == {"gov": "down"}
+    finally:
+        await decider.close()
+    assert ("firing", "gov", "kyiv,lviv") in hook.alerts()
