@@ -69,9 +69,11 @@ def test_clean_text(raw: str, clean: str) -> None:
 
 
 def test_a_config_without_telegram_does_not_import_telethon() -> None:
-    # a fresh interpreter: this test process may have imported it already
+    # a fresh interpreter: this test process may have imported it already; the cli and the
+    # daemon as `outwatch run` imports them (every command module, for its arguments)
     code = (
         "import sys\n"
+        "import monitor.cli, monitor.runtime.daemon\n"
         "from monitor.config import parse\n"
         "from monitor.sources.registry import sources_from_config\n"
         "cfg = parse(\"sources:\\n  rss: [{name: cert, url: 'http://127.0.0.1:1/f.xml'}]\\n\")\n"
