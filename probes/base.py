@@ -135,7 +135,8 @@ class Carried:
         return tuple(self)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self._layout, tuple(self._values), self.phase_family, self.phase_names)
+        # the values' bytes: equal as stored (a NaN equals itself, -0.0 is not 0.0)
+        return (self._layout, self._values.tobytes(), self.phase_family, self.phase_names)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Carried) and self._key() == other._key()
