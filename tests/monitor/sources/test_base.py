@@ -68,7 +68,7 @@ def test_clean_text(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
 
 
-def test_a_config_without_telegram_does_not_import_telethon() -> None:
+def test_a_config_without_telegram_or_storage_url_imports_no_telethon_nor_psycopg() -> None:
     # a fresh interpreter: this test process may have imported it already; the cli and the
     # daemon as `outwatch run` imports them (every command module, for its arguments)
     code = (
@@ -80,5 +80,6 @@ def test_a_config_without_telegram_does_not_import_telethon() -> None:
         "async def sink(m): return None\n"
         "assert [s.name for s in sources_from_config(cfg.sources, sink)] == ['cert']\n"
         "assert 'telethon' not in sys.modules\n"
+        "assert 'psycopg' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
