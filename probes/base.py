@@ -7,12 +7,13 @@ import errno
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from array import array
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from itertools import repeat
-from typing import Any, ClassVar, Literal, Protocol
+from itertools import chain, repeat
+from typing import Any, ClassVar, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,13 +51,101 @@ class Family:
 Sample = tuple[Family, tuple[str, ...], float]  # family, its label values, value
 
 
-@dataclass(frozen=True, slots=True)
-class Carried:
-    """What one probe run reported beyond ok and duration: its gauges, and where its phases go."""
+# A run's gauges in the order set: a Family (unlabelled) or (Family, label values) per value.
+Layout = tuple[Family | tuple[Family, tuple[str, ...]], ...]
+_LAYOUTS: dict[Layout, Layout] = {}  # one copy of each layout: checks of one kind share it
 
-    samples: tuple[Sample, ...] = ()
-    phase_family: Family | None = None  # one gauge per phase name, labelled `phase`
-    phase_names: tuple[str, ...] = ()
+
+def _shared(layout: Layout) -> Layout:
+    known = _LAYOUTS.get(layout)
+    if known is not None:
+        return known
+    if len(_LAYOUTS) < 4096:  # labelled layouts can be per check (certificate labels): bounded
+        _LAYOUTS[layout] = layout
+    return layout
+
+
+class Carried:
+    """What one probe run reported beyond ok and duration: its gauges, and where its phases go.
+
+    Kept compact, as every check's latest result holds one: the families and label values
+    (shared by the checks of one kind) and the values as one array of doubles, not a tuple of
+    (family, labels, value) triples with a float object each (~1 KB a result -> ~250 bytes).
+    """
+
+    __slots__ = ("_layout", "_plain", "_values", "phase_family", "phase_names")
+
+    def __init__(
+        self,
+        samples: Iterable[Sample] = (),
+        phase_family: Family | None = None,  # one gauge per phase name, labelled `phase`
+        phase_names: tuple[str, ...] = (),
+    ) -> None:
+        rows = tuple(samples)
+        layout: Layout = tuple(f if not lv else (f, lv) for f, lv, _ in rows)
+        plain = next((i for i, (_, lv, _) in enumerate(rows) if lv), len(rows))
+        values = array("d", [v for _, _, v in rows])
+        self._set(layout, plain, values, phase_family, phase_names)
+
+    @classmethod
+    def of(
+        cls,
+        layout: Layout,
+        plain: int,
+        values: array[float],
+        family: Family | None,
+        names: tuple[str, ...],
+    ) -> Carried:
+        """From a layout whose first `plain` entries are unlabelled and its values (the
+        recorder's path: no triples in between)."""
+        new = cls.__new__(cls)
+        new._set(layout, plain, values, family, names)
+        return new
+
+    def _set(
+        self,
+        layout: Layout,
+        plain: int,
+        values: array[float],
+        family: Family | None,
+        names: tuple[str, ...],
+    ) -> None:
+        self._layout, self._plain, self._values = _shared(layout), plain, values
+        self.phase_family, self.phase_names = family, names
+
+    def __iter__(self) -> Iterator[Sample]:
+        """The gauges as (family, label values, value), in the order they were set."""
+        layout, plain, values = self._layout, self._plain, self._values
+        # the unlabelled ones (most) as triples built in C: zip stops after `plain`
+        head = cast(Iterator[Sample], zip(layout, repeat((), plain), values, strict=False))
+        return head if plain == len(layout) else chain(head, self._rest())
+
+    def _rest(self) -> Iterator[Sample]:
+        layout, values = self._layout, self._values
+        for i in range(self._plain, len(layout)):
+            entry = layout[i]
+            if isinstance(entry, Family):
+                yield entry, (), values[i]
+            else:
+                yield entry[0], entry[1], values[i]
+
+    @property
+    def samples(self) -> tuple[Sample, ...]:
+        """The gauges as (family, label values, value), in the order they were set."""
+        return tuple(self)
+
+    def _key(self) -> tuple[Any, ...]:
+        # the values' bytes: equal as stored (a NaN equals itself, -0.0 is not 0.0)
+        return (self._layout, self._values.tobytes(), self.phase_family, self.phase_names)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Carried) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Carried({self.samples!r}, {self.phase_family!r}, {self.phase_names!r})"
 
 
 class Gauges:
@@ -96,14 +185,13 @@ class Gauges:
 
     def carried(self) -> Carried:
         """An immutable snapshot for a ProbeResult."""
-        plain = self._plain
-        # zip builds the (family, (), value) triples in C: this runs once per probe
-        samples: tuple[Sample, ...] = tuple(
-            zip(plain, repeat((), len(plain)), plain.values(), strict=True)
-        )
-        if self._labelled:
-            samples += tuple((k[0], k[1], v) for k, v in self._labelled.items())
-        return Carried(samples, self.phase_family, self.phase_names)
+        plain, labelled = self._plain, self._labelled
+        values = array("d", plain.values())
+        if labelled:
+            values.extend(labelled.values())
+            layout: Layout = (*plain, *labelled)
+            return Carried.of(layout, len(plain), values, self.phase_family, self.phase_names)
+        return Carried.of(tuple(plain), len(plain), values, self.phase_family, self.phase_names)
 
 
 # Set by the caller around one probe run (phase_scope), read by probes and by ProbeResult.
@@ -140,11 +228,14 @@ class ProbeResult:
 
     def gauges(self) -> Iterator[Sample]:
         """Every gauge this run reports, phase timings included (from the final phases)."""
-        yield from self.carried.samples
         family = self.carried.phase_family
-        if family is not None:
-            for name in self.carried.phase_names:
-                yield family, (name,), float(self.phases.get(name, 0.0))
+        if family is None:
+            return iter(self.carried)
+        return chain(self.carried, self._phase_gauges(family))
+
+    def _phase_gauges(self, family: Family) -> Iterator[Sample]:
+        for name in self.carried.phase_names:
+            yield family, (name,), float(self.phases.get(name, 0.0))
 
 
 class ProbeFailure(Exception):

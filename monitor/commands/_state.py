@@ -12,14 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from monitor import config
 from monitor.commands.export import parse_since
 from monitor.store import db as local
-from monitor.store import fleet as q
 from monitor.store import incidents as local_incidents
-from monitor.store import pg
 
 # one bound for connecting and reading: a command never hangs on a dead link
 READ_TIMEOUT = 10.0
@@ -49,6 +45,13 @@ class Source:
         return self._local(what, filters)
 
     async def _fleet(self, url: str, what: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        # imported here: the cli imports this module for every command, `outwatch run` too,
+        # and psycopg is ~20 MB that an instance on SQLite never uses
+        import psycopg
+
+        from monitor.store import fleet as q
+        from monitor.store import pg
+
         where = pg.where(url)
         try:
             async with asyncio.timeout(READ_TIMEOUT):
@@ -139,5 +142,7 @@ def run_reading(
 def origin(source: Source) -> str:
     """Whose state a table shows, for its first line."""
     if source.url is not None:
+        from monitor.store import pg  # psycopg: see Source._fleet
+
         return f"fleet state from {pg.where(source.url)}"
     return f"{source.cfg.vantage.name}'s own state from {source.cfg.storage.path}"

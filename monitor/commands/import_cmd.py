@@ -12,7 +12,6 @@ from pathlib import Path
 from monitor import config
 from monitor.core.base import Message
 from monitor.sources.export import Clamped, ExportError, load_export
-from monitor.sources.telegram import channel_key
 from monitor.store.announcements import AnnouncementStore
 from monitor.store.channels import ChannelStore, Pin
 from monitor.store.db import Store
@@ -92,6 +91,10 @@ async def _load(
     if source is None:
         pins = {f"id{p.channel_id}": p for p in await channels.pins()}
         return [_named(m, pins.get(m.source)) for m in load_export(path, clamped=clamped)]
+    # imported here: every command module is imported by `outwatch run` too, and telegram.py
+    # brings Telethon (~25 MB) that a daemon without Telegram never uses
+    from monitor.sources.telegram import channel_key
+
     pin = await channels.pin(channel_key(source))
     if pin is None:
         return load_export(path, source, clamped)

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run until signalled."""
+    from monitor.runtime import malloc
+
+    malloc.tune()  # before the daemon's threads exist: arenas are made as threads need them
     from monitor.runtime.daemon import main
 
     return main(args)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,7 +30,6 @@ from monitor.core.engine import CANARY_SERVICE
 from monitor.core.state import Event, OutageClosed, OutageOpened, ServiceChanged
 from monitor.runtime.decisions import Decisions
 from monitor.runtime.facts import FactsMemo, SourceTracker, alert_inputs
-from monitor.runtime.fleet import Fleet
 from monitor.runtime.pipeline import Pipeline
 from monitor.runtime.runner import run_check
 from monitor.runtime.scheduler import ProbeScheduler, Scheduled, in_shard
@@ -52,6 +51,9 @@ from monitor.web.probe import OnDemand
 from monitor.web.probe import handler as probe_handler
 from monitor.web.server import make_app, split_listen, ssl_context
 from probes.base import ProbeContext
+
+if TYPE_CHECKING:  # imported when storage.url is set: psycopg is ~20 MB
+    from monitor.runtime.fleet import Fleet
 
 log = logging.getLogger("outwatch.daemon")
 FLUSH_EVERY = 1.0
@@ -122,11 +124,11 @@ class Daemon:
         self._config_mtime: float | None = None
         self._runner: web.AppRunner | None = None
         # fleet: with storage.url, decisions are shared in PostgreSQL (runtime/fleet.py)
-        self.fleet = (
-            Fleet(cfg, self.clock, self.pipeline.machine, self.dispatcher)
-            if cfg.storage.url
-            else None
-        )
+        self.fleet: Fleet | None = None
+        if cfg.storage.url:
+            from monitor.runtime.fleet import Fleet
+
+            self.fleet = Fleet(cfg, self.clock, self.pipeline.machine, self.dispatcher)
 
     # -- lifecycle -------------------------------------------------------------------------
 

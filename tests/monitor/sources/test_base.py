@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,20 @@ async def test_recording_sink_passes_on_real_changes_only(tmp_path: Path) -> Non
 )
 def test_clean_text(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
+
+
+def test_a_config_without_telegram_or_storage_url_imports_no_telethon_nor_psycopg() -> None:
+    # a fresh interpreter: this test process may have imported it already; the cli and the
+    # daemon as `outwatch run` imports them (every command module, for its arguments)
+    code = (
+        "import sys\n"
+        "import monitor.cli, monitor.runtime.daemon\n"
+        "from monitor.config import parse\n"
+        "from monitor.sources.registry import sources_from_config\n"
+        "cfg = parse(\"sources:\\n  rss: [{name: cert, url: 'http://127.0.0.1:1/f.xml'}]\\n\")\n"
+        "async def sink(m): return None\n"
+        "assert [s.name for s in sources_from_config(cfg.sources, sink)] == ['cert']\n"
+        "assert 'telethon' not in sys.modules\n"
+        "assert 'psycopg' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
