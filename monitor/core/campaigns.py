@@ -46,6 +46,7 @@ class CampaignBook:
         self._loose: dict[str, Member] = {}  # recent incidents in no campaign
         self._members: dict[str, Member] = {}  # incident id -> member, for open campaigns
         self._resolved: set[str] = set()
+        self._last: dict[str, datetime] = {}  # campaign id -> its latest member start (a cache)
         self.ids = IdBook(CAMPAIGN_PREFIX, 2)
 
     def open(self) -> list[Campaign]:
@@ -56,12 +57,22 @@ class CampaignBook:
         """The open campaign an incident belongs to, if any."""
         return next((c.id for c in self._open.values() if incident in c.incidents), None)
 
+    def service_of(self, incident: str) -> str | None:
+        """The service of an incident in an open campaign."""
+        m = self._members.get(incident)
+        return None if m is None else m.service
+
+    def _last_start(self, c: Campaign) -> datetime:
+        last = self._last.get(c.id)
+        if last is None:
+            last = self._last[c.id] = max(self._members[i].started_at for i in c.incidents)
+        return last
+
     def opened(self, m: Member, now: datetime) -> CampaignChange | None:
         """An incident opened: join a campaign, form one, or wait loose."""
         self._prune(now)
         for c in self.open():
-            last = max(self._members[i].started_at for i in c.incidents)
-            if c.started_at - self.window <= m.started_at <= last + self.window:
+            if c.started_at - self.window <= m.started_at <= self._last_start(c) + self.window:
                 return self._join(c, m)
         self._loose[m.incident] = m
         group = self._best_group(m)
@@ -74,6 +85,7 @@ class CampaignBook:
         members = [self._members[i] for i in (*c.incidents, m.incident)]
         new = _campaign(c.id, members)
         self._open[c.id] = new
+        self._last[c.id] = max(self._last_start(c), m.started_at)
         return CampaignChange("campaign_updated", new, (m.incident,))
 
     def _best_group(self, m: Member) -> list[Member] | None:
@@ -119,6 +131,7 @@ class CampaignBook:
         if cid is None:
             return None
         c = self._open[cid]
+        self._last.pop(cid, None)
         rest = [self._members[i] for i in c.incidents if i != incident]
         self._members.pop(incident, None)
         self._resolved.discard(incident)
@@ -133,6 +146,7 @@ class CampaignBook:
 
     def _drop(self, c: Campaign) -> None:
         del self._open[c.id]
+        self._last.pop(c.id, None)
         for i in c.incidents:
             self._members.pop(i, None)
             self._resolved.discard(i)
@@ -160,6 +174,7 @@ class CampaignBook:
         members = [_member_from(m) for m in snap.get("members") or []]
         loose = [_member_from(m) for m in snap.get("loose") or []]
         self._open = {c.id: c for c in opened if all_usable(c)}
+        self._last = {}
         self._members = {m.incident: m for m in members if all_usable(m)}
         self._loose = {m.incident: m for m in loose if all_usable(m)}
         self._resolved = set(snap.get("resolved") or [])

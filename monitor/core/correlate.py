@@ -434,7 +434,7 @@ class Correlator:
                 self._boost(svc, until)
             self._all_boosted = until
         for iid in cc.tagged:
-            track = self._track_by_id(iid)
+            track = self._track_by_id(iid, self._book.service_of(iid))
             if track is None:
                 continue
             track.inc = replace(track.inc, campaign=cc.campaign.id)
@@ -442,7 +442,13 @@ class Correlator:
                 out.append(Change("incident_updated", at, incident=track.inc))
         return out
 
-    def _track_by_id(self, iid: str) -> _Track | None:
+    def _track_by_id(self, iid: str, svc: str | None) -> _Track | None:
+        # an incident's track is the current one of its service, if any (no scan of them all)
+        track = self._current.get(svc) if svc is not None else None
+        if track is not None and track.inc.id == iid:
+            return track
+        if svc is not None:
+            return None
         return next((t for t in self._current.values() if t.inc.id == iid), None)
 
     def _announce(self, svc: str, h: _Heard, at: datetime) -> list[Change]:
