@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -9,8 +10,9 @@ import pytest
 
 from monitor.config import Correlation
 from monitor.core.base import Announcement, Classification, Message, Outage
+from monitor.core.campaigns import CampaignBook, CampaignChange, Member, _campaign
 from monitor.core.correlate import Correlator
-from monitor.core.incidents import Change
+from monitor.core.incidents import Campaign, Change
 
 T0 = datetime(2022, 2, 24, 4, 0, tzinfo=UTC)
 CFG = Correlation()  # 30m campaign window, 3 services, 30m boost
@@ -125,4 +127,48 @@ def test_a_restored_memory_decides_as_the_scan_of_all_did() -> None:
     old.restore(first.snapshot())
     rest = [*recover(new, names, 1200), *new.tick(at(1200 + 15 * 60))]
     assert rest == [*recover(old, names, 1200), *old.tick(at(1200 + 15 * 60))]
+    assert new.snapshot() == old.snapshot()
+
+
+class RebuildBook(CampaignBook):
+    """The former book: a join re-sorts every member, the last start is a scan of them."""
+
+    def _join(self, c: Campaign, m: Member) -> CampaignChange:
+        self._members[m.incident] = m
+        new = _campaign(c.id, [self._members[i] for i in (*c.incidents, m.incident)])
+        self._open[c.id] = new
+        return CampaignChange("campaign_updated", new, (m.incident,))
+
+    def _last_start(self, c: Campaign) -> datetime:
+        return max(self._members[i].started_at for i in c.incidents)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_campaign_book_decides_as_the_rebuilding_one_did(seed: int) -> None:
+    """Starts out of order, equal, a service twice; withdrawals, resolutions, a restore."""
+    rnd = random.Random(seed)
+    new, old = CampaignBook(1800, 3), RebuildBook(1800, 3)
+    opened: list[str] = []
+    for n in range(400):
+        now = at(20 * n + 7200 * (n // 60))  # a quiet two hours every 60 starts
+        m = Member(
+            f"INC-{n}",
+            f"s{rnd.randrange(150)}",
+            f"g{n % 5}",
+            now - timedelta(minutes=10 * rnd.randrange(3)),
+        )
+        ops: list[Callable[[CampaignBook], object]] = [lambda b, m=m, now=now: b.opened(m, now)]
+        opened.append(m.incident)
+        if n % 7 == 3:
+            gone = rnd.choice(opened)
+            ops.append(lambda b, gone=gone: b.withdrawn(gone))
+        if n % 5 == 1:
+            done = rnd.choice(opened)
+            ops.append(lambda b, done=done, now=now: b.resolved(done, now))
+        if n == 200:
+            snap = new.snapshot()
+            ops.append(lambda b, snap=snap: b.restore(snap))
+        for op in ops:
+            assert op(new) == op(old)
+        assert new.open() == old.open()
     assert new.snapshot() == old.snapshot()
