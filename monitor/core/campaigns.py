@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,24 @@ class CampaignChange:
     tagged: tuple[str, ...] = ()
 
 
+@dataclass
+class _Roll:
+    """An open campaign's members in order, kept so that one joining costs no re-sort."""
+
+    keys: list[tuple[datetime, str]] = field(default_factory=list)  # (start, service)
+    incidents: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    groups: set[str] = field(default_factory=set)
+
+    def add(self, m: Member) -> None:
+        """Insert after any equal key, where a stable sort would put it."""
+        at = bisect_right(self.keys, (m.started_at, m.service))
+        self.keys.insert(at, (m.started_at, m.service))
+        self.incidents.insert(at, m.incident)
+        self.services.insert(at, m.service)
+        self.groups.add(m.group)
+
+
 class CampaignBook:
     """Forms campaigns from incident starts; later incidents within the window of the last join."""
 
@@ -46,6 +65,8 @@ class CampaignBook:
         self._loose: dict[str, Member] = {}  # recent incidents in no campaign
         self._members: dict[str, Member] = {}  # incident id -> member, for open campaigns
         self._resolved: set[str] = set()
+        self._last: dict[str, datetime] = {}  # campaign id -> its latest member start (a cache)
+        self._rolls: dict[str, _Roll] = {}  # campaign id -> its members in order (a cache)
         self.ids = IdBook(CAMPAIGN_PREFIX, 2)
 
     def open(self) -> list[Campaign]:
@@ -56,12 +77,22 @@ class CampaignBook:
         """The open campaign an incident belongs to, if any."""
         return next((c.id for c in self._open.values() if incident in c.incidents), None)
 
+    def service_of(self, incident: str) -> str | None:
+        """The service of an incident in an open campaign."""
+        m = self._members.get(incident)
+        return None if m is None else m.service
+
+    def _last_start(self, c: Campaign) -> datetime:
+        last = self._last.get(c.id)
+        if last is None:
+            last = self._last[c.id] = max(self._members[i].started_at for i in c.incidents)
+        return last
+
     def opened(self, m: Member, now: datetime) -> CampaignChange | None:
         """An incident opened: join a campaign, form one, or wait loose."""
         self._prune(now)
         for c in self.open():
-            last = max(self._members[i].started_at for i in c.incidents)
-            if c.started_at - self.window <= m.started_at <= last + self.window:
+            if c.started_at - self.window <= m.started_at <= self._last_start(c) + self.window:
                 return self._join(c, m)
         self._loose[m.incident] = m
         group = self._best_group(m)
@@ -70,10 +101,20 @@ class CampaignBook:
         return self._form(group)
 
     def _join(self, c: Campaign, m: Member) -> CampaignChange:
+        roll = self._rolls.get(c.id)
+        if roll is None:
+            roll = self._rolls[c.id] = _roll([self._members[i] for i in c.incidents])
+        roll.add(m)
         self._members[m.incident] = m
-        members = [self._members[i] for i in (*c.incidents, m.incident)]
-        new = _campaign(c.id, members)
+        new = Campaign(
+            id=c.id,
+            started_at=roll.keys[0][0],
+            services=tuple(dict.fromkeys(roll.services)),
+            incidents=tuple(roll.incidents),
+            groups=tuple(sorted(roll.groups)),
+        )
         self._open[c.id] = new
+        self._last[c.id] = max(self._last_start(c), m.started_at)
         return CampaignChange("campaign_updated", new, (m.incident,))
 
     def _best_group(self, m: Member) -> list[Member] | None:
@@ -119,6 +160,8 @@ class CampaignBook:
         if cid is None:
             return None
         c = self._open[cid]
+        self._last.pop(cid, None)
+        self._rolls.pop(cid, None)
         rest = [self._members[i] for i in c.incidents if i != incident]
         self._members.pop(incident, None)
         self._resolved.discard(incident)
@@ -133,6 +176,8 @@ class CampaignBook:
 
     def _drop(self, c: Campaign) -> None:
         del self._open[c.id]
+        self._last.pop(c.id, None)
+        self._rolls.pop(c.id, None)
         for i in c.incidents:
             self._members.pop(i, None)
             self._resolved.discard(i)
@@ -160,12 +205,20 @@ class CampaignBook:
         members = [_member_from(m) for m in snap.get("members") or []]
         loose = [_member_from(m) for m in snap.get("loose") or []]
         self._open = {c.id: c for c in opened if all_usable(c)}
+        self._last, self._rolls = {}, {}
         self._members = {m.incident: m for m in members if all_usable(m)}
         self._loose = {m.incident: m for m in loose if all_usable(m)}
         self._resolved = set(snap.get("resolved") or [])
         self.ids.restore(snap.get("ids"))
         kept = len(self._open) + len(self._members) + len(self._loose)
         return len(opened) + len(members) + len(loose) - kept
+
+
+def _roll(members: list[Member]) -> _Roll:
+    roll = _Roll()
+    for m in sorted(members, key=lambda m: (m.started_at, m.service)):
+        roll.add(m)
+    return roll
 
 
 def _campaign(cid: str, members: list[Member]) -> Campaign:

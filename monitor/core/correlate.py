@@ -6,6 +6,7 @@ announce grace, window expiry) are applied first, so replay and the daemon decid
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,16 @@ class Correlator:
         self._suppressed: dict[str, Outage] = {}
         self._online_at: datetime | None = None
         self._boosts: dict[str, datetime] = {}
+        # every configured service is boosted until at least this (a wave boosts them all once
+        # per instant, not once per incident joining it); None when not known for all of them
+        self._all_boosted: datetime | None = None
+        # when each incident may next be due for a time-based decision (resolve, flag, forget):
+        # a tick looks only at those due, not at every incident, and recomputes the deadlines of
+        # the services touched since (`_stale`; all of them when `_rescan`)
+        self._deadline: dict[str, datetime] = {}
+        self._deadlines: list[tuple[datetime, str]] = []  # heap; entries may be outdated
+        self._stale: set[str] = set()
+        self._rescan = True
         self._ticked: datetime | None = None
         self._dirty = True
         # what each announcement last said, to replace it on an edit and withdraw it on deletion
@@ -109,6 +120,8 @@ class Correlator:
         configured end now: resolved when observed, withdrawn when only announced."""
         out = self._begin(at)
         self._groups = dict(services)
+        self._all_boosted = None
+        self._rescan = True
         if cfg is not None:
             self._settings(cfg)
         self.vantage_name = vantage or self.vantage_name
@@ -139,6 +152,7 @@ class Correlator:
         """The state machine opened an outage."""
         out = self._begin(at)
         svc = outage.service
+        self._stale.add(svc)
         if svc not in self._groups:
             return out
         if self._offline:
@@ -168,6 +182,7 @@ class Correlator:
     def outage_updated(self, outage: Outage, at: datetime) -> list[Change]:
         """An open outage's signature or failing checks moved; evidence follows."""
         out = self.tick(at)  # evidence changes no deadline
+        self._stale.add(outage.service)
         track = self._current.get(outage.service)
         if track is None or track.open_outage is None or track.open_outage.id != outage.id:
             return out
@@ -182,6 +197,7 @@ class Correlator:
     def outage_closed(self, outage: Outage, at: datetime) -> list[Change]:
         """The state machine closed an outage; the incident resolves after the quiet period."""
         out = self._begin(at)
+        self._stale.add(outage.service)
         if self._suppressed.pop(outage.id, None) is not None:
             return out
         track = self._current.get(outage.service)
@@ -198,6 +214,7 @@ class Correlator:
     def status(self, service: str, status: ServiceStatus, at: datetime) -> list[Change]:
         """The service's current status (for the restored/announced contradictions)."""
         out = self._begin(at)
+        self._stale.add(service)
         self._status[service] = status
         return out
 
@@ -213,6 +230,7 @@ class Correlator:
         if says == before:
             return out  # a restart, a duplicate, or an edit that changed no claim
         self._said[key] = (published, says)
+        self._stale.update(before, says)
         # an edit says its new claims when it was edited
         heard_at = published if known is None else max(published, ann.message.edited_at or at)
         for svc in before:
@@ -231,6 +249,7 @@ class Correlator:
         if offline == self._offline:
             return out
         self._offline = offline
+        self._rescan = True
         self._online_at = None if offline else at
         if offline:
             start = since or at
@@ -261,13 +280,66 @@ class Correlator:
         out = self._settled(now)
         if not self._current:
             return out
-        for svc in sorted(self._current):
+        for svc in self._due_by(now):  # in service order, as a scan of all would
             track = self._current[svc]
+            self._stale.add(svc)
             if track.inc.status == "open":
                 out.extend(self._due(track, now))
             elif track.inc.ended_at is not None and track.inc.ended_at + self._after < now:
                 del self._current[svc]  # no later notice can link to it
         return out
+
+    def _due_by(self, now: datetime) -> list[str]:
+        """Services whose incident may have a time-based decision due by now, sorted."""
+        if self._rescan:
+            self._rescan = False
+            self._stale.clear()
+            self._deadline.clear()
+            self._deadlines = []
+            for svc in self._current:
+                self._schedule(svc)
+        else:
+            for svc in self._stale:
+                self._schedule(svc)
+            self._stale.clear()
+        due: set[str] = set()
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            when, svc = heapq.heappop(heap)
+            if self._deadline.get(svc) == when:
+                del self._deadline[svc]
+                due.add(svc)
+        return sorted(due)
+
+    def _schedule(self, svc: str) -> None:
+        track = self._current.get(svc)
+        when = None if track is None else self._next_due(track)
+        if when is None:
+            self._deadline.pop(svc, None)
+        elif self._deadline.get(svc) != when:
+            self._deadline[svc] = when
+            heapq.heappush(self._deadlines, (when, svc))
+            if len(self._deadlines) > 2 * len(self._deadline) + 64:  # outdated entries pile up
+                self._deadlines = [(w, s) for s, w in self._deadline.items()]
+                heapq.heapify(self._deadlines)
+
+    def _next_due(self, track: _Track) -> datetime | None:
+        """The earliest time _due (or forgetting a resolved incident) can act on this track as
+        it is now; never later than it would, sometimes earlier (then _due just finds nothing)."""
+        inc, outage = track.inc, track.open_outage
+        if inc.status != "open":
+            return None if inc.ended_at is None else inc.ended_at + self._after
+        times: list[datetime] = []
+        if inc.observed and outage is None and track.up_since is not None:
+            times.append(track.up_since + self._quiet)
+        if not inc.observed and track.last_claim_at is not None:
+            times.append(track.last_claim_at + self._after)
+        if not inc.announced and outage is not None and "observed_not_announced" not in inc.flags:
+            times.append(outage.started_at + self._grace)
+        claim = track.first_claim_at
+        if not inc.observed and claim is not None and "announced_not_observed" not in inc.flags:
+            times.append(claim + self._grace)  # due only while the service is up: a status call
+        return min(times, default=None)
 
     def _settled(self, now: datetime) -> list[Change]:
         """Outages from the offline gap still open a quiet period after it are real."""
@@ -277,6 +349,7 @@ class Correlator:
         out: list[Change] = []
         pending, self._suppressed = self._suppressed, {}
         for _, outage in sorted(pending.items()):
+            self._stale.add(outage.service)
             if outage.service in self._groups:
                 out += self._observed(outage, now)
         return out
@@ -353,11 +426,15 @@ class Correlator:
 
     def _campaign_changes(self, cc: CampaignChange, at: datetime, skip: str = "") -> list[Change]:
         out = [Change(cc.kind, at, campaign=cc.campaign)]
-        if cc.kind in ("campaign_opened", "campaign_updated"):
+        until = at + self._boost_for
+        if cc.kind in ("campaign_opened", "campaign_updated") and (
+            self._all_boosted is None or until > self._all_boosted
+        ):
             for svc in self._groups:  # a wave is on: probe everything harder
-                self._boost(svc, at + self._boost_for)
+                self._boost(svc, until)
+            self._all_boosted = until
         for iid in cc.tagged:
-            track = self._track_by_id(iid)
+            track = self._track_by_id(iid, self._book.service_of(iid))
             if track is None:
                 continue
             track.inc = replace(track.inc, campaign=cc.campaign.id)
@@ -365,7 +442,13 @@ class Correlator:
                 out.append(Change("incident_updated", at, incident=track.inc))
         return out
 
-    def _track_by_id(self, iid: str) -> _Track | None:
+    def _track_by_id(self, iid: str, svc: str | None) -> _Track | None:
+        # an incident's track is the current one of its service, if any (no scan of them all)
+        track = self._current.get(svc) if svc is not None else None
+        if track is not None and track.inc.id == iid:
+            return track
+        if svc is not None:
+            return None
         return next((t for t in self._current.values() if t.inc.id == iid), None)
 
     def _announce(self, svc: str, h: _Heard, at: datetime) -> list[Change]:
@@ -670,6 +753,8 @@ class Correlator:
         self._suppressed = {o.id: o for o in suppressed if o is not None and all_usable(o)}
         self._online_at = online_at if usable(online_at) else None
         self._boosts = {s: u for s, u in boosts.items() if usable(u)}
+        self._all_boosted = None
+        self._rescan = True
         self._ids.restore(snap.get("ids"))
         return dropped
 
