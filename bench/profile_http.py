@@ -73,6 +73,12 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=3.0)
     ap.add_argument("--https", action="store_true", help="probe the HTTPS port instead")
     ap.add_argument("--keep", type=Path, help="also write py-spy's raw stacks here")
+    ap.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only while the GIL is held (py-spy --gil): without it, idle waits in epoll "
+        "are counted as the loop's, which inflates that room on a busy host",
+    )
     args = ap.parse_args()
     spy = shutil.which("py-spy")
     if spy is None:
@@ -110,7 +116,7 @@ def main() -> int:
                 c0 = cpu_seconds(ow.proc.pid)
                 subprocess.run(
                     [spy, "record", "-p", str(ow.proc.pid), "-d", str(int(args.duration)), "-r", "1000",
-                     "--nonblocking", "-f", "raw", "-o", str(raw)],
+                     "--nonblocking", "-f", "raw", "-o", str(raw), *(["--gil"] if args.gil else [])],
                     check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 c1 = cpu_seconds(ow.proc.pid)
