@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from tests.integration.helpers import Target
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
@@ -27,6 +30,15 @@ def require_binary(name: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{name} is not installed, and CI must run this test (see .ci/run)")
     pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    """A loopback HTTP target the test can turn up or down (tests.integration.helpers.Target)."""
+    t = Target(free_port())
+    await t.start()
+    yield t
+    await t.stop()
 
 
 # the PostgreSQL fixtures (pg_server, pg_dsn, pg_own) for the fleet's tests

@@ -7,10 +7,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import free_port
 from tests.integration.helpers import DaemonProcess, Target, wait_for
@@ -19,14 +16,6 @@ BOMB = "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
     for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
 )
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = Target(free_port())
-    await t.start()
-    yield t
-    await t.stop()
 
 
 def write_config(tmp: Path, port: int, url: str) -> Path:

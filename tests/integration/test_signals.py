@@ -7,11 +7,9 @@ import asyncio
 import signal
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 
 from tests.conftest import free_port
@@ -36,14 +34,6 @@ class Hanging:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = Target(free_port())
-    await t.start()
-    yield t
-    await t.stop()
 
 
 async def hanging(delay: float) -> tuple[Hanging, web.AppRunner]:

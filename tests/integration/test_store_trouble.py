@@ -44,14 +44,6 @@ async def hook() -> AsyncIterator[Hook]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = Target(free_port())
-    await t.start()
-    yield t
-    await t.stop()
-
-
 def write_config(tmp: Path, port: int, target: Target, hook: Hook, db: Path) -> Path:
     path = tmp / "config.yaml"
     path.write_text(
