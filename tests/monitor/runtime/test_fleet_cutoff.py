@@ -34,13 +34,16 @@ class Two:
     def servers(self) -> list[Target]:
         return [*self.canaries.values(), *(t for v in self.targets.values() for t in v.values())]
 
+    def config(self, v: str, dsn: str) -> str:
+        """Vantage `v`'s config text."""
+        return config_text(v, 0, 1, dsn, self.hook, self.targets[v], self.canaries[v])
+
     async def start(self, tmp: Path, dsns: dict[str, str], first: str) -> None:
         for t in self.servers():
             await t.start()
         await self.hook.start()
         for v in [first, *(x for x in dsns if x != first)]:
-            text = config_text(v, 0, 1, dsns[v], self.hook, self.targets[v], self.canaries[v])
-            self.daemons[v] = await start_daemon(tmp, text, v)
+            self.daemons[v] = await start_daemon(tmp, self.config(v, dsns[v]), v)
 
             async def decider(d: Daemon = self.daemons[v], must: bool = v == first) -> bool:
                 return d.fleet is not None and (d.fleet.is_decider or not must)

@@ -13,7 +13,6 @@ import pytest
 
 from monitor.runtime.daemon import Daemon
 from tests.integration.helpers import wait_for
-from tests.monitor.runtime.fleet_helpers import config_text, start_daemon
 from tests.monitor.runtime.test_fleet_cutoff import Two
 
 TOKEN = "fleet-silences-token"
@@ -22,22 +21,15 @@ TOKEN = "fleet-silences-token"
 class Guarded(Two):
     """Two (kyiv, lviv) with an API token, which the silence API needs."""
 
-    async def start(self, tmp: Path, dsns: dict[str, str], first: str) -> None:
-        for t in self.servers():
-            await t.start()
-        await self.hook.start()
-        for v in [first, *(x for x in dsns if x != first)]:
-            text = config_text(v, 0, 1, dsns[v], self.hook, self.targets[v], self.canaries[v])
-            text = text.replace(
+    def config(self, v: str, dsn: str) -> str:
+        return (
+            super()
+            .config(v, dsn)
+            .replace(
                 'web: {listen: "127.0.0.1:',
                 f'web: {{auth: {{tokens: ["{TOKEN}"]}}, listen: "127.0.0.1:',
             )
-            self.daemons[v] = await start_daemon(tmp, text, v)
-
-            async def decider(d: Daemon = self.daemons[v], must: bool = v == first) -> bool:
-                return d.fleet is not None and (d.fleet.is_decider or not must)
-
-            await wait_for(decider, 10, f"{v} did not become decider")
+        )
 
 
 async def call(d: Daemon, method: str, path: str, body: Any = None) -> Any:
