@@ -44,7 +44,7 @@ from monitor.store import incidents as incident_store
 from monitor.store.announcements import AnnouncementStore
 from monitor.store.announcements import Change as AnnouncementChange
 from monitor.store.channels import ChannelStore
-from monitor.web.api import Api
+from monitor.web.api import WARM_EVERY, Api
 from monitor.web.base import Snapshot
 from monitor.web.fleet import fleet_routes
 from monitor.web.probe import OnDemand
@@ -210,6 +210,9 @@ class Daemon:
             ondemand=ondemand,
             fleet=fleet_read,
         )
+        # each check's /metrics lines written within WARM_EVERY of its result, so a scrape writes
+        # only the last seconds' results and joins the rest
+        self.supervisor.every("metrics-warm", api.metrics_warm, WARM_EVERY)
         app = make_app(self.cfg.web, api, routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

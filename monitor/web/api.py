@@ -35,6 +35,7 @@ from monitor.web.probe import OnDemand
 from monitor.web.statuspage import StatusView, render_status_page
 
 MAX_THUMBNAILS = 8
+WARM_EVERY = 2.0  # seconds between writes of new results' /metrics lines (Api.metrics_warm)
 WARM_IDLE = 600.0  # seconds without a scrape after which /metrics lines are no longer kept warm
 # how much of before and after an incident its timeline shows, besides its notices
 TIMELINE_MARGIN = timedelta(minutes=30)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hmac
-import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,9 +18,6 @@ from monitor.config import Web
 from monitor.core.timebounds import TimeRangeError, bounded
 from monitor.vocabulary import ANNOUNCEMENT_KINDS
 from monitor.web.statuspage import CONTENT_SECURITY_POLICY
-
-log = logging.getLogger("outwatch.web")
-WARM_EVERY = 2.0  # seconds between writes of new results' /metrics lines (server._warm_metrics)
 
 PIECE = 2048  # /metrics chunks joined per write: ~250 KB of per-check lines
 
@@ -39,8 +33,6 @@ class WebView(Protocol):
     """What the web layer reads from and asks of the daemon."""
 
     async def metrics_text(self) -> list[bytes]: ...
-
-    async def metrics_warm(self) -> None: ...
 
     def ready(self) -> tuple[bool, str]: ...
 
@@ -138,25 +130,6 @@ def auth_middleware(cfg: Web) -> Any:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"status": "error", "error": message}, status=status, headers=headers)
-
-
-async def _warm_metrics(app: web.Application) -> AsyncIterator[None]:
-    """Keep /metrics warm while the server runs: each check's lines are written within
-    WARM_EVERY of its result, so a scrape writes the last seconds' results and joins the rest."""
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(WARM_EVERY)
-            try:
-                await app[VIEW].metrics_warm()
-            except Exception as exc:  # a scrape still writes whatever is not warm: log, go on
-                log.error("/metrics lines between scrapes: %s: %s", type(exc).__name__, exc)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -332,7 +305,6 @@ def make_app(
     """The aiohttp application."""
     app = web.Application(middlewares=[auth_middleware(cfg)], client_max_size=1 << 20)
     app[VIEW] = view
-    app.cleanup_ctx.append(_warm_metrics)
     app.add_routes(
         [
             web.get("/metrics", metrics),

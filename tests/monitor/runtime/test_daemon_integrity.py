@@ -11,7 +11,9 @@ import pytest
 from aiohttp import web
 
 from monitor import config
+from monitor.runtime import daemon as daemon_module
 from monitor.runtime.daemon import Daemon
+from monitor.web.base import LoopHealth
 from tests.conftest import free_port
 from tests.integration.helpers import Target, wait_for
 from tests.monitor.runtime.rig import write
@@ -254,3 +256,27 @@ async def _has(names: object, name: str) -> bool:
 
 async def _not(cond: object) -> bool:
     return not await cond()  # type: ignore[operator]
+
+
+async def test_metrics_lines_are_kept_warm_by_a_supervised_loop(
+    tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(daemon_module, "WARM_EVERY", 0.05)
+    port = free_port()
+    d = await started(write(tmp_path, port, target))
+    try:
+
+        def warm() -> LoopHealth:
+            return next(lp for lp in d.supervisor.health() if lp.name == "metrics-warm")
+
+        first = warm().last_iteration
+
+        async def ran() -> bool:
+            return warm().last_iteration > first
+
+        await wait_for(ran, 10, "the warm loop never ran")
+        assert warm().live and warm().errors == 0
+        _, metrics = await request(port, "/metrics")
+        assert 'outwatch_loop_up{loop="metrics-warm",vantage="unit"} 1.0' in metrics
+    finally:
+        await d.stop(grace=1)

@@ -1,8 +1,7 @@
-"""/metrics on a real server: the renderer's chunks written as one body, and kept warm."""
+"""/metrics on a real server: the renderer's chunks written as one body."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,21 +19,14 @@ CHUNKS = [f'm{{i="{i}"}} {i}.0\n'.encode() if i % 7 else b"" for i in range(3 * 
 
 
 class View:
-    """The two things /metrics asks of the daemon."""
-
-    def __init__(self) -> None:
-        self.warmed = asyncio.Event()
+    """What /metrics asks of the daemon."""
 
     async def metrics_text(self) -> list[bytes]:
         return CHUNKS
 
-    async def metrics_warm(self) -> None:
-        self.warmed.set()
-
 
 @pytest.fixture
-async def base(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str, View]]:
-    monkeypatch.setattr(server, "WARM_EVERY", 0.01)
+async def base() -> AsyncIterator[tuple[str, View]]:
     cfg = Web.model_validate({"listen": "127.0.0.1:0"})
     view = View()
     runner = web.AppRunner(server.make_app(cfg, view))  # type: ignore[arg-type]
@@ -56,8 +48,3 @@ async def test_the_chunks_are_one_body_with_its_length(base: tuple[str, Any]) ->
             assert int(r.headers["Content-Length"]) == len(body)
             assert await r.read() == b""
     assert body == b"".join(CHUNKS)
-
-
-async def test_lines_are_kept_warm_while_the_server_runs(base: tuple[str, View]) -> None:
-    _, view = base
-    await asyncio.wait_for(view.warmed.wait(), 10)
