@@ -315,16 +315,8 @@ class Dispatcher:
 
     async def _flush(self, g: Group, now: datetime, mono: float, muted: set[str]) -> int:
         receiver = self.cfg.receiver(g.route.receiver)
-        interval, repeat = nflog.timings(g.route, receiver)
-        g.next_flush = mono + interval
-        visible = g.visible(muted)
-        queued = 0
-        if (
-            receiver is not None
-            and visible
-            and not nflog.time_muted(g.route, self.cfg.intervals(), now)
-        ):
-            queued = await self._notify(g, receiver, visible, now, repeat)
+        told = nflog.turn(g, receiver, self.cfg.intervals(), mono, now, muted)
+        queued = 0 if told is None else await self._notify(g, receiver, told[0], now, told[1])
         if g.forget_resolved():
             del self._groups[g.slot]
         return queued

@@ -122,6 +122,25 @@ def time_muted(route: Route, named: Mapping[str, NamedTimeInterval], now: dateti
     return inside(route.mute_time_intervals)
 
 
+def turn(
+    g: Group,
+    receiver: Any,
+    named: Mapping[str, NamedTimeInterval],
+    at: float,
+    now: datetime,
+    muted: Collection[str],
+) -> tuple[list[Alert], float] | None:
+    """A due group's turn: its timer moves on to `at` + group_interval; the alerts to tell
+    `receiver` and its repeat_interval, or None when there is nothing to tell (no receiver,
+    every alert muted, or a time mute holds the group). `at` is on the caller's clock."""
+    interval, repeat = timings(g.route, receiver)
+    g.next_flush = at + interval
+    visible = g.visible(muted)
+    if receiver is None or not visible or time_muted(g.route, named, now):
+        return None
+    return visible, repeat
+
+
 def flush(
     g: Group,
     receiver: Any,

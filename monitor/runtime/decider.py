@@ -359,11 +359,9 @@ class Decider:
         named = self.cfg.alerts.intervals()
         for g in due:
             receiver = self.cfg.alerts.receiver(g.route.receiver)
-            interval, repeat = groups.timings(g.route, receiver)
-            g.next_flush = at + interval
-            visible = g.visible(muted)
-            if receiver is not None and visible and not groups.time_muted(g.route, named, now):
-                await self._tell(conn, g, receiver, visible, now, repeat)
+            told = groups.turn(g, receiver, named, at, now, muted)
+            if told is not None:
+                await self._tell(conn, g, receiver, told[0], now, told[1])
             if g.forget_resolved():
                 del self._groups[g.slot]
         return bool(due)
